@@ -1,0 +1,5 @@
+import sys
+
+from nfbl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""`nfbl classes` and `nfbl events ...`: the taxonomy and event-stream formats."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classes", help="list the NFBL taxonomy")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_classes)
+
+    ev = sub.add_parser("events", help="event-stream files: convert between formats")
+    evsub = ev.add_subparsers(dest="events_command", metavar="ACTION")
+    c = evsub.add_parser("convert", help="convert an event file to another format")
+    c.add_argument("input", help="event file (format from the extension, or --from)")
+    c.add_argument("output", help="output file (format from the extension, or --to)")
+    c.add_argument("--from", dest="src_format", default=None, help="input format")
+    c.add_argument("--to", dest="dst_format", default=None, help="output format")
+    c.add_argument("--fps", type=float, default=25.0,
+                   help="frame rate for frame-based formats (iMiGUE, MiGA); default 25")
+    c.add_argument("--video-id", default=None, help="video id for formats that carry none")
+    c.set_defaults(func=_convert)
+    ev.set_defaults(func=lambda a: (ev.print_help(), 2)[1])
+
+
+def _classes(args: argparse.Namespace) -> int:
+    from nfbl import taxonomy
+
+    rows = taxonomy.table_rows()
+    if args.json:
+        json.dump(rows, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    print(f"{'code':<5} {'raw':>3}  {'region':<9} {'skel':<4}  name")
+    for r in rows:
+        raw = "" if r["imigue_raw"] is None else r["imigue_raw"]
+        print(f"{r['code']:<5} {raw:>3}  {r['region']:<9} {'yes' if r['skeleton_visible'] else 'no':<4}"
+              f"  {r['name']}{'  [' + str(r['source']) + ']' if r['source'] != 'iMiGUE' else ''}")
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from nfbl.io import event_formats as ef
+
+    stream = ef.read_events(args.input, fmt=args.src_format, fps=args.fps, video_id=args.video_id)
+    out = ef.write_events(stream, args.output, fmt=args.dst_format, fps=args.fps)
+    print(f"wrote {len(stream)} events to {out}")
+    return 0

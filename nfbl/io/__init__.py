@@ -1,0 +1,1 @@
+"""Readers and writers: keypoint sequences, annotations and event formats (numpy/stdlib only)."""
