@@ -144,13 +144,14 @@ IMIGUE_RAW_ILLUSTRATIVE = 99
 
 
 def from_imigue_raw(raw: int) -> int:
-    """Map a raw iMiGUE/MiGA label (1..32, or 99) to an NFBL id (0..31)."""
+    """Map a raw iMiGUE/MiGA label (1..31, or 99 for N31) to an NFBL id (0..31)."""
     raw = int(raw)
     if raw == IMIGUE_RAW_ILLUSTRATIVE:
         return 31
-    if 1 <= raw <= 32:
+    if 1 <= raw <= 31:
         return raw - 1
-    raise NfblError(f"raw iMiGUE label {raw} is outside 1..32 and is not 99")
+    raise NfblError(f"raw iMiGUE label {raw} is not valid (raw labels are 1..31 = N0..N30 "
+                    "and 99 = N31)")
 
 
 def to_imigue_raw(class_id: int) -> int:
