@@ -1,8 +1,232 @@
-"""`nfbl` commands of this area (filled in by its issue)."""
+"""``nfbl keypoints``: convert keypoint files to nfbl's ``.npz``, describe them, benchmark."""
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
+
+FORMATS = ("openpose", "miga", "smg", "mmpose", "pyskl", "npz")
+
+
+def _frame_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"frame size must look like 1280x720, got {text!r}") from None
+    return w, h
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this area's sub-commands to the `nfbl` parser."""
+    """Add ``nfbl keypoints convert|info|bench-openpose``."""
+    p = sub.add_parser("keypoints", help="read, convert and describe keypoint files",
+                       description="Read keypoints from OpenPose, MiGA, SMG, mmpose or pyskl "
+                                   "files into nfbl's PoseSequence .npz.")
+    ksub = p.add_subparsers(dest="keypoints_command", metavar="SUBCOMMAND")
+
+    c = ksub.add_parser("convert", help="convert a keypoint file/folder to nfbl .npz",
+                        description="Convert keypoints to nfbl's .npz. Annotation companions "
+                                    "(MiGA <vid>_label.csv, SMG <ID>_finelabels.csv) are written "
+                                    "next to OUT as <OUT stem>.events.jsonl.")
+    c.add_argument("input", help="file or folder (OpenPose: the folder of *_keypoints.json)")
+    c.add_argument("output", help="OUT.npz (pyskl with several clips: a folder)")
+    c.add_argument("--format", choices=FORMATS, default=None,
+                   help="input format (default: guessed from the name)")
+    c.add_argument("--trust-pickle", action="store_true",
+                   help="allow reading a pyskl/mmaction2 pickle (pickles can run code)")
+    c.add_argument("--fps", type=float, default=None,
+                   help="frame rate of the input (defaults: 25; SMG and pyskl 30)")
+    c.add_argument("--video-id", default=None, help="video id (OpenPose folder with several)")
+    c.add_argument("--frame-size", type=_frame_size, default=None, metavar="WxH",
+                   help="frame size in pixels, when the input does not say")
+    c.add_argument("--person", default="all",
+                   help="'all' tracks (default), 'interviewee' (largest, most central, "
+                        "longest track) or a track index")
+    c.add_argument("--interpolate", type=int, default=0, metavar="MAX_GAP",
+                   help="fill gaps of missing joints up to MAX_GAP frames (0 = off)")
+    c.add_argument("--smooth", choices=("savgol", "one_euro"), default=None,
+                   help="smooth joint trajectories")
+    c.add_argument("--resample", type=float, default=None, metavar="FPS",
+                   help="resample to a constant frame rate")
+    c.add_argument("--canonical", action="store_true",
+                   help="convert to the canonical nfbl56 layout")
+    c.set_defaults(func=_convert)
+
+    i = ksub.add_parser("info", help="frames, fps, persons and missing joints of a file")
+    i.add_argument("file", help="nfbl .npz or any readable keypoint file/folder")
+    i.add_argument("--format", choices=FORMATS, default=None)
+    i.add_argument("--trust-pickle", action="store_true")
+    i.add_argument("--fps", type=float, default=None)
+    i.add_argument("--json", action="store_true", help="print JSON instead of text")
+    i.set_defaults(func=_info)
+
+    b = ksub.add_parser("bench-openpose",
+                        help="time reading a synthetic OpenPose folder",
+                        description="Write a synthetic OpenPose JSON folder (BODY_25 + hands, "
+                                    "face filled like OpenPose, a second person in 10%% of the "
+                                    "frames) to a temporary folder and time read_keypoints on it.")
+    b.add_argument("--frames", type=int, default=22500)
+    b.add_argument("--repeat", type=int, default=1, help="timed reads (the best is reported)")
+    b.add_argument("--io-threads", type=int, default=1,
+                   help="threads reading files (parsing stays serial); default 1")
+    b.add_argument("--dir", default=None, help="where to create the temporary folder")
+    b.set_defaults(func=_bench_openpose)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+
+def _read(args, path):
+    from nfbl.io.keypoints import read_keypoints
+
+    return read_keypoints(path, args.format, trust_pickle=args.trust_pickle, fps=args.fps,
+                          video_id=getattr(args, "video_id", None),
+                          frame_size=getattr(args, "frame_size", None))
+
+
+def _process(seq, args):
+    from nfbl import cleaning, skeletons, tracking
+    from nfbl.errors import NfblError
+
+    if args.person != "all":
+        if args.person == "interviewee":
+            seq = tracking.select_person(seq, None)
+        else:
+            try:
+                index = int(args.person)
+            except ValueError:
+                raise NfblError(f"--person must be 'all', 'interviewee' or a track index, "
+                                f"got {args.person!r}") from None
+            seq = tracking.select_person(seq, index)
+    if args.interpolate:
+        seq = seq.with_keypoints(cleaning.interpolate_gaps(seq.keypoints, args.interpolate))
+    if args.smooth:
+        seq = seq.with_keypoints(cleaning.smooth(seq.keypoints, args.smooth,
+                                                 timestamps=seq.timestamps, fps=seq.fps))
+    if args.resample:
+        seq = cleaning.resample(seq, args.resample)
+    if args.canonical:
+        seq = seq.to_layout(skeletons.CANONICAL)
+    return seq
+
+
+def _convert(args) -> int:
+    from nfbl.io.event_formats import write_events
+    from nfbl.io.keypoints import parse_format, guess_format, read_companion_events
+
+    src = Path(args.input)
+    out = Path(args.output)
+    fmt = parse_format(args.format) or guess_format(src)
+    result = _read(args, src)
+    seqs = result if isinstance(result, list) else [result]
+    if len(seqs) > 1 or (isinstance(result, list) and not out.name.endswith(".npz")):
+        targets = [out / f"{s.video_id}.npz" for s in seqs]
+    else:
+        targets = [out if out.name.endswith(".npz") else out.with_name(out.name + ".npz")]
+    for seq, target in zip(seqs, targets):
+        events = None if isinstance(result, list) else read_companion_events(src, seq, fmt)
+        seq = _process(seq, args)
+        seq.save(target)
+        line = (f"{target}: {seq.num_frames} frames, {seq.num_persons} person(s), "
+                f"layout {seq.layout}, {seq.fps:g} fps")
+        if events is not None:
+            ev_path = target.with_name(target.name[:-4] + ".events.jsonl")
+            write_events(events, ev_path, fmt="jsonl")
+            line += f"; {len(events)} events -> {ev_path}"
+        print(line)
+    return 0
+
+
+def _summary(seq) -> dict:
+    from nfbl import cleaning
+
+    persons = []
+    for m in range(seq.num_persons):
+        kp = seq.keypoints[m]
+        seen = (kp[..., 2] > 0).any(axis=1)
+        shares = cleaning.missing_share_by_part(kp, seq.layout)
+        persons.append({"track_id": int(seq.track_ids[m]),
+                        "frames_present": int(seen.sum()),
+                        "missing_by_part": {k: round(v, 4) for k, v in shares.items()}})
+    return {"video_id": seq.video_id, "layout": seq.layout, "frames": seq.num_frames,
+            "fps": seq.fps, "duration_s": round(seq.duration, 3),
+            "frame_size": list(seq.frame_size), "persons": seq.num_persons,
+            "missing_by_part": {k: round(v, 4) for k, v in
+                                cleaning.missing_share_by_part(seq.keypoints, seq.layout).items()},
+            "tracks": persons}
+
+
+def _info(args) -> int:
+    result = _read(args, Path(args.file))
+    seqs = result if isinstance(result, list) else [result]
+    summaries = [_summary(s) for s in seqs]
+    if args.json:
+        print(json.dumps(summaries if isinstance(result, list) else summaries[0], indent=1))
+        return 0
+    for s in summaries:
+        w, h = s["frame_size"]
+        print(f"{s['video_id']}: {s['frames']} frames, {s['fps']:g} fps, "
+              f"{s['duration_s']:.2f} s, {s['persons']} person(s), layout {s['layout']}, "
+              f"frame size {f'{w}x{h}' if w else 'unknown'}")
+        print("  missing joints (all tracks, all frames): " + ", ".join(
+            f"{k} {100 * v:.1f}%" for k, v in s["missing_by_part"].items()))
+        for t in s["tracks"]:
+            print(f"  track {t['track_id']}: present in {t['frames_present']} frames; missing " +
+                  ", ".join(f"{k} {100 * v:.1f}%" for k, v in t["missing_by_part"].items()))
+    return 0
+
+
+def _bench_openpose(args) -> int:
+    import os
+    import shutil
+    import tempfile
+    import time
+
+    import numpy as np
+
+    from nfbl.errors import NfblError
+    from nfbl.io import openpose
+
+    if args.frames < 1:
+        raise NfblError("--frames must be >= 1")
+    tmp = Path(tempfile.mkdtemp(prefix="nfbl-openpose-bench-", dir=args.dir))
+    try:
+        rng = np.random.default_rng(0)
+        v = openpose.LAYOUT.num_joints
+        base = rng.uniform(300, 900, size=(v, 2))
+        t0 = time.perf_counter()
+        for i in range(args.frames):
+            n = 2 if i % 10 == 0 else 1
+            people = np.zeros((n, v, 3))
+            for k in range(n):
+                people[k, :, :2] = base + [k * 500.0, 0] + rng.normal(0, 2, (v, 2))
+                people[k, :, 2] = rng.uniform(0.3, 1.0, v)
+                people[k, rng.random(v) < 0.1] = 0.0
+            doc_path = tmp / f"bench_{i:012d}_keypoints.json"
+            openpose.write_openpose_frame(doc_path, people)
+            # OpenPose also writes 70 face points; add them so file sizes are realistic
+            with open(doc_path, "r+", encoding="utf-8") as fh:
+                face = json.dumps(np.round(rng.uniform(0, 1000, 210), 3).tolist(),
+                                  separators=(",", ":"))
+                text = fh.read().replace('"face_keypoints_2d":[]', '"face_keypoints_2d":' + face)
+                fh.seek(0)
+                fh.write(text)
+                fh.truncate()
+        write_s = time.perf_counter() - t0
+        size = sum(f.stat().st_size for f in tmp.iterdir())
+        times, cpu = [], []
+        for _ in range(max(1, args.repeat)):
+            t0, c0 = time.perf_counter(), time.process_time()
+            seq = openpose.read_openpose(tmp, io_threads=args.io_threads)
+            times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+        best = min(times)
+        print(f"frames: {args.frames}  folder: {size / 1e6:.1f} MB  (written in {write_s:.1f} s)")
+        print(f"read_openpose wall s: {', '.join(f'{t:.2f}' for t in times)}; CPU s: "
+              f"{', '.join(f'{t:.2f}' for t in cpu)}")
+        print(f"read_openpose: best {best:.2f} s of {len(times)} "
+              f"({args.frames / best:.0f} frames/s), io_threads={args.io_threads}, "
+              f"cpus={os.cpu_count()}")
+        print(f"result: {seq.num_persons} tracks x {seq.num_frames} frames x "
+              f"{seq.keypoints.shape[2]} joints")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0

@@ -1,0 +1,125 @@
+"""MiGA challenge skeleton CSV (``<vid>_light_hand.csv``) → PoseSequence.
+
+Each row: column 0 a frame index, then 35 joints x (x, y, c) — 106 columns, no header.
+The joints are those of :data:`nfbl.skeletons.MIGA35` (13 OpenPose upper-body points + 2x11
+hand points). The kit names the subject's right side "Left" (mirrored); nfbl names joints by
+the subject's side. The joint order is a reconstruction from the kit's description, not
+from a specification: check it against your copy (docs/keypoints.md). A (0, 0, 0) or c = 0
+joint is missing. Labels: ``<vid>_label.csv`` (``gestureID,startFrame,endFrame``) read
+by :func:`nfbl.io.event_formats.read_events` with ``fmt="miga"``.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from nfbl import skeletons
+from nfbl.errors import InputFormatError, NfblError
+from nfbl.events import EventStream
+from nfbl.sequence import PoseSequence
+
+log = logging.getLogger(__name__)
+
+LAYOUT = skeletons.MIGA35
+DEFAULT_FPS = 25.0
+SKELETON_SUFFIX = "_light_hand.csv"
+LABEL_SUFFIX = "_label.csv"
+NUM_COLUMNS = 1 + 3 * LAYOUT.num_joints
+
+
+def read_numeric_rows(path: Path, widths: tuple[int, ...], what: str) -> np.ndarray:
+    """Rows of a headerless numeric CSV as float64 ``(N, width)``.
+
+    Every row must have one of ``widths`` columns (all rows the same); a non-numeric first
+    row is taken for a header and skipped. Errors name the file and the line.
+    """
+    rows: list[list[float]] = []
+    width = None
+    try:
+        fh = open(path, encoding="utf-8", newline="")
+    except FileNotFoundError:
+        raise InputFormatError("no such file", path) from None
+    with fh:
+        try:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                parts = line.rstrip("\r\n").split(",")
+                if n == 1 and not all(_is_float(v) for v in parts):
+                    continue  # a header line
+                if len(parts) not in widths or (width is not None and len(parts) != width):
+                    want = width or " or ".join(str(w) for w in widths)
+                    raise InputFormatError(f"expected {want} columns ({what}), got {len(parts)}",
+                                           path, n)
+                try:
+                    rows.append([float(v) for v in parts])
+                except ValueError:
+                    bad = next(v for v in parts if not _is_float(v))
+                    raise InputFormatError(f"value {bad.strip()!r} is not a number",
+                                           path, n) from None
+                width = len(parts)
+        except UnicodeDecodeError:
+            raise InputFormatError("not a text (CSV) file", path) from None
+    if not rows:
+        raise InputFormatError(f"no data rows ({what})", path)
+    return np.array(rows, dtype=np.float64)
+
+
+def _is_float(v: str) -> bool:
+    try:
+        float(v)
+        return True
+    except ValueError:
+        return False
+
+
+def _frame_times(index: np.ndarray, fps: float, path: Path) -> np.ndarray:
+    bad = np.flatnonzero(np.diff(index) <= 0)
+    if len(bad):
+        raise InputFormatError(f"frame index {index[bad[0] + 1]:g} does not increase (row "
+                               f"{bad[0] + 2} of the data)", path)
+    return index / fps
+
+
+def video_id_of(path: str | Path, suffix: str) -> str:
+    name = Path(path).name
+    return name[: -len(suffix)] if name.endswith(suffix) else Path(path).stem
+
+
+def read_miga(path: str | Path, fps: float | None = None, video_id: str | None = None,
+              frame_size: tuple[int, int] = (0, 0)) -> PoseSequence:
+    """Read a ``<vid>_light_hand.csv`` into a one-person :data:`~nfbl.skeletons.MIGA35`
+    PoseSequence; timestamps are ``index / fps`` (``fps`` defaults to 25)."""
+    path = Path(path)
+    if fps is None:
+        fps = DEFAULT_FPS
+        log.info("%s: assuming %.3g fps (pass --fps)", path, fps)
+    if not fps > 0:
+        raise NfblError(f"fps must be positive, got {fps}")
+    data = read_numeric_rows(path, (NUM_COLUMNS,), "index + 35 joints x (x, y, c)")
+    kp = data[:, 1:].reshape(len(data), LAYOUT.num_joints, 3).astype(np.float32)
+    if not np.isfinite(kp).all():
+        row = int(np.argwhere(~np.isfinite(kp).all(axis=(1, 2)))[0, 0])
+        raise InputFormatError(f"NaN or inf in data row {row + 1}", path)
+    kp[kp[..., 2] <= 0] = 0.0
+    ts = _frame_times(data[:, 0], fps, path)
+    vid = video_id or video_id_of(path, SKELETON_SUFFIX)
+    return PoseSequence(kp[None], LAYOUT.name, float(fps), ts, frame_size, None, vid,
+                        {"source_format": "miga", "source": str(path)})
+
+
+def label_path_for(skeleton_path: str | Path) -> Path:
+    """``<vid>_light_hand.csv`` → ``<vid>_label.csv`` next to it."""
+    p = Path(skeleton_path)
+    return p.with_name(video_id_of(p, SKELETON_SUFFIX) + LABEL_SUFFIX)
+
+
+def read_miga_labels(path: str | Path, fps: float = DEFAULT_FPS,
+                     video_id: str | None = None) -> EventStream:
+    """``<vid>_label.csv`` → EventStream (raw ids via ``taxonomy.from_imigue_raw``)."""
+    from nfbl.io.event_formats import read_events
+
+    vid = video_id or video_id_of(path, LABEL_SUFFIX)
+    return read_events(path, fmt="miga", fps=fps, video_id=vid)

@@ -1,0 +1,184 @@
+"""OpenPose JSON (one file per frame) → :class:`~nfbl.sequence.PoseSequence`.
+
+Files are named ``<vid>_<12-digit frame>_keypoints.json`` and hold
+``{"people": [{"pose_keypoints_2d": [75 values], "hand_left_keypoints_2d": [63],
+"hand_right_keypoints_2d": [63], "face_keypoints_2d": [...]}, ...]}`` (BODY_25 + hands; the
+face is ignored). (0, 0, 0) marks a missing joint; a frame may hold 0, 1 or several people,
+in no particular order: :func:`nfbl.tracking.link_people` links them into tracks.
+This is the raw skeleton format of iMiGUE (a 15-minute video is ~22,500 files).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from nfbl import skeletons, tracking
+from nfbl.errors import InputFormatError, NfblError
+from nfbl.sequence import PoseSequence
+
+log = logging.getLogger(__name__)
+
+LAYOUT = skeletons.OPENPOSE_BODY25_HANDS
+DEFAULT_FPS = 25.0  # iMiGUE videos
+FILE_RE = re.compile(r"^(?P<vid>.*?)_?(?P<frame>\d{12})_keypoints\.json$")
+_BODY, _HAND = 75, 63
+_ZERO_HAND = [0.0] * _HAND
+
+
+def list_frame_files(folder: str | Path) -> dict[str, list[tuple[int, str]]]:
+    """``{video id: [(frame number, path), ...]}`` sorted by frame number, for one folder."""
+    folder = Path(folder)
+    videos: dict[str, list[tuple[int, str]]] = {}
+    with os.scandir(folder) as it:
+        for entry in it:
+            m = FILE_RE.match(entry.name)
+            if m:
+                videos.setdefault(m["vid"], []).append((int(m["frame"]), entry.path))
+    for files in videos.values():
+        files.sort()
+    return videos
+
+
+def _values(person: dict, key: str, size: int, path: str, k: int) -> list:
+    vals = person.get(key)
+    if not vals:
+        if key == "pose_keypoints_2d":
+            raise InputFormatError(f"person {k} has no {key}", path)
+        return _ZERO_HAND
+    if not isinstance(vals, list) or len(vals) != size:
+        n = len(vals) if isinstance(vals, list) else type(vals).__name__
+        hint = (" (that is the COCO-18 model; nfbl reads BODY_25)" if key == "pose_keypoints_2d"
+                and n == 54 else "")
+        raise InputFormatError(f"person {k}: {key} has {n} values, expected {size}{hint}", path)
+    return vals
+
+
+def parse_frame(path: str | Path, data: bytes | None = None) -> np.ndarray:
+    """People of one OpenPose file as float32 ``(P, 67, 3)`` (BODY_25 + left + right hand)."""
+    path = str(path)
+    if data is None:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    try:
+        doc = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(f"invalid or truncated JSON ({exc.msg}, column {exc.colno})",
+                               path, exc.lineno) from None
+    except UnicodeDecodeError:
+        raise InputFormatError("not a text (JSON) file", path) from None
+    people = doc.get("people") if isinstance(doc, dict) else None
+    if not isinstance(people, list):
+        raise InputFormatError("not an OpenPose keypoints file (no 'people' list)", path)
+    if not people:
+        return np.zeros((0, LAYOUT.num_joints, 3), np.float32)
+    rows = []
+    for k, p in enumerate(people):
+        if not isinstance(p, dict):
+            raise InputFormatError(f"person {k} is not a JSON object", path)
+        rows.append(_values(p, "pose_keypoints_2d", _BODY, path, k)
+                    + _values(p, "hand_left_keypoints_2d", _HAND, path, k)
+                    + _values(p, "hand_right_keypoints_2d", _HAND, path, k))
+    try:
+        arr = np.array(rows, dtype=np.float32).reshape(len(rows), LAYOUT.num_joints, 3)
+    except (TypeError, ValueError):
+        raise InputFormatError("keypoint values must be numbers", path) from None
+    if not np.isfinite(arr).all():
+        raise InputFormatError("keypoints contain NaN or inf", path)
+    arr[arr[..., 2] <= 0] = 0.0
+    return arr
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def read_openpose(path: str | Path, fps: float | None = None, video_id: str | None = None,
+                  frame_size: tuple[int, int] = (0, 0), max_distance: float | None = None,
+                  max_lost: int = tracking.DEFAULT_MAX_LOST, min_track_frames: int = 2,
+                  io_threads: int = 1) -> PoseSequence:
+    """Read an OpenPose folder (or one ``*_keypoints.json``) into a PoseSequence.
+
+    Frames are ordered by their 12-digit number and timestamped ``number / fps`` seconds
+    (``fps`` defaults to 25, the iMiGUE rate; OpenPose JSON stores none), so a missing file
+    leaves a gap in the timestamps rather than shifting later frames. People are linked
+    across frames with :func:`nfbl.tracking.link_people` (``max_distance``, ``max_lost``);
+    the result keeps every track seen in at least ``min_track_frames`` frames (default 2:
+    single-frame flickers are dropped; see :func:`nfbl.tracking.select_person`). A folder with
+    files of several videos needs ``video_id``. ``frame_size`` (width, height) is not in the
+    files; pass it if known. ``io_threads`` > 1 reads files in threads (parsing stays
+    serial); it may help on a cold or network file system, not on a warm local one.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFormatError("no such file or folder", path)
+    if fps is None:
+        fps = DEFAULT_FPS
+        log.info("%s: OpenPose JSON has no frame rate; assuming %.3g fps (pass --fps)", path, fps)
+    if not fps > 0:
+        raise NfblError(f"fps must be positive, got {fps}")
+    if path.is_file():
+        m = FILE_RE.match(path.name)
+        vid = m["vid"] if m else path.stem
+        files = [(int(m["frame"]) if m else 0, str(path))]
+    else:
+        videos = list_frame_files(path)
+        if not videos:
+            raise InputFormatError("no OpenPose '<vid>_<12-digit frame>_keypoints.json' files "
+                                   "in this folder", path)
+        if video_id is not None:
+            if video_id not in videos:
+                raise InputFormatError(f"no OpenPose files of video {video_id!r} here (found: "
+                                       f"{', '.join(sorted(videos)[:5])})", path)
+            vid = video_id
+        elif len(videos) > 1:
+            raise InputFormatError(f"OpenPose files of {len(videos)} videos in one folder "
+                                   f"({', '.join(sorted(videos)[:5])}...); pass a video id "
+                                   f"(--video-id)", path)
+        else:
+            vid = next(iter(videos))
+        files = videos[vid]
+    numbers = np.array([n for n, _ in files], dtype=np.float64)
+    paths = [p for _, p in files]
+    if io_threads > 1 and len(paths) > 64:
+        with ThreadPoolExecutor(io_threads) as pool:
+            frames = [parse_frame(p, data) for p, data in zip(paths, pool.map(_read_bytes, paths,
+                                                                              chunksize=256))]
+    else:
+        frames = [parse_frame(p) for p in paths]
+    kp, ids = tracking.link_people(frames, max_distance=max_distance, max_lost=max_lost,
+                                   num_joints=LAYOUT.num_joints, min_frames=min_track_frames)
+    if kp.shape[0] == 0:
+        log.warning("%s: no person in any of the %d frames", path, len(frames))
+    multi = sum(1 for f in frames if len(f) > 1)
+    meta = {"source_format": "openpose", "source": str(path), "first_frame": int(numbers[0]),
+            "frames_with_several_people": multi,
+            "empty_frames": sum(1 for f in frames if not len(f))}
+    return PoseSequence(kp, LAYOUT.name, float(fps), numbers / fps, frame_size, ids,
+                        video_id or vid or path.stem, meta)
+
+
+def write_openpose_frame(path: str | Path, people: np.ndarray) -> None:
+    """Write one OpenPose file from float ``(P, 67, 3)`` people (face left empty).
+
+    Used to produce fixtures and the reading benchmark; values are rounded to 3 decimals as
+    OpenPose does.
+    """
+    people = np.asarray(people, dtype=np.float64).reshape(-1, LAYOUT.num_joints, 3)
+    doc = {"version": 1.3, "people": []}
+    for p in people:
+        flat = np.round(p, 3).ravel().tolist()
+        doc["people"].append({"person_id": [-1], "pose_keypoints_2d": flat[:_BODY],
+                              "face_keypoints_2d": [],
+                              "hand_left_keypoints_2d": flat[_BODY:_BODY + _HAND],
+                              "hand_right_keypoints_2d": flat[_BODY + _HAND:],
+                              "pose_keypoints_3d": [], "face_keypoints_3d": [],
+                              "hand_left_keypoints_3d": [], "hand_right_keypoints_3d": []})
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, separators=(",", ":"))

@@ -1,0 +1,122 @@
+"""pyskl / mmaction2 skeleton annotation pickles → PoseSequences.
+
+The file is a pickle of ``{"split": {name: [frame_dir, ...]}, "annotations": [{"frame_dir",
+"keypoint" (M, T, V, 2), "keypoint_score" (M, T, V), "total_frames", "img_shape" (h, w),
+"label"}, ...]}`` (an older form is the bare list of annotations). Unpickling can run
+arbitrary code, so nfbl reads such a file only when the caller says it trusts it
+(``trust_pickle=True``, CLI ``--trust-pickle``).
+
+The layout follows V: 17 → ``coco17``, 133 → ``coco_wholebody133``, 25 → ``kinect_v2_25``
+(NTU RGB+D 2-D). 3-D keypoints are refused. The clip label (the dataset's own class index,
+not an NFBL id) and the splits a clip belongs to go into ``meta``.
+"""
+from __future__ import annotations
+
+import logging
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from nfbl import skeletons
+from nfbl.errors import InputFormatError, NfblError
+from nfbl.sequence import PoseSequence
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FPS = 30.0
+LAYOUTS_BY_JOINTS = {17: skeletons.COCO17, 133: skeletons.COCO_WHOLEBODY133,
+                     25: skeletons.KINECT_V2_25}
+
+
+class UntrustedPickleError(NfblError):
+    """A pickle file was given without the explicit trust flag."""
+
+
+def refuse_message(path: Path) -> str:
+    return (f"{path}: refusing to read a pickle file: unpickling can run arbitrary code; if "
+            "you trust where it comes from, pass --trust-pickle (trust_pickle=True)")
+
+
+def _annotation(ann: dict, k: int, path: Path, fps: float,
+                split_of: dict[str, list[str]]) -> PoseSequence:
+    where = f"annotation {k}"
+    if not isinstance(ann, dict) or "keypoint" not in ann:
+        raise InputFormatError(f"{where} has no 'keypoint' array", path)
+    name = str(ann.get("frame_dir", k))
+    try:
+        xy = np.asarray(ann["keypoint"], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputFormatError(f"{where} ({name}): 'keypoint' is not numeric", path) from None
+    if xy.ndim == 3:
+        xy = xy[None]
+    if xy.ndim != 4:
+        raise InputFormatError(f"{where} ({name}): keypoint shape {xy.shape}, expected "
+                               "(M, T, V, 2)", path)
+    if xy.shape[-1] == 3 and "keypoint_score" not in ann:
+        raise InputFormatError(f"{where} ({name}): 3-D keypoints (M, T, V, 3) are not "
+                               "supported; nfbl reads 2-D pixel keypoints", path)
+    if xy.shape[-1] != 2:
+        raise InputFormatError(f"{where} ({name}): keypoint last axis {xy.shape[-1]}, "
+                               "expected 2 (x, y)", path)
+    layout = LAYOUTS_BY_JOINTS.get(xy.shape[2])
+    if layout is None:
+        raise InputFormatError(f"{where} ({name}): {xy.shape[2]} joints; nfbl reads 17 "
+                               "(COCO), 133 (COCO-WholeBody) or 25 (NTU/Kinect)", path)
+    if "keypoint_score" in ann:
+        score = np.asarray(ann["keypoint_score"], dtype=np.float64)
+        score = score[None] if score.ndim == 2 else score
+        if score.shape != xy.shape[:3]:
+            raise InputFormatError(f"{where} ({name}): keypoint_score {score.shape} does not "
+                                   f"match keypoint {xy.shape}", path)
+    else:
+        score = np.ones(xy.shape[:3])
+    kp = np.concatenate([xy, score[..., None]], axis=-1).astype(np.float32)
+    if not np.isfinite(kp).all():
+        raise InputFormatError(f"{where} ({name}): keypoints contain NaN or inf", path)
+    kp[kp[..., 2] <= 0] = 0.0
+    h, w = (ann.get("img_shape") or ann.get("original_shape") or (0, 0))[:2]
+    t_len = kp.shape[1]
+    meta = {"source_format": "pyskl", "source": str(path),
+            "splits": [s for s, names in split_of.items() if name in names]}
+    if "label" in ann:
+        meta["label"] = int(ann["label"])
+    return PoseSequence(kp, layout.name, fps, np.arange(t_len) / fps, (int(w), int(h)),
+                        None, name, meta)
+
+
+def read_pyskl(path: str | Path, trust_pickle: bool = False, fps: float | None = None,
+               split: str | None = None) -> list[PoseSequence]:
+    """Read a pyskl/mmaction2 annotation pickle: one PoseSequence per clip.
+
+    Refuses (:class:`UntrustedPickleError`) unless ``trust_pickle``. ``split`` keeps only
+    the clips of that split. ``fps`` defaults to 30 (the files carry none).
+    """
+    path = Path(path)
+    if not trust_pickle:
+        raise UntrustedPickleError(refuse_message(path))
+    if fps is None:
+        fps = DEFAULT_FPS
+        log.info("%s: pyskl annotations carry no frame rate; assuming %.3g fps", path, fps)
+    try:
+        with open(path, "rb") as fh:
+            doc = pickle.load(fh)  # noqa: S301 - only with explicit trust
+    except FileNotFoundError:
+        raise InputFormatError("no such file", path) from None
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as exc:
+        raise InputFormatError(f"not a readable pickle ({exc.__class__.__name__}: {exc})",
+                               path) from None
+    if isinstance(doc, list):
+        doc = {"split": {}, "annotations": doc}
+    if not isinstance(doc, dict) or not isinstance(doc.get("annotations"), list):
+        raise InputFormatError("not a pyskl annotation file (no 'annotations' list)", path)
+    split_of = {str(k): [str(n) for n in v] for k, v in (doc.get("split") or {}).items()}
+    if split is not None and split not in split_of:
+        raise NfblError(f"{path}: no split {split!r} (splits: {', '.join(split_of) or 'none'})")
+    keep = None if split is None else set(split_of[split])
+    out = []
+    for k, ann in enumerate(doc["annotations"]):
+        if keep is not None and str(ann.get("frame_dir", k)) not in keep:
+            continue
+        out.append(_annotation(ann, k, path, float(fps), split_of))
+    return out
