@@ -148,3 +148,11 @@ def test_cli_classes_and_convert(tmp_path, cli):
     bad.write_text('{"video_id":"v","class_id":16,"start":3,"end":1}\n')
     r = cli("events", "convert", bad, tmp_path / "c.csv")
     assert r.returncode == 2 and f"{bad}:1" in r.stderr and not (tmp_path / "c.csv").exists()
+
+
+def test_atomic_writes_get_normal_permissions(tmp_path):
+    import os
+    p = write_events(_stream(), tmp_path / "perm.jsonl")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (p.stat().st_mode & 0o777) == (0o666 & ~umask)
