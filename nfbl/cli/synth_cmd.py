@@ -1,8 +1,133 @@
-"""`nfbl` commands of this area (filled in by its issue)."""
+"""`nfbl synth` (synthetic corpus) and `nfbl render` (stick-figure video or contact sheet)."""
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+LAYOUT_CHOICES = ("nfbl56", "openpose_body25_hands", "mediapipe_pose33_hands", "coco_wholebody133")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this area's sub-commands to the `nfbl` parser."""
+    p = sub.add_parser("synth", help="generate a synthetic NFBL keypoint corpus (keypoints + events)",
+                       description="Write <vid>.npz (PoseSequence), <vid>.events.jsonl, <vid>.imigue.csv "
+                                   "and corpus.json for every synthetic video. Deterministic by --seed.")
+    p.add_argument("out", nargs="?", help="output folder (not needed with --bench or --showcase)")
+    p.add_argument("--videos", type=int, default=200, help="number of videos (default 200)")
+    p.add_argument("--minutes", type=float, default=5.0, help="minutes per video (default 5)")
+    p.add_argument("--sample-lengths", action="store_true",
+                   help="draw each video's length from iMiGUE's video lengths instead of --minutes")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--layout", default="nfbl56", choices=LAYOUT_CHOICES, help="keypoint layout written")
+    p.add_argument("--fps", type=float, default=25.0, help="frame rate (default 25)")
+    p.add_argument("--flatten-tail", type=float, default=0.0,
+                   help="0 = iMiGUE class shares, 1 = uniform over the generated classes")
+    p.add_argument("--split", default="train", choices=("train", "heldout"),
+                   help="heldout: bodies and cameras from ranges disjoint from train")
+    p.add_argument("--classes", default=None,
+                   help="comma-separated class ids or codes to generate (default: all skeleton-visible)")
+    p.add_argument("--noise", type=float, default=1.0, help="pose-estimator noise level (0 = clean)")
+    p.add_argument("--prefix", default="synth", help="video id prefix (default synth)")
+    p.add_argument("--bench", action="store_true",
+                   help="measure generation speed (hours of keypoints per CPU-minute) and exit")
+    p.add_argument("--showcase", metavar="PNG", default=None,
+                   help="write a contact sheet with one frame per class and exit")
+    p.set_defaults(func=_synth)
+
+    r = sub.add_parser("render", help="draw a PoseSequence as a stick figure (video or contact sheet)",
+                       description="Draw keypoints (.npz PoseSequence) as a stick figure with the active "
+                                   "events written on every frame: an .mp4 video or a .png grid of frames.")
+    r.add_argument("seq", help="PoseSequence .npz")
+    r.add_argument("--events", default=None,
+                   help="event file (default: <name>.events.jsonl next to the .npz, if present)")
+    r.add_argument("-o", "--output", required=True, help="out.mp4 (video) or out.png (contact sheet)")
+    r.add_argument("--person", type=int, default=0, help="person index (default 0)")
+    r.add_argument("--start", type=float, default=None, help="video: start time (s)")
+    r.add_argument("--end", type=float, default=None, help="video: end time (s)")
+    r.add_argument("--frames", default=None,
+                   help="png: comma-separated frame indices (default: the middle of each event, up to 12)")
+    r.add_argument("--cols", type=int, default=4, help="png: columns (default 4)")
+    r.set_defaults(func=_render)
+
+
+def _parse_classes(text: str | None) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    from nfbl import taxonomy
+
+    return tuple(taxonomy.lookup(int(t) if t.strip().isdigit() else t.strip()).id
+                 for t in text.split(",") if t.strip())
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from nfbl.errors import NfblError
+    from nfbl.synth import NoiseConfig, SynthConfig, write_corpus
+
+    config = SynthConfig(minutes=None if args.sample_lengths else args.minutes, fps=args.fps,
+                         layout=args.layout, flatten_tail=args.flatten_tail, split=args.split,
+                         classes=_parse_classes(args.classes), noise=NoiseConfig(level=args.noise))
+    if args.bench:
+        from nfbl.synth.bench import run_bench
+
+        res = run_bench(config, seed=args.seed)
+        print(res.summary())
+        return 0
+    if args.showcase:
+        from nfbl.synth.showcase import showcase
+
+        out = showcase(args.showcase, classes=config.class_ids, seed=args.seed)
+        print(f"wrote {out}")
+        return 0
+    if not args.out:
+        raise NfblError("nfbl synth needs an output folder (e.g. nfbl synth corpus/ --videos 200)")
+    if args.videos < 1:
+        raise NfblError(f"--videos must be at least 1, got {args.videos}")
+    path = write_corpus(args.out, n_videos=args.videos, seed=args.seed, config=config, prefix=args.prefix,
+                        progress=sys.stderr.isatty())
+    print(f"wrote {args.videos} videos to {Path(args.out)} (manifest {path.name})")
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from nfbl.errors import NfblError
+    from nfbl.sequence import PoseSequence
+
+    seq = PoseSequence.load(args.seq)
+    events = None
+    ev_path = Path(args.events) if args.events else None
+    if ev_path is None:
+        seq_path = Path(args.seq)
+        guess = seq_path.with_name(seq_path.name[:-len(seq_path.suffix)] + ".events.jsonl")
+        ev_path = guess if guess.exists() else None
+    if ev_path is not None:
+        from nfbl.io.event_formats import read_events
+
+        events = read_events(ev_path, fps=seq.fps, video_id=seq.video_id or None)
+        if seq.video_id:
+            events = events.for_video(seq.video_id) if seq.video_id in events.video_ids else events
+    if not 0 <= args.person < seq.num_persons:
+        raise NfblError(f"--person {args.person}: {args.seq} has {seq.num_persons} person(s)")
+    out = Path(args.output)
+    suffix = out.suffix.lower()
+    from nfbl import render
+
+    if suffix == ".png":
+        frames = None
+        if args.frames:
+            try:
+                frames = [int(f) for f in args.frames.split(",") if f.strip()]
+            except ValueError:
+                raise NfblError(f"--frames must be comma-separated frame numbers, got {args.frames!r}") from None
+        elif args.start is not None or args.end is not None:
+            import numpy as np
+
+            lo = 0 if args.start is None else int(np.searchsorted(seq.timestamps, args.start))
+            hi = seq.num_frames if args.end is None else int(np.searchsorted(seq.timestamps, args.end))
+            frames = [int(i) for i in np.linspace(lo, max(lo, hi - 1), 12)]
+        render.render_grid(seq, events, out, frames=frames, cols=args.cols, person=args.person)
+    elif suffix in (".mp4", ".mov", ".mkv"):
+        render.render_video(seq, events, out, person=args.person, start=args.start, end=args.end)
+    else:
+        raise NfblError(f"{out}: choose an output ending in .mp4 (video) or .png (contact sheet)")
+    print(f"wrote {out}")
+    return 0
