@@ -7,6 +7,7 @@ own timestamp in seconds (variable frame rate is allowed).
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -127,7 +128,7 @@ class PoseSequence:
                 kp, ts, ids = z["keypoints"], z["timestamps"], z["track_ids"]
         except FileNotFoundError:
             raise InputFormatError("no such file", path) from None
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             raise InputFormatError(f"not an nfbl PoseSequence .npz ({exc})", path) from None
         if header.get("schema") != NPZ_SCHEMA:
             raise InputFormatError("not an nfbl PoseSequence .npz (schema header missing)", path)

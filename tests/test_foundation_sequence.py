@@ -51,3 +51,15 @@ def test_load_rejects_other_files(tmp_path):
     q.write_bytes(b"garbage")
     with pytest.raises(NfblError, match=str(q)):
         PoseSequence.load(q)
+
+
+def test_load_rejects_a_broken_zip(tmp_path):
+    p = tmp_path / "s.npz"
+    _seq().save(p)
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) // 2])  # truncated
+    with pytest.raises(NfblError, match=str(p)):
+        PoseSequence.load(p)
+    p.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    with pytest.raises(NfblError, match=str(p)):
+        PoseSequence.load(p)
