@@ -1,8 +1,195 @@
-"""`nfbl` commands of this area (filled in by its issue)."""
+"""`nfbl export`, `nfbl detect-keypoints`, `nfbl model-info`, and (through
+:mod:`nfbl.cli.train_cmd`, registered here) `nfbl train` / `nfbl evaluate`: the detector's
+commands. Handlers import the library lazily. Add a command: write ``_register_<name>(sub)``
+and a handler, and call it from :func:`register`."""
 from __future__ import annotations
 
 import argparse
+import json
+import time
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this area's sub-commands to the `nfbl` parser."""
+    """Add the detector commands to the `nfbl` parser."""
+    _register_export(sub)
+    _register_detect_keypoints(sub)
+    _register_model_info(sub)
+    _register_training(sub)
+
+
+# --- nfbl export ---------------------------------------------------------------------------
+
+def _register_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a detector checkpoint to ONNX (with its model card)",
+                       description="Export a trained detector checkpoint (.pt) to an ONNX file "
+                                   "with dynamic batch and time axes and the model card in its "
+                                   "metadata; the file is checked with onnxruntime against torch.")
+    p.add_argument("checkpoint", nargs="?", help="checkpoint written by `nfbl train` (.pt)")
+    p.add_argument("-o", "--output", required=True, help="ONNX file to write")
+    p.add_argument("--name", help="model name for the card (default: the checkpoint's)")
+    p.add_argument("--model-version", help="model version for the card (default: the checkpoint's)")
+    p.add_argument("--training-data", help="what the model was trained on (card text)")
+    p.add_argument("--metrics", help="JSON file of held-out metrics to put in the card")
+    p.add_argument("--window", type=int, help="inference chunk length in frames (default 4096)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17; default 17)")
+    p.add_argument("--untrained", action="store_true",
+                   help="export a randomly initialised default model (speed tests only; its "
+                        "card says so) instead of a checkpoint")
+    p.add_argument("--seed", type=int, default=0, help="seed of --untrained weights")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from nfbl.errors import NfblError
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        from nfbl.errors import MissingDependencyError
+        raise MissingDependencyError("torch", "train", "nfbl export") from None
+    from nfbl.detectors import checkpoint as C
+    from nfbl.exports import onnx as X
+
+    over: dict = {}
+    if args.name:
+        over["name"] = args.name
+    if args.model_version:
+        over["version"] = args.model_version
+    if args.training_data:
+        over["training_data"] = args.training_data
+    if args.window:
+        over["window"] = args.window
+    if args.metrics:
+        try:
+            over["metrics"] = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise NfblError(f"{args.metrics}: cannot read the metrics JSON ({exc})") from None
+        if not isinstance(over["metrics"], dict):
+            raise NfblError(f"{args.metrics}: metrics must be a JSON object")
+    if args.untrained == bool(args.checkpoint):
+        raise NfblError("give either a checkpoint or --untrained")
+    if args.untrained:
+        import torch
+        from nfbl.detectors.model import DetectorConfig, NFBLDetector
+        torch.manual_seed(args.seed)
+        model = NFBLDetector(DetectorConfig()).eval()
+        if over.get("metrics"):
+            raise NfblError("an --untrained model has no held-out metrics")
+        over.setdefault("name", "nfbl-untrained")
+        over.setdefault("version", "0.0.0")
+        over["notes"] = (f"UNTRAINED: random weights (seed {args.seed}); for speed tests only, "
+                         "its events mean nothing")
+        card = C.make_card(model.cfg, **over)
+    else:
+        ck = C.load_checkpoint(args.checkpoint)
+        model = ck.model
+        card = C.card_from_checkpoint(ck, **over)
+    t0 = time.perf_counter()
+    path = X.export(model, card, args.output, opset=args.opset)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {card.name} {card.version}, "
+          f"{card.num_classes} classes, checked against torch, {time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+# --- nfbl detect-keypoints -------------------------------------------------------------------
+
+def _register_detect_keypoints(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("detect-keypoints", help="run the ONNX detector on a keypoint file",
+                       description="Detect NFBL events in a keypoint file (an nfbl .npz or any "
+                                   "format `nfbl keypoints` reads) with the ONNX runtime.")
+    p.add_argument("keypoints", help="keypoint file (.npz PoseSequence, OpenPose folder, ...)")
+    p.add_argument("-o", "--output", required=True,
+                   help="events file (.jsonl, .csv, .json ActivityNet, .eaf ...)")
+    p.add_argument("--model", help="ONNX detector (default: the bundled model)")
+    p.add_argument("--threshold", type=float, help="score threshold (default: the card's)")
+    p.add_argument("--all-persons", action="store_true",
+                   help="detect for every person (default: the interviewee only)")
+    p.add_argument("--format", dest="kp_format", help="keypoint format (default: guessed)")
+    p.add_argument("--events-format", help="events format (default: from the output suffix)")
+    p.add_argument("--fps", type=float, help="frame rate of the keypoints (formats without one)")
+    p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="allow reading pyskl pickle files (they can run code: only your own)")
+    p.set_defaults(func=_cmd_detect_keypoints)
+
+
+def _read_sequences(path: str, fmt: str | None, fps: float | None, trust_pickle: bool) -> list:
+    from nfbl.sequence import PoseSequence
+    try:
+        from nfbl.io import keypoints as K
+    except ImportError:
+        K = None  # noqa: N806
+    if K is None:
+        seq = PoseSequence.load(path)
+        return [seq]
+    got = K.read_keypoints(path, fmt, trust_pickle=trust_pickle, fps=fps)
+    return list(got) if isinstance(got, (list, tuple)) else [got]
+
+
+def _cmd_detect_keypoints(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from nfbl.events import EventStream
+    from nfbl.exports.runtime import Detector
+    from nfbl.io.event_formats import write_events
+
+    det = Detector.load(args.model, threads=args.threads)
+    decode = det.decode_config()
+    if args.threshold is not None:
+        decode = replace(decode, threshold=args.threshold)
+    seqs = _read_sequences(args.keypoints, args.kp_format, args.fps, args.trust_pickle)
+    for seq in seqs:  # fail on a bad layout before the (long) inference
+        det.card.check_layout(seq.layout)
+    t0 = time.perf_counter()
+    streams = [det.detect(s, persons="all" if args.all_persons else "interviewee",
+                          decode=decode) for s in seqs]
+    stream = EventStream.concat(streams)
+    stream = EventStream(stream.events, {**stream.meta, "source": str(args.keypoints)})
+    out = write_events(stream, args.output, args.events_format, fps=det.card.fps)
+    frames = sum(s.num_frames for s in seqs)
+    print(f"{len(stream)} events from {frames} frames ({len(seqs)} sequence(s)) in "
+          f"{time.perf_counter() - t0:.1f} s -> {out}")
+    return 0
+
+
+# --- nfbl model-info --------------------------------------------------------------------------
+
+def _register_model_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("model-info", help="print the model card of an ONNX detector",
+                       description="Print the model card of an nfbl ONNX detector (the bundled "
+                                   "model when no file is given).")
+    p.add_argument("model", nargs="?", help="ONNX detector (default: the bundled model)")
+    p.add_argument("--json", action="store_true", help="print the card as JSON")
+    p.add_argument("--benchmark", type=int, metavar="FRAMES",
+                   help="also time Detector.predict on FRAMES random frames of one person")
+    p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
+    p.set_defaults(func=_cmd_model_info)
+
+
+def _cmd_model_info(args: argparse.Namespace) -> int:
+    from nfbl.exports.runtime import Detector
+
+    det = Detector.load(args.model, threads=args.threads)
+    if args.json:
+        print(det.card.to_json(indent=2))
+    else:
+        print(f"file:            {det.path}")
+        print(det.card.summary())
+    if args.benchmark:
+        from nfbl.exports.runtime import benchmark
+        res = benchmark(det, args.benchmark)
+        print(f"speed:           {res['frames_per_s']:,.0f} frames/s wall clock (one person, "
+              f"{res['frames']} frames, {args.threads} intra-op threads, best of "
+              f"{res['repeats']}: {res['seconds']:.2f} s; {res['frames_per_cpu_s']:,.0f} "
+              f"frames per CPU-second)")
+    return 0
+
+
+# --- training (nfbl train, nfbl evaluate) ----------------------------------------------------
+# Owned by the training issue: the commands live in nfbl/cli/train_cmd.py and are hooked in
+# here so that nfbl/cli/__init__.py needs no change.
+
+def _register_training(sub: argparse._SubParsersAction) -> None:
+    """`nfbl train` and `nfbl evaluate` (see :mod:`nfbl.cli.train_cmd`)."""
+    from nfbl.cli import train_cmd
+    train_cmd.register(sub)

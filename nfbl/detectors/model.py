@@ -1,0 +1,407 @@
+"""The NFBL detector: a fast ST-GCN++-style backbone with a dense, anchor-free head.
+
+Input ``x``: float32 ``(N, T, V, 3)`` = NORMALISED keypoints of the model's layout (x, y in
+shoulder widths around the neck, see :func:`nfbl.model_input.prepare`; score 0 = missing).
+Output: ``cls_logits`` ``(N, T, C)`` (multi-label, one sigmoid per class) and ``offsets``
+``(N, T, C, 2)`` = non-negative distances in FRAMES from each frame ``t`` to the start and to
+the (exclusive) end of the event of that class it lies in, i.e. the event is
+``[t - offsets[..., 0], t + offsets[..., 1])`` in frame units (see :mod:`nfbl.decoding`).
+
+Architecture (all temporal convolutions are "same"-padded and centred, so the output at
+frame ``t`` depends only on input frames within ``receptive_field`` of ``t``):
+
+1. Streams, computed inside the model: joint (x, y, score, present), bone (joint minus its
+   parent along ``Layout.bone_pairs``) and motion (frame-to-frame difference); every stream
+   is zero wherever a joint it uses is missing, so a missing (0, 0) never looks real.
+2. Stem: temporal convolution with stride ``stem_stride`` (default 4) per joint.
+3. Graph blocks (ST-GCN++ style) at low temporal resolution: adaptive graph convolution
+   (fixed spatial-partition adjacency + learned offset, as plain MatMul) and a multi-scale
+   temporal convolution (dilations ``dilations`` + max-pool + 1x1 branches), residuals.
+4. Joints pooled into body parts (head, torso, arms, hands) → 1-D features; a small temporal
+   U-Net (``pyramid_levels`` further stride-2 levels, up-sampled back with skips).
+5. Up-sampling to frame rate with a frame-rate skip from the streams; dense head: class
+   logits and softplus boundary distances.
+
+Any ``T >= 1`` works; no data-dependent Python control flow in ``forward`` (exportable to
+ONNX with dynamic batch and time axes).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nfbl import skeletons, taxonomy
+from nfbl.errors import NfblError
+
+#: Number of per-joint input features built from (x, y, score): x, y, score, present,
+#: bone dx, bone dy, motion dx, motion dy.
+NUM_STREAM_FEATURES = 8
+
+#: Body parts the joints are pooled into (by joint-name rules, see :func:`part_groups`).
+PART_NAMES: tuple[str, ...] = ("head", "torso", "left_arm", "right_arm", "left_hand",
+                               "right_hand")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Hyper-parameters of :class:`NFBLDetector` (and everything an exported model needs).
+
+    layout: keypoint layout name of the input; class_ids: NFBL ids of the output columns;
+    fps: frame rate the model works at; stem_stride: temporal stride of the stem;
+    channels/strides: per graph block; dilations: of the multi-scale temporal convolutions;
+    neck_channels: width of the pooled 1-D features; pyramid_levels: extra stride-2 levels of
+    the temporal U-Net; head_channels: width at frame rate; max_offset_frames: boundary
+    distances are clamped to this (frames).
+    """
+
+    layout: str = skeletons.CANONICAL.name
+    class_ids: tuple[int, ...] = taxonomy.SKELETON_VISIBLE_IDS
+    fps: float = 25.0
+    stem_channels: int = 32
+    stem_stride: int = 4
+    channels: tuple[int, ...] = (32, 48, 64)
+    strides: tuple[int, ...] = (1, 2, 1)
+    dilations: tuple[int, ...] = (1, 2)
+    neck_channels: int = 96
+    pyramid_levels: int = 2
+    head_channels: int = 48
+    dropout: float = 0.1
+    max_offset_frames: float = 1000.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "class_ids", tuple(int(c) for c in self.class_ids))
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        object.__setattr__(self, "strides", tuple(int(s) for s in self.strides))
+        object.__setattr__(self, "dilations", tuple(int(d) for d in self.dilations))
+        skeletons.get_layout(self.layout)
+        for c in self.class_ids:
+            taxonomy.get(c)
+        if len(set(self.class_ids)) != len(self.class_ids) or not self.class_ids:
+            raise NfblError("DetectorConfig.class_ids must be a non-empty list of distinct ids")
+        if len(self.channels) != len(self.strides) or not self.channels:
+            raise NfblError("DetectorConfig.channels and strides must have the same length >= 1")
+        if any(s not in (1, 2) for s in self.strides) or self.stem_stride < 1:
+            raise NfblError("graph block strides must be 1 or 2 and stem_stride >= 1")
+        if not self.fps > 0:
+            raise NfblError(f"DetectorConfig.fps must be > 0, got {self.fps}")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_ids)
+
+    @property
+    def total_stride(self) -> int:
+        """Frames per step of the coarsest feature level; chunk starts must be multiples."""
+        s = self.stem_stride
+        for st in self.strides:
+            s *= st
+        return s * 2 ** self.pyramid_levels
+
+    @property
+    def receptive_field(self) -> int:
+        """Conservative bound R (frames): output frame t depends only on inputs [t-R, t+R]."""
+        return receptive_field(self)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k, v in d.items():
+            if isinstance(v, tuple):
+                d[k] = list(v)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DetectorConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise NfblError(f"unknown DetectorConfig fields: {', '.join(sorted(unknown))}")
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**kw)
+
+
+def receptive_field(cfg: DetectorConfig) -> int:
+    """Half-width (frames) of the region of input that can influence one output frame.
+
+    Tracks (jump, radius) through the network: a centred conv of kernel k, dilation d on a
+    level of jump j adds ``d * (k - 1) / 2 * j``; nearest up-sampling from jump j adds j.
+    Rounded up with a small margin; tested against impulse responses in the test-suite.
+    """
+    r = 1.0  # motion stream: x[t] - x[t-1]
+    j = 1.0
+    # stem: kernel 2*s+1 (odd), centred, stride s
+    s = cfg.stem_stride
+    r += s * j
+    j *= s
+    dmax = max(cfg.dilations) if cfg.dilations else 1
+    for st in cfg.strides:
+        r += max(dmax, 1) * j  # temporal conv k=3, dilation dmax (max-pool branch: 1*j)
+        j *= st
+    # pooled U-Net: level 0 temporal block (k=3, d=1 and d=2) ...
+    r += 1 * j + 2 * j
+    skip_j = []
+    for _ in range(cfg.pyramid_levels):
+        skip_j.append(j)
+        r += j          # stride-2 conv k=3 at jump j
+        j *= 2
+        r += 1 * j + 2 * j  # temporal block at the new level
+    for jl in reversed(skip_j):
+        r += j          # nearest up-sampling from jump j
+        j = jl
+        r += j          # fusion conv k=3
+    r += j + 1          # up-sampling to frame rate, fusion conv k=3 at frame rate
+    r += 1              # head conv k=3 at frame rate
+    return int(np.ceil(r)) + 2
+
+
+# --- graph helpers -------------------------------------------------------------------------
+
+def part_groups(layout: skeletons.Layout) -> np.ndarray:
+    """Averaging matrix ``(V, P)`` pooling joints into :data:`PART_NAMES` by name rules.
+
+    hands: ``left_hand_*``/``right_hand_*``; arms: ``{side}_elbow``/``{side}_wrist``/
+    ``{side}_shoulder``; head: nose/eyes/ears/head; torso: everything else.
+    Parts with no joint in the layout get an all-zero column.
+    """
+    v = layout.num_joints
+    m = np.zeros((v, len(PART_NAMES)), dtype=np.float32)
+    for i, name in enumerate(layout.joints):
+        if name.startswith("left_hand"):
+            p = "left_hand"
+        elif name.startswith("right_hand"):
+            p = "right_hand"
+        elif name.split("_")[0] in ("left", "right") and name.split("_", 1)[1] in (
+                "shoulder", "elbow", "wrist", "thumb", "pinky", "index"):
+            p = f"{name.split('_')[0]}_arm"
+        elif any(k in name for k in ("nose", "eye", "ear", "head", "mouth")):
+            p = "head"
+        else:
+            p = "torso"
+        m[i, PART_NAMES.index(p)] = 1.0
+    counts = m.sum(axis=0)
+    return m / np.maximum(counts, 1.0)[None, :]
+
+
+class _ConvBN1d(nn.Sequential):
+    def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, dilation: int = 1,
+                 relu: bool = True):
+        layers: list[nn.Module] = [
+            nn.Conv1d(cin, cout, k, stride=stride, padding=dilation * (k - 1) // 2,
+                      dilation=dilation, bias=False),
+            nn.BatchNorm1d(cout)]
+        if relu:
+            layers.append(nn.ReLU(inplace=True))
+        super().__init__(*layers)
+
+
+class AdaptiveGraphConv(nn.Module):
+    """ST-GCN++ graph convolution: ``sum_k W_k x (A_k + B_k)^T`` as one MatMul + one Conv.
+
+    x ``(N, C_in, T, V)`` → ``(N, C_out, T, V)``. ``A`` ``(K, V, V)`` is the fixed
+    spatial-partition adjacency (``A[k][i, j]`` weighs the message j → i); ``B`` is a
+    learned offset initialised to zero.
+    """
+
+    def __init__(self, cin: int, cout: int, adjacency: np.ndarray):
+        super().__init__()
+        a = torch.as_tensor(adjacency, dtype=torch.float32)
+        self.k, self.v = a.shape[0], a.shape[1]
+        self.cout = cout
+        self.register_buffer("A", a.transpose(1, 2).contiguous())  # stored as A^T
+        self.offset = nn.Parameter(torch.zeros_like(a))
+        self.conv = nn.Conv2d(cin, cout * self.k, 1, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+        self.residual = (nn.Identity() if cin == cout else
+                         nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Adjacency first, as ONE MatMul with the K matrices side by side, then the K channel
+        # mixings as one Conv of kernel (K, 1) and stride (K, 1) over the interleaved axis:
+        # sum_k W_k (x M_k) with no ReduceSum and no transposes (fast in onnxruntime).
+        n, cin, t, v = x.shape
+        m = (self.A + self.offset).permute(1, 0, 2).reshape(v, self.k * v)   # (V, K*V)
+        z = torch.matmul(x, m).reshape(n, cin, t * self.k, v)              # (N, Cin, T*K, V)
+        w = self.conv.weight.reshape(self.k, self.cout, cin).permute(1, 2, 0).unsqueeze(-1)
+        y = F.conv2d(z, w, stride=(self.k, 1))                               # (N, Cout, T, V)
+        return F.relu(self.bn(y) + self.residual(x))
+
+
+class MultiScaleTemporalConv(nn.Module):
+    """Multi-scale temporal convolution (ST-GCN++ ``mstcn``) on ``(N, C, T, V)``.
+
+    Branches: one dilated ``(3, 1)`` conv per dilation, a max-pool, and a 1x1 branch, each
+    on ``C_out / branches`` channels; concatenated, normalised; residual added.
+    Stride 2 halves T (``ceil(T / 2)``).
+    """
+
+    def __init__(self, cin: int, cout: int, dilations: tuple[int, ...], stride: int = 1,
+                 dropout: float = 0.0):
+        super().__init__()
+        nb = len(dilations) + 2
+        mid = max(cout // nb, 4)
+        self.mid, self.nb = mid, nb
+        self.reduce = nn.Sequential(nn.Conv2d(cin, mid * nb, 1, bias=False),
+                                    nn.BatchNorm2d(mid * nb), nn.ReLU(inplace=True))
+        self.dilated = nn.ModuleList(
+            nn.Conv2d(mid, mid, (3, 1), stride=(stride, 1), padding=(d, 0), dilation=(d, 1),
+                      bias=False) for d in dilations)
+        self.pool = nn.MaxPool2d((3, 1), stride=(stride, 1), padding=(1, 0))
+        self.point = nn.Conv2d(mid, mid, 1, stride=(stride, 1), bias=False)
+        self.bn = nn.BatchNorm2d(mid * nb)
+        self.transform = nn.Sequential(nn.ReLU(inplace=True),
+                                       nn.Conv2d(mid * nb, cout, 1, bias=False),
+                                       nn.BatchNorm2d(cout))
+        self.drop = nn.Dropout(dropout)
+        if cin == cout and stride == 1:
+            self.residual: nn.Module = nn.Identity()
+        else:
+            self.residual = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=(stride, 1), bias=False),
+                                          nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = torch.split(self.reduce(x), self.mid, dim=1)
+        outs = [conv(p) for conv, p in zip(self.dilated, parts)]
+        outs.append(self.pool(parts[-2]))
+        outs.append(self.point(parts[-1]))
+        y = self.transform(self.bn(torch.cat(outs, dim=1)))
+        return F.relu(self.drop(y) + self.residual(x))
+
+
+class GraphBlock(nn.Module):
+    """Adaptive graph convolution followed by a multi-scale temporal convolution."""
+
+    def __init__(self, cin: int, cout: int, adjacency: np.ndarray, dilations: tuple[int, ...],
+                 stride: int, dropout: float):
+        super().__init__()
+        self.gcn = AdaptiveGraphConv(cin, cout, adjacency)
+        self.tcn = MultiScaleTemporalConv(cout, cout, dilations, stride, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tcn(self.gcn(x))
+
+
+class TemporalBlock(nn.Module):
+    """1-D residual block: convs of kernel 3 with dilation 1 and 2 on ``(N, C, T)``."""
+
+    def __init__(self, c: int, dropout: float):
+        super().__init__()
+        self.body = nn.Sequential(_ConvBN1d(c, c, 3, dilation=1),
+                                  _ConvBN1d(c, c, 3, dilation=2, relu=False))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x + self.drop(self.body(x)))
+
+
+def _upsample(x: torch.Tensor, factor: int, like: torch.Tensor) -> torch.Tensor:
+    """Nearest up-sampling of ``(N, C, T)`` by ``factor``, cropped to ``like``'s length."""
+    n, c, t = x.shape
+    y = x.unsqueeze(-1).expand(n, c, t, factor).reshape(n, c, t * factor)
+    return y[:, :, : like.shape[-1]]
+
+
+# --- the model -----------------------------------------------------------------------------
+
+class StreamFeatures(nn.Module):
+    """(x, y, score) ``(N, T, V, 3)`` → masked joint/bone/motion features ``(N, 8, T, V)``."""
+
+    def __init__(self, layout: skeletons.Layout):
+        super().__init__()
+        pairs = np.asarray(layout.bone_pairs, dtype=np.int64)
+        self.register_buffer("parent", torch.as_tensor(pairs[:, 1]), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        score = x[..., 2:3]
+        present = (score > 0).to(x.dtype)                       # (N, T, V, 1)
+        xy = x[..., :2] * present
+        pxy = torch.index_select(xy, 2, self.parent)
+        ppres = torch.index_select(present, 2, self.parent)
+        bone = (xy - pxy) * (present * ppres)                   # zero if either is missing
+        prev_xy = F.pad(xy[:, :-1], (0, 0, 0, 0, 1, 0))         # frame t-1 (zeros at t=0)
+        prev_pres = F.pad(present[:, :-1], (0, 0, 0, 0, 1, 0))
+        motion = (xy - prev_xy) * (present * prev_pres)
+        feats = torch.cat([xy, score * present, present, bone, motion], dim=-1)
+        return feats.permute(0, 3, 1, 2).contiguous()          # (N, 8, T, V)
+
+
+class NFBLDetector(nn.Module):
+    """Dense multi-label NFBL detector; see the module docstring for shapes and design."""
+
+    def __init__(self, cfg: DetectorConfig = DetectorConfig()):
+        super().__init__()
+        self.cfg = cfg
+        layout = skeletons.get_layout(cfg.layout)
+        v = layout.num_joints
+        self.num_joints = v
+        adj = layout.adjacency
+        self.streams = StreamFeatures(layout)
+        self.input_bn = nn.BatchNorm2d(NUM_STREAM_FEATURES)
+        s = cfg.stem_stride
+        self.stem = nn.Sequential(
+            nn.Conv2d(NUM_STREAM_FEATURES, cfg.stem_channels, (2 * s + 1, 1), stride=(s, 1),
+                      padding=(s, 0), bias=False),
+            nn.BatchNorm2d(cfg.stem_channels), nn.ReLU(inplace=True))
+        blocks = []
+        cin = cfg.stem_channels
+        for cout, st in zip(cfg.channels, cfg.strides):
+            blocks.append(GraphBlock(cin, cout, adj, cfg.dilations, st, cfg.dropout))
+            cin = cout
+        self.blocks = nn.ModuleList(blocks)
+        parts = part_groups(layout)
+        self.register_buffer("parts", torch.as_tensor(parts), persistent=False)
+        p = parts.shape[1]
+        d = cfg.neck_channels
+        self.pool_proj = _ConvBN1d(cin * p, d, 1)
+        self.level0 = TemporalBlock(d, cfg.dropout)
+        self.down = nn.ModuleList(_ConvBN1d(d, d, 3, stride=2) for _ in range(cfg.pyramid_levels))
+        self.down_blocks = nn.ModuleList(TemporalBlock(d, cfg.dropout)
+                                         for _ in range(cfg.pyramid_levels))
+        self.up_fuse = nn.ModuleList(_ConvBN1d(d, d, 3) for _ in range(cfg.pyramid_levels))
+        h = cfg.head_channels
+        self.frame_skip = _ConvBN1d(NUM_STREAM_FEATURES * v, h, 1)
+        self.to_frame = nn.Conv1d(d, h, 1, bias=False)
+        self.frame_fuse = _ConvBN1d(h, h, 3)
+        c = cfg.num_classes
+        self.cls_head = nn.Conv1d(h, c, 3, padding=1)
+        self.reg_head = nn.Conv1d(h, 2 * c, 3, padding=1)
+        nn.init.constant_(self.cls_head.bias, -4.0)  # prior ~1.8 % positives (focal-loss init)
+        nn.init.constant_(self.reg_head.bias, 2.0)
+
+    @property
+    def coarse_stride(self) -> int:
+        """Stride of the graph blocks' output relative to frames."""
+        s = self.cfg.stem_stride
+        for st in self.cfg.strides:
+            s *= st
+        return s
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x ``(N, T, V, 3)`` normalised keypoints → ``(N, T, C)`` logits, ``(N, T, C, 2)``."""
+        n, t = x.shape[0], x.shape[1]
+        feats = self.input_bn(self.streams(x))                  # (N, 8, T, V)
+        y = self.stem(feats)                                    # (N, C0, T/s, V)
+        for block in self.blocks:
+            y = block(y)                                        # (N, C, T', V)
+        y = torch.matmul(y, self.parts)                         # (N, C, T', P)
+        y = y.permute(0, 1, 3, 2).reshape(n, -1, y.shape[2])    # (N, C*P, T')
+        y = self.level0(self.pool_proj(y))                      # (N, D, T')
+        skips = []
+        for down, blk in zip(self.down, self.down_blocks):
+            skips.append(y)
+            y = blk(down(y))
+        for fuse, skip in zip(self.up_fuse, reversed(skips)):
+            y = fuse(_upsample(y, 2, skip) + skip)
+        frame = self.frame_skip(feats.permute(0, 1, 3, 2).reshape(n, -1, t))   # (N, H, T)
+        y = self.frame_fuse(_upsample(self.to_frame(y), self.coarse_stride, frame) + frame)
+        logits = self.cls_head(y).transpose(1, 2)               # (N, T, C)
+        reg = F.softplus(self.reg_head(y))                      # (N, 2C, T)
+        reg = torch.clamp(reg, max=self.cfg.max_offset_frames)
+        offsets = reg.reshape(n, -1, 2, t).permute(0, 3, 1, 2)  # (N, T, C, 2)
+        return logits, offsets
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
