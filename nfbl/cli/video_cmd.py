@@ -1,8 +1,191 @@
-"""`nfbl` commands of this area (filled in by its issue)."""
+"""`nfbl pose`, `nfbl deid` and `nfbl detect`: videos → de-identified keypoints → events."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
+#: default pose stride of `nfbl pose` / `nfbl detect`: 26 frames/s end to end on 720p with 2
+#: cores (docs/benchmarks/video.md) at ~1.8% of a shoulder width of interpolation error
+DEFAULT_STRIDE = 3
+
+
+def _add_pose_options(p: argparse.ArgumentParser, stride_default: int = DEFAULT_STRIDE) -> None:
+    g = p.add_argument_group("pose estimation")
+    g.add_argument("--backend", choices=("mediapipe", "onnx", "file"), default="mediapipe",
+                   help="pose estimator: mediapipe (default; Holistic body+hands, one person), "
+                        "onnx (your RTMPose/RTMW/DWPose files, everybody), file (precomputed)")
+    g.add_argument("--pose-model", type=Path, metavar="POSE.onnx",
+                   help="onnx backend: top-down SimCC pose model (COCO-17 or WholeBody-133)")
+    g.add_argument("--det-model", type=Path, metavar="DET.onnx",
+                   help="onnx backend: person detector exported with NMS (dets (1,N,5) "
+                        "[, labels (1,N)]); without it the whole frame is one person box")
+    g.add_argument("--keypoints", type=Path, metavar="FILE",
+                   help="file backend: precomputed keypoints of this video")
+    g.add_argument("--keypoints-format", metavar="FMT", help="file backend: format of --keypoints")
+    g.add_argument("--stride", type=int, default=None, metavar="K",
+                   help="pose on every K-th frame, linear interpolation in between "
+                        f"(default {stride_default}; 1 with --backend file)")
+    p.set_defaults(stride_default=stride_default)
+    g.add_argument("--max-side", type=int, metavar="PX",
+                   help="resize frames so that the longer side is at most PX before "
+                        "de-identification and pose (keypoints stay in video pixels)")
+    g.add_argument("--crop", type=_crop, metavar="X,Y,W,H",
+                   help="process only this region of the frame (pixels), e.g. the interview "
+                        "camera of a split screen, or small people in a wide shot")
+    g.add_argument("--max-seconds", type=float, metavar="S",
+                   help="only the first S seconds of the video")
+    g.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    d = p.add_argument_group("de-identification")
+    d.add_argument("--deid-mode", "--mode", dest="deid_mode", choices=("blur", "mask"),
+                   default="blur", help="blur (pixelate) or mask (solid grey) faces")
+    d.add_argument("--persist", type=float, default=1.0, metavar="S",
+                   help="keep a face box S seconds before and after each detection "
+                        "(default 1.0; frames are held back S seconds for that)")
+    d.add_argument("--face-tiles", type=int, default=2, metavar="N",
+                   help="also search faces on an NxN grid of tiles (small faces); 1 = whole "
+                        "frame only (default 2)")
+    d.add_argument("--face-every", type=int, default=1, metavar="N",
+                   help="run face detection on every N-th frame only; persistence covers the "
+                        "frames in between (default 1: every frame)")
+
+
+def _crop(text: str) -> tuple[int, int, int, int]:
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y,W,H in pixels, got {text!r}") from None
+    return x, y, w, h
+
+
+def _pose_config(args: argparse.Namespace, deid_enabled: bool = True):
+    from nfbl.pipeline import PoseConfig  # noqa: PLC0415
+    from nfbl.pose.deid import DeidConfig  # noqa: PLC0415
+    deid = DeidConfig(enabled=deid_enabled, mode=args.deid_mode, tiles=args.face_tiles,
+                      persist_seconds=args.persist, detect_every=args.face_every)
+    stride = args.stride if args.stride is not None else (
+        1 if args.backend == "file" else args.stride_default)
+    return PoseConfig(backend=args.backend, stride=stride, max_side=args.max_side,
+                      all_persons=getattr(args, "all_persons", False), deid=deid,
+                      onnx_pose=args.pose_model, onnx_detector=args.det_model,
+                      keypoints=args.keypoints, keypoints_format=args.keypoints_format,
+                      max_seconds=args.max_seconds, crop=args.crop,
+                      progress=not args.no_progress,
+                      threads=args.threads)
+
+
+def _check_suffix(path: Path | None, suffixes: tuple[str, ...], what: str) -> None:
+    from nfbl.errors import NfblError  # noqa: PLC0415
+    if path is not None and path.suffix.lower() not in suffixes:
+        raise NfblError(f"{path}: {what} must end in {', '.join(suffixes)}")
+
+
+def _check_video(video: Path) -> None:
+    from nfbl.errors import NfblError  # noqa: PLC0415
+    if not video.exists():
+        raise NfblError(f"{video}: no such video file")
+
+
+def _pose(args: argparse.Namespace) -> int:
+    from nfbl.pipeline import run_pose  # noqa: PLC0415
+    _check_video(args.video)
+    _check_suffix(args.output, (".npz",), "the keypoint output")
+    _check_suffix(args.deid_video, VIDEO_SUFFIXES, "--deid-video")
+    if args.benchmark:
+        from nfbl.pose.bench import main as bench_main  # noqa: PLC0415
+        return bench_main([str(args.video), "--stride",
+                           str(args.stride or DEFAULT_STRIDE)])
+    cfg = _pose_config(args, deid_enabled=not args.no_deid)
+    seq = run_pose(args.video, cfg, deid_video=args.deid_video)
+    seq.save(args.output)
+    present = (seq.keypoints[..., 2] > 0).any(axis=2).mean()
+    print(f"{args.output}: {seq.num_persons} person(s), {seq.num_frames} frames, layout "
+          f"{seq.layout}, person visible in {present:.0%} of frames")
+    if args.deid_video:
+        print(f"{args.deid_video}: de-identified video")
+    return 0
+
+
+def _deid(args: argparse.Namespace) -> int:
+    from nfbl.pipeline import run_deid  # noqa: PLC0415
+    _check_video(args.video)
+    _check_suffix(args.output, VIDEO_SUFFIXES, "the de-identified video")
+    cfg = _pose_config(args)
+    boxed = run_deid(args.video, args.output, cfg)
+    print(f"{args.output}: faces covered in {boxed} frames")
+    return 0
+
+
+def _detect(args: argparse.Namespace) -> int:
+    from nfbl.io.event_formats import guess_format, write_events  # noqa: PLC0415
+    from nfbl.pipeline import DetectConfig, run_detect  # noqa: PLC0415
+    _check_video(args.video)
+    if args.format is None:
+        guess_format(args.output, for_reading=False)  # fail before the long pass
+    _check_suffix(args.overlay, VIDEO_SUFFIXES, "--overlay")
+    _check_suffix(args.timeline, (".png", ".svg", ".pdf"), "--timeline")
+    _check_suffix(args.deid_video, VIDEO_SUFFIXES, "--deid-video")
+    cfg = DetectConfig(pose=_pose_config(args, deid_enabled=not args.no_deid), model=args.model,
+                       threads=args.threads)
+    res = run_detect(args.video, cfg, overlay=args.overlay, timeline=args.timeline,
+                     deid_video=args.deid_video)
+    write_events(res.events, args.output, fmt=args.format, fps=res.sequence.fps)
+    if args.keypoints_out:
+        res.sequence.save(args.keypoints_out)
+    print(f"{args.output}: {len(res.events)} events, {res.sequence.num_persons} person(s), "
+          f"{res.sequence.num_frames} frames")
+    for what, path in (("overlay", res.overlay), ("timeline", res.timeline)):
+        if path:
+            print(f"{path}: {what}")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this area's sub-commands to the `nfbl` parser."""
+    """Add ``pose``, ``deid`` and ``detect``."""
+    p = sub.add_parser("pose", help="video → keypoints (.npz), on de-identified frames",
+                       description="Estimate body + hand keypoints of a video on de-identified "
+                                   "frames, track persons, keep the interviewee (default) or "
+                                   "everybody, and save a PoseSequence .npz.")
+    p.add_argument("video", type=Path, help="any video PyAV/FFmpeg reads")
+    p.add_argument("-o", "--output", type=Path, required=True, help="keypoints .npz")
+    p.add_argument("--deid-video", type=Path, metavar="OUT.mp4",
+                   help="also write the de-identified video the pose ran on (H.264)")
+    p.add_argument("--all-persons", action="store_true", help="keep every track")
+    p.add_argument("--no-deid", action="store_true",
+                   help="run pose on the original frames (no face blurring)")
+    p.add_argument("--benchmark", action="store_true",
+                   help="measure frames/s of each stage on VIDEO instead (see nfbl.pose.bench)")
+    _add_pose_options(p)
+    p.set_defaults(func=_pose)
+
+    d = sub.add_parser("deid", help="blur or mask every face of a video",
+                       description="Write a de-identified copy of a video: MediaPipe face "
+                                   "detection + head keypoints as fallback + temporal "
+                                   "persistence; H.264 output.")
+    d.add_argument("video", type=Path)
+    d.add_argument("-o", "--output", type=Path, required=True, help="output video (.mp4)")
+    _add_pose_options(d, stride_default=2)
+    d.set_defaults(func=_deid)
+
+    t = sub.add_parser("detect", help="video → NFBL events (+ overlay video, timeline)",
+                       description="The whole pipeline: decode, de-identify, pose, track, "
+                                   "detect NFBL events; optional overlay video and timeline.")
+    t.add_argument("video", type=Path)
+    t.add_argument("-o", "--output", type=Path, required=True,
+                   help="events file (.jsonl, .csv, .json, .eaf, ...)")
+    t.add_argument("--format", help="events format (default: from the suffix)")
+    t.add_argument("--model", type=Path, metavar="M.onnx",
+                   help="detector ONNX (default: the bundled nfbl model)")
+    t.add_argument("--overlay", type=Path, metavar="OUT.mp4",
+                   help="video with de-identified frames, skeleton and current events")
+    t.add_argument("--timeline", type=Path, metavar="OUT.png", help="timeline picture")
+    t.add_argument("--deid-video", type=Path, metavar="OUT.mp4",
+                   help="also write the de-identified video")
+    t.add_argument("--keypoints-out", type=Path, metavar="SEQ.npz",
+                   help="also save the keypoints the detector saw")
+    t.add_argument("--all-persons", action="store_true",
+                   help="events for every tracked person (default: the interviewee)")
+    t.add_argument("--no-deid", action="store_true", help="no face blurring")
+    _add_pose_options(t)
+    t.set_defaults(func=_detect)
