@@ -216,6 +216,30 @@ def test_cli_connects_to_a_running_ray_and_resumes(local_ray, archive, tiny_mode
     assert len((tmp_path / "manifest.jsonl").read_text().splitlines()) == 6
 
 
+def test_nfbl_detect_with_out_dir_runs_the_batch(local_ray, archive, tiny_model, tmp_path):
+    """The issue's spelling: `nfbl detect VIDEOS_OR_GLOBS... --out DIR` delegates to the batch."""
+    address = ray.get_runtime_context().gcs_address
+    cmd = [sys.executable, "-m", "nfbl", "detect", str(archive / "kp_*.npz"),
+           str(archive / "corrupt.mp4"), "--out", str(tmp_path), "--model", str(tiny_model),
+           "--ray-address", address, "--no-progress"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 1, r.stderr
+    assert "3 items: 2 ok, 1 failed, 0 skipped" in r.stdout, r.stdout
+    assert (tmp_path / "kp_a.events.jsonl").is_file()
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ((), "need --out DIR"),
+    (("--out", "OUT", "--overlay", "x.mp4"), "--overlay"),
+])
+def test_nfbl_detect_batch_usage_errors(tmp_path, extra, needle):
+    extra = tuple(str(tmp_path / "o") if e == "OUT" else e for e in extra)
+    r = subprocess.run([sys.executable, "-m", "nfbl", "detect", "a.mp4", "b.mp4", *extra],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
 def test_bad_model_fails_before_any_task(local_ray, archive, tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not onnx")

@@ -4,6 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nfbl.cli.batch_cmd import add_batch_arguments, run_batch_command
+from nfbl.errors import NfblError
+
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
 #: default pose stride of `nfbl pose` / `nfbl detect`: 26 frames/s end to end on 720p with 2
 #: cores (docs/benchmarks/video.md) at ~1.8% of a shoulder width of interpolation error
@@ -93,7 +96,7 @@ def _pose(args: argparse.Namespace) -> int:
     _check_suffix(args.output, (".npz",), "the keypoint output")
     _check_suffix(args.deid_video, VIDEO_SUFFIXES, "--deid-video")
     if args.benchmark:
-        from nfbl.pose.bench import main as bench_main  # noqa: PLC0415
+        from nfbl.videobench import main as bench_main  # noqa: PLC0415
         return bench_main([str(args.video), "--stride",
                            str(args.stride or DEFAULT_STRIDE)])
     cfg = _pose_config(args, deid_enabled=not args.no_deid)
@@ -117,7 +120,36 @@ def _deid(args: argparse.Namespace) -> int:
     return 0
 
 
+#: options that name one output file of one video: meaningless for a batch.
+_SINGLE_VIDEO_OUTPUTS = ("output", "overlay", "timeline", "deid_video", "keypoints_out")
+
+
 def _detect(args: argparse.Namespace) -> int:
+    if args.out is not None or len(args.inputs) > 1:
+        return _detect_batch(args)
+    if args.output is None:
+        raise NfblError("nfbl detect VIDEO needs -o EVENTS_FILE (or --out DIR for a batch of "
+                        "videos on Ray)")
+    args.video = Path(args.inputs[0])
+    return _detect_one(args)
+
+
+def _detect_batch(args: argparse.Namespace) -> int:
+    """Several inputs or --out DIR: one Ray task per video / keypoint file (nfbl.batch)."""
+    given = [f"--{n.replace('_', '-')}" for n in _SINGLE_VIDEO_OUTPUTS if getattr(args, n)]
+    if args.out is None:
+        raise NfblError(f"{len(args.inputs)} inputs need --out DIR (one events file per "
+                        "video there, plus manifest.jsonl)")
+    if given:
+        raise NfblError(f"{', '.join(given)} name(s) one video's output; with --out DIR each "
+                        "video gets <id>.events.jsonl there (per-video timelines: nfbl batch "
+                        "--timeline)")
+    pose = _pose_config(args, deid_enabled=not args.no_deid)
+    args.stride = pose.stride  # resolved default (batch settings record it)
+    return run_batch_command(args, pose=pose)
+
+
+def _detect_one(args: argparse.Namespace) -> int:
     from nfbl.io.event_formats import guess_format, write_events  # noqa: PLC0415
     from nfbl.pipeline import DetectConfig, run_detect  # noqa: PLC0415
     _check_video(args.video)
@@ -155,7 +187,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-deid", action="store_true",
                    help="run pose on the original frames (no face blurring)")
     p.add_argument("--benchmark", action="store_true",
-                   help="measure frames/s of each stage on VIDEO instead (see nfbl.pose.bench)")
+                   help="measure frames/s of each stage on VIDEO instead (see nfbl.videobench)")
     _add_pose_options(p)
     p.set_defaults(func=_pose)
 
@@ -171,9 +203,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("detect", help="video → NFBL events (+ overlay video, timeline)",
                        description="The whole pipeline: decode, de-identify, pose, track, "
                                    "detect NFBL events; optional overlay video and timeline.")
-    t.add_argument("video", type=Path)
-    t.add_argument("-o", "--output", type=Path, required=True,
-                   help="events file (.jsonl, .csv, .json, .eaf, ...)")
+    t.add_argument("inputs", nargs="+", metavar="VIDEO",
+                   help="a video; or, with --out DIR, several videos, keypoint files, folders "
+                        "or quoted globs processed as a batch on Ray (see docs/batch.md)")
+    t.add_argument("-o", "--output", type=Path,
+                   help="events file of a single video (.jsonl, .csv, .json, .eaf, ...)")
     t.add_argument("--format", help="events format (default: from the suffix)")
     t.add_argument("--model", type=Path, metavar="M.onnx",
                    help="detector ONNX (default: the bundled nfbl model)")
@@ -188,4 +222,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="events for every tracked person (default: the interviewee)")
     t.add_argument("--no-deid", action="store_true", help="no face blurring")
     _add_pose_options(t)
+    add_batch_arguments(t, inputs=False, shared=False)
     t.set_defaults(func=_detect)

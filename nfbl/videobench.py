@@ -1,8 +1,8 @@
 """Speed of the video pipeline, stage by stage, and the accuracy cost of pose every k-th frame.
 
-    python -m nfbl.pose.bench [VIDEO] [--seconds S] [--strides 1 3 5] [--model M.onnx]
-    python -m nfbl.pose.bench --make-720p OUT.mp4 [--seconds S]   # the test video
-    python -m nfbl.pose.bench --stride-accuracy [--videos N]      # synthetic, no video
+    python -m nfbl.videobench [VIDEO] [--seconds S] [--strides 1 3 5] [--model M.onnx]
+    python -m nfbl.videobench --make-720p OUT.mp4 [--seconds S]   # the test video
+    python -m nfbl.videobench --stride-accuracy [--videos N]      # synthetic, no video
 
 Without VIDEO a 1280x720, 25 fps clip is generated from ../shared/media/basketball1.png
 (two people, a slow pan and zoom). Stages, each on the same frames: decoding (PyAV, to RGB),
@@ -212,7 +212,7 @@ def stride_accuracy(strides: list[int], videos: int = 4, minutes: float = 2.0,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m nfbl.pose.bench", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m nfbl.videobench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("video", nargs="?", type=Path, help="video to measure (default: a "
                    "generated 720p clip)")
