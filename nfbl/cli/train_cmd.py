@@ -1,0 +1,166 @@
+"""`nfbl train` and `nfbl evaluate`: train a detector from a TOML config, score a model on
+held-out synthetic videos. Registered from :mod:`nfbl.cli.detect_cmd`; handlers import the
+library lazily (torch only where a checkpoint is trained or read)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `train` and `evaluate` to the `nfbl` parser."""
+    p = sub.add_parser("train", help="train a detector from a TOML config",
+                       description="Train an NFBL detector as a TOML config says (see "
+                                   "docs/training.md and configs/*.toml). Checkpoints go to "
+                                   "[run] out_dir: last.pt every epoch, best.pt on the best "
+                                   "validation score. Under torchrun (WORLD_SIZE > 1) every "
+                                   "process trains its shard with DDP.")
+    p.add_argument("--config", required=True, help="TOML training config")
+    p.add_argument("--resume", help="checkpoint (last.pt) to continue from")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                   help="device (default: the config's [run] device, 'auto' = CUDA if present)")
+    p.add_argument("--out", help="output folder (overrides [run] out_dir)")
+    p.add_argument("--eval-only", metavar="CKPT",
+                   help="do not train: score this checkpoint on the config's validation data")
+    p.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("evaluate", help="score a detector on held-out synthetic videos",
+                       description="Run a detector (ONNX file, default the bundled model, or a "
+                                   "training checkpoint .pt) on synthetic videos generated "
+                                   "from seeds and score its events against their ground "
+                                   "truth: F1@0.3 (MiGA, events scored >= --min-score) and "
+                                   "mAP@0.5 / mAP@0.5:0.95 (ActivityNet, all events).")
+    e.add_argument("model", nargs="?", help="ONNX model or .pt checkpoint (default: bundled)")
+    e.add_argument("--synthetic", action="store_true", required=True,
+                   help="evaluate on synthetic videos (the only source so far)")
+    e.add_argument("--split", choices=("train", "heldout"), default="heldout",
+                   help="generator parameter ranges (default heldout: unseen body/camera)")
+    e.add_argument("--videos", type=int, default=24, help="number of videos (default 24)")
+    e.add_argument("--seed", type=int, default=2_000_000,
+                   help="first seed; video i uses seed + i (default 2000000)")
+    e.add_argument("--minutes", type=float, default=5.0, help="minutes per video (default 5)")
+    e.add_argument("--flatten-tail", type=float, default=0.5,
+                   help="class-share flattening of the generator (default 0.5)")
+    e.add_argument("--layouts", nargs="+",
+                   default=["nfbl56", "openpose_body25_hands", "mediapipe_pose33_hands",
+                            "coco_wholebody133"],
+                   help="keypoint layouts; video with seed s uses layouts[s % n]")
+    e.add_argument("--candidate-threshold", type=float, default=0.2,
+                   help="frames with probability >= this propose events (default 0.2)")
+    e.add_argument("--min-score", type=float, default=0.5,
+                   help="F1 counts events scored >= this (default 0.5)")
+    e.add_argument("--threads", type=int, default=2, help="onnxruntime/torch threads")
+    e.add_argument("--json", dest="json_out", help="write the full metrics JSON here")
+    e.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        from nfbl.errors import MissingDependencyError
+        raise MissingDependencyError("torch", "train", "nfbl train") from None
+    from nfbl.detectors.config import load_config
+    from nfbl.detectors import train as T
+
+    cfg = load_config(args.config)
+    if args.out:
+        cfg = cfg.replace(run={"out_dir": args.out})
+    if args.eval_only:
+        from nfbl.detectors import checkpoint
+        ck = checkpoint.load_checkpoint(args.eval_only)
+        dev = T.resolve_device(args.device or cfg.run.device)
+        recs = T.load_records(cfg, ck.config, "val", sys.stderr.isatty())
+        if cfg.run.val_max_videos > 0:
+            recs = recs[:cfg.run.val_max_videos]
+        res = T.validate(ck.model.to(dev), recs, dev, cfg.run.decode_threshold, cfg.run.name,
+                         cfg.run.candidate_threshold)
+        print(json.dumps({"checkpoint": str(args.eval_only), "videos": len(recs), **res},
+                         indent=1, default=float))
+        return 0
+    t0 = time.time()
+    res = T.train(cfg, resume=args.resume, device=args.device)
+    hist = res["history"]
+    if hist:
+        last = hist[-1]
+        print(f"trained {res['epochs']} epochs in {time.time() - t0:.0f} s; last epoch loss "
+              f"{last['loss']:.4f}" + (f", F1@0.3 {last['f1']:.3f}, mAP@0.5 {last['map50']:.3f}"
+                                       if "f1" in last else ""))
+    print(f"best epoch {res['best_epoch']}; checkpoints in {res['out_dir']} (best.pt, last.pt)")
+    return 0
+
+
+def _synthetic_pairs(args: argparse.Namespace):
+    from nfbl.synth import SynthConfig, generate_video
+    for i in range(args.videos):
+        seed = args.seed + i
+        layout = args.layouts[seed % len(args.layouts)]
+        cfg = SynthConfig(minutes=args.minutes, layout=layout, flatten_tail=args.flatten_tail,
+                          split=args.split)
+        yield generate_video(cfg, seed, f"synth-{args.split}-{seed:07d}")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from nfbl import decoding
+    from nfbl.bench.detection import evaluate
+    from nfbl.errors import NfblError
+    from nfbl.events import EventStream
+    from nfbl.io.atomic import atomic_open
+
+    if args.videos < 1:
+        raise NfblError(f"--videos must be at least 1, got {args.videos}")
+    if not 0.0 <= args.candidate_threshold <= 1.0 or not 0.0 <= args.min_score <= 1.0:
+        raise NfblError("--candidate-threshold and --min-score must be in [0, 1]")
+    dcfg = decoding.DecodeConfig(threshold=args.candidate_threshold)
+    t0 = time.time()
+    if args.model and args.model.endswith(".pt"):
+        import torch
+        from nfbl.detectors import checkpoint
+        from nfbl.detectors import train as T
+        torch.set_num_threads(max(1, args.threads))
+        ck = checkpoint.load_checkpoint(args.model)
+        name, classes = str(args.model), ck.config.class_ids
+
+        def detect(seq):
+            rec = T._records_from([(seq, EventStream())], ck.config, "", False)[0]
+            probs, offs = T.predict_record(ck.model, rec, torch.device("cpu"))
+            return T.decode_record(rec, probs, offs, classes, name, dcfg)
+    else:
+        from nfbl.exports.runtime import Detector
+        det = Detector.load(args.model, threads=args.threads)
+        name, classes = f"{det.card.name}@{det.card.version}", det.card.class_ids
+
+        def detect(seq):
+            return det.detect(seq, decode=dcfg)
+    truths, preds, frames = [], [], 0
+    for seq, events in _synthetic_pairs(args):
+        truths.append(events)
+        preds.append(detect(seq))
+        frames += seq.num_frames
+    gt, pred = EventStream.concat(truths), EventStream.concat(preds)
+    res = evaluate(gt, pred, tiou=0.3, min_score=args.min_score)
+    anet = res["map"]["activitynet"]
+    map50 = anet["map"][anet["thresholds"].index(0.5)]
+    summary = {"model": name, "videos": args.videos, "split": args.split, "seed": args.seed,
+               "minutes": args.minutes, "flatten_tail": args.flatten_tail,
+               "layouts": list(args.layouts), "candidate_threshold": args.candidate_threshold,
+               "min_score": args.min_score, "hours": round(frames / 25.0 / 3600.0, 3),
+               "f1_0.3": res["f1"]["f1"], "precision_0.3": res["f1"]["precision"],
+               "recall_0.3": res["f1"]["recall"], "macro_f1_0.3": res["f1"]["macro_f1"],
+               "map_0.5": map50, "map_0.5_0.95": anet["average_map"],
+               "seconds": round(time.time() - t0, 1)}
+    print(f"{name}: {args.videos} synthetic {args.split} videos (seeds {args.seed}.."
+          f"{args.seed + args.videos - 1}, {summary['hours']:.2f} h, {len(gt)} events, "
+          f"classes {len(classes)})")
+    print(f"F1@0.3 {summary['f1_0.3']:.3f} (P {summary['precision_0.3']:.3f}, R "
+          f"{summary['recall_0.3']:.3f}, events scored >= {args.min_score:g}; macro-F1 "
+          f"{summary['macro_f1_0.3']:.3f})")
+    print(f"mAP@0.5 {map50:.3f}   mAP@0.5:0.95 {anet['average_map']:.3f}")
+    if args.json_out:
+        with atomic_open(args.json_out) as fh:
+            json.dump({"summary": summary, "metrics": res}, fh, indent=1)
+            fh.write("\n")
+    return 0
