@@ -49,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "coco_wholebody133"],
                    help="keypoint layouts; video with seed s uses layouts[s % n]")
     e.add_argument("--candidate-threshold", type=float, default=0.2,
-                   help="frames with probability >= this propose events (default 0.2)")
+                   help="frames with probability >= this propose events (default 0.2; the "
+                        "other decoding settings come from the model card)")
     e.add_argument("--min-score", type=float, default=0.5,
                    help="F1 counts events scored >= this (default 0.5)")
     e.add_argument("--threads", type=int, default=2, help="onnxruntime/torch threads")
@@ -114,7 +115,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise NfblError(f"--videos must be at least 1, got {args.videos}")
     if not 0.0 <= args.candidate_threshold <= 1.0 or not 0.0 <= args.min_score <= 1.0:
         raise NfblError("--candidate-threshold and --min-score must be in [0, 1]")
-    dcfg = decoding.DecodeConfig(threshold=args.candidate_threshold)
+    from dataclasses import replace
     t0 = time.time()
     if args.model and args.model.endswith(".pt"):
         import torch
@@ -123,6 +124,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         torch.set_num_threads(max(1, args.threads))
         ck = checkpoint.load_checkpoint(args.model)
         name, classes = str(args.model), ck.config.class_ids
+        dcfg = replace(decoding.DecodeConfig.from_dict((ck.card or {}).get("decode")),
+                       threshold=args.candidate_threshold)
 
         def detect(seq):
             rec = T._records_from([(seq, EventStream())], ck.config, "", False)[0]
@@ -132,6 +135,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         from nfbl.exports.runtime import Detector
         det = Detector.load(args.model, threads=args.threads)
         name, classes = f"{det.card.name}@{det.card.version}", det.card.class_ids
+        dcfg = replace(det.decode_config(), threshold=args.candidate_threshold)
 
         def detect(seq):
             return det.detect(seq, decode=dcfg)
@@ -147,7 +151,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     summary = {"model": name, "videos": args.videos, "split": args.split, "seed": args.seed,
                "minutes": args.minutes, "flatten_tail": args.flatten_tail,
                "layouts": list(args.layouts), "candidate_threshold": args.candidate_threshold,
-               "min_score": args.min_score, "hours": round(frames / 25.0 / 3600.0, 3),
+               "min_score": args.min_score, "decode": dcfg.to_dict(),
+               "hours": round(frames / 25.0 / 3600.0, 3),
                "f1_0.3": res["f1"]["f1"], "precision_0.3": res["f1"]["precision"],
                "recall_0.3": res["f1"]["recall"], "macro_f1_0.3": res["f1"]["macro_f1"],
                "map_0.5": map50, "map_0.5_0.95": anet["average_map"],

@@ -11,11 +11,15 @@ Example: ``configs/synthetic_default.toml``; reference: ``docs/training.md``.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the 'tomli' backport (train extra, python_version < '3.11')
+    import tomli as tomllib  # type: ignore[no-redef]
 
 from nfbl.detectors.augment import AugmentConfig
 from nfbl.errors import NfblError

@@ -21,7 +21,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -166,11 +166,11 @@ class WindowSpec:
 def draw_epoch(index: np.ndarray, weights: np.ndarray | None, count: int, window: int,
                stride: int, records: Sequence[VideoRecord], aug: AugmentConfig,
                rng: np.random.Generator, train: bool = True) -> list[WindowSpec]:
-    """The windows of one epoch, drawn with ``weights`` (``None`` = every window once, in
-    order). Training windows get a random offset within the stride, a speed factor and a
+    """The windows of one epoch, drawn with ``weights`` (``None`` = every window once,
+    shuffled when ``train``). Training windows get a random offset within the stride, a speed factor and a
     seed for their augmentation, all from ``rng`` (so an epoch is reproducible)."""
     if weights is None:
-        picks = np.arange(index.shape[0])
+        picks = rng.permutation(index.shape[0]) if train else np.arange(index.shape[0])
     else:
         picks = rng.choice(index.shape[0], size=count, replace=True, p=weights)
     specs = []
@@ -262,5 +262,3 @@ def batches(specs: Sequence[WindowSpec], batch_size: int) -> Iterable[list[Windo
     for i in range(0, len(specs), batch_size):
         yield list(specs[i:i + batch_size])
 
-
-Featurize = Callable[[PoseSequence, int], tuple[np.ndarray, np.ndarray]]
