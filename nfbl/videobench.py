@@ -26,7 +26,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
+MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 #: first seed of the synthetic videos of --stride-accuracy
 SEED0 = 2_000_000
 
@@ -258,5 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _cli() -> int:
+    """``python -m nfbl.videobench``: user errors become one line and exit status 2."""
+    from nfbl.errors import NfblError  # noqa: PLC0415
+    try:
+        return main()
+    except NfblError as exc:
+        print(f"nfbl videobench: error: {exc}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(_cli())
