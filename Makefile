@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m nfbl.demo $(DEMO_DIR)
+	$(BIN)/nfbl demo $(DEMO_DIR)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

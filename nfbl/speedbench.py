@@ -456,12 +456,12 @@ def worker(job: dict) -> dict:
 def _main(argv: Sequence[str]) -> int:
     if len(argv) == 2 and argv[0] == "--worker":
         try:
-            print(json.dumps(worker(json.loads(argv[1]))), flush=True)
+            sys.stdout.write(json.dumps(worker(json.loads(argv[1]))) + "\n")  # IPC to the parent
         except NfblError as exc:
-            print(f"nfbl: error: {exc}", file=sys.stderr)
+            sys.stderr.write(f"nfbl: error: {exc}\n")
             return 2
         return 0
-    print("internal worker of `nfbl bench speed`; run that command instead", file=sys.stderr)
+    sys.stderr.write("internal worker of `nfbl bench speed`; run that command instead\n")
     return 2
 
 

@@ -4,7 +4,7 @@ foundation (taxonomy, skeletons, events, sequence, io, bench, prompts, synth, cl
 never imports nfbl.pose / nfbl.detectors / nfbl.exports or torch; nfbl.pose never imports
 nfbl.detectors / nfbl.exports; nfbl.detectors never imports nfbl.pose / nfbl.exports;
 nfbl.exports.runtime never imports torch or nfbl.detectors. Only the composing modules
-(cli, pipeline, batch, demo, speedbench, videobench) combine the siblings.
+(cli, pipeline, batch, speedbench) combine the siblings.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "nfbl"
-COMPOSERS = {"cli", "pipeline", "batch", "demo", "speedbench", "videobench", "__main__"}
+COMPOSERS = {"cli", "pipeline", "batch", "speedbench", "__main__"}
 SIBLINGS = ("nfbl.pose", "nfbl.detectors", "nfbl.exports")
 
 

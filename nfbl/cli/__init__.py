@@ -12,8 +12,8 @@ import sys
 from typing import Sequence
 
 from nfbl import __version__
-from nfbl.cli import (batch_cmd, bench_cmd, detect_cmd, emotion_cmd, events_cmd, keypoints_cmd,
-                      synth_cmd, video_cmd)
+from nfbl.cli import (batch_cmd, bench_cmd, demo_cmd, detect_cmd, emotion_cmd, events_cmd,
+                      keypoints_cmd, synth_cmd, video_cmd)
 from nfbl.errors import NfblError
 
 log = logging.getLogger("nfbl")
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (events_cmd, keypoints_cmd, synth_cmd, bench_cmd, detect_cmd, video_cmd,
-                   emotion_cmd, batch_cmd):
+                   emotion_cmd, batch_cmd, demo_cmd):
         module.register(sub)
     return parser
 

@@ -96,7 +96,7 @@ def _pose(args: argparse.Namespace) -> int:
     _check_suffix(args.output, (".npz",), "the keypoint output")
     _check_suffix(args.deid_video, VIDEO_SUFFIXES, "--deid-video")
     if args.benchmark:
-        from nfbl.videobench import main as bench_main  # noqa: PLC0415
+        from nfbl.cli.videobench import main as bench_main  # noqa: PLC0415
         return bench_main([str(args.video), "--stride",
                            str(args.stride or DEFAULT_STRIDE)])
     cfg = _pose_config(args, deid_enabled=not args.no_deid)
@@ -187,7 +187,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-deid", action="store_true",
                    help="run pose on the original frames (no face blurring)")
     p.add_argument("--benchmark", action="store_true",
-                   help="measure frames/s of each stage on VIDEO instead (see nfbl.videobench)")
+                   help="measure frames/s of each stage on VIDEO instead (see nfbl.cli.videobench)")
     _add_pose_options(p)
     p.set_defaults(func=_pose)
 

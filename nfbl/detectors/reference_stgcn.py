@@ -146,13 +146,3 @@ def export_onnx(path: str, cfg: STGCNConfig = STGCNConfig(), window: int = 300,
                                                                  "logits": {0: "batch"}},
                           dynamo=False)
     return str(path)
-
-
-if __name__ == "__main__":  # python -m nfbl.detectors.reference_stgcn OUT.onnx [LAYOUT]
-    import sys
-
-    if len(sys.argv) not in (2, 3):
-        print("usage: python -m nfbl.detectors.reference_stgcn OUT.onnx [LAYOUT]", file=sys.stderr)
-        sys.exit(2)
-    layout = sys.argv[2] if len(sys.argv) == 3 else "coco17"
-    print(export_onnx(sys.argv[1], STGCNConfig(layout=layout)))

@@ -1,12 +1,11 @@
 """Speed benchmark of the generator: hours of keypoints generated per CPU-minute.
 
-Run: ``python -m nfbl.synth.bench`` or ``nfbl synth --bench``. CPU time is the process
+Run: ``nfbl synth --bench``. CPU time is the process
 time of this (single-threaded) process; numpy/scipy BLAS threads are not used by the
 generator's element-wise work.
 """
 from __future__ import annotations
 
-import argparse
 import platform
 import time
 from dataclasses import dataclass, replace
@@ -48,18 +47,3 @@ def run_bench(config: SynthConfig = SynthConfig(), seed: int = 0, videos: int = 
         generate_video(cfg, seed=(seed, i), video_id=f"bench_{i}")
     return BenchResult(videos, minutes, cfg.fps, cfg.layout, time.process_time() - c0, time.perf_counter() - w0)
 
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--videos", type=int, default=6)
-    ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--layout", default="nfbl56")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    res = run_bench(SynthConfig(layout=args.layout), args.seed, args.videos, args.minutes)
-    print(res.summary())
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

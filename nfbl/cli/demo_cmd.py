@@ -4,19 +4,16 @@ Synthesises a short interview (held-out body/camera parameters), runs the bundle
 detector on its keypoints, scores the events against the synthetic truth, writes the events
 in every format plus a timeline picture, and prints the prompt-ready summary.
 
-Run: ``python -m nfbl.demo [OUT_DIR] [--minutes M] [--seed S]``. Like the CLI, this module
-composes the library's parts; it adds no logic of its own.
+Run: ``nfbl demo [OUT_DIR] [--minutes M] [--seed S]`` (``make demo``). Like the rest of the
+CLI, it composes the library's parts and adds no logic of its own.
 """
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
-from nfbl.errors import NfblError
-
-log = logging.getLogger("nfbl.demo")
+log = logging.getLogger("nfbl.cli.demo")
 
 
 def run(out_dir: Path, minutes: float = 2.0, seed: int = 2026) -> dict:
@@ -70,20 +67,10 @@ def run(out_dir: Path, minutes: float = 2.0, seed: int = 2026) -> dict:
     return scores
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nfbl.demo", description=__doc__.split("\n")[0])
-    parser.add_argument("out_dir", nargs="?", default="demo-out", type=Path)
-    parser.add_argument("--minutes", type=float, default=2.0)
-    parser.add_argument("--seed", type=int, default=2026)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        run(args.out_dir, args.minutes, args.seed)
-    except NfblError as exc:
-        print(f"nfbl demo: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="the whole job on bundled defaults (what `make demo` runs)",
+                       description=__doc__.split("\n")[0])
+    p.add_argument("out_dir", nargs="?", default="demo-out", type=Path)
+    p.add_argument("--minutes", type=float, default=2.0, help="length of the interview")
+    p.add_argument("--seed", type=int, default=2026)
+    p.set_defaults(func=lambda a: (run(a.out_dir, a.minutes, a.seed), 0)[1])

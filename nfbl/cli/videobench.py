@@ -1,8 +1,8 @@
 """Speed of the video pipeline, stage by stage, and the accuracy cost of pose every k-th frame.
 
-    python -m nfbl.videobench [VIDEO] [--seconds S] [--strides 1 3 5] [--model M.onnx]
-    python -m nfbl.videobench --make-720p OUT.mp4 [--seconds S]   # the test video
-    python -m nfbl.videobench --stride-accuracy [--videos N]      # synthetic, no video
+    python -m nfbl.cli.videobench [VIDEO] [--seconds S] [--strides 1 3 5] [--model M.onnx]
+    python -m nfbl.cli.videobench --make-720p OUT.mp4 [--seconds S]   # the test video
+    python -m nfbl.cli.videobench --stride-accuracy [--videos N]      # synthetic, no video
 
 Without VIDEO a 1280x720, 25 fps clip is generated from ../shared/media/basketball1.png
 (two people, a slow pan and zoom). Stages, each on the same frames: decoding (PyAV, to RGB),
@@ -26,7 +26,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
 #: first seed of the synthetic videos of --stride-accuracy
 SEED0 = 2_000_000
 
@@ -212,7 +212,7 @@ def stride_accuracy(strides: list[int], videos: int = 4, minutes: float = 2.0,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m nfbl.videobench", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m nfbl.cli.videobench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("video", nargs="?", type=Path, help="video to measure (default: a "
                    "generated 720p clip)")
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cli() -> int:
-    """``python -m nfbl.videobench``: user errors become one line and exit status 2."""
+    """``python -m nfbl.cli.videobench``: user errors become one line and exit status 2."""
     from nfbl.errors import NfblError  # noqa: PLC0415
     try:
         return main()
