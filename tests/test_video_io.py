@@ -12,6 +12,7 @@ av = pytest.importorskip("av")
 from nfbl.errors import NfblError  # noqa: E402
 from nfbl.pose.video import iter_frames, output_size, probe, read_image  # noqa: E402
 from nfbl.pose.writer import VideoWriter  # noqa: E402
+from media_helpers import write_audio_only  # noqa: E402
 
 pytestmark = pytest.mark.pose
 
@@ -87,20 +88,6 @@ def test_writer_is_atomic(tmp_path):
         VideoWriter(tmp_path / "x.gif", 25, 64, 48)
 
 
-def _audio_only(path):
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("aac", rate=16000)
-        for i in range(8):
-            fr = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
-                                            layout="mono")
-            fr.sample_rate, fr.pts = 16000, i * 1024
-            for p in s.encode(fr):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
-    return path
-
-
 def bad_videos(tmp: Path) -> dict[str, Path]:
     """Empty, garbage, truncated and audio-only files."""
     good = tmp / "good.mp4"
@@ -109,7 +96,7 @@ def bad_videos(tmp: Path) -> dict[str, Path]:
             w.write(img)
     data = good.read_bytes()
     out = {"empty": tmp / "empty.mp4", "corrupt": tmp / "corrupt.mp4",
-           "truncated": tmp / "truncated.mp4", "audio": _audio_only(tmp / "audio.m4a")}
+           "truncated": tmp / "truncated.mp4", "audio": write_audio_only(tmp / "audio.m4a")}
     out["empty"].write_bytes(b"")
     out["corrupt"].write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
     out["truncated"].write_bytes(data[: len(data) // 2])

@@ -14,6 +14,7 @@ pytest.importorskip("mediapipe")
 
 from nfbl.pose.video import iter_frames, read_image  # noqa: E402
 from nfbl.pose.writer import VideoWriter  # noqa: E402
+from media_helpers import write_audio_only  # noqa: E402
 from nfbl.sequence import PoseSequence  # noqa: E402
 
 pytestmark = [pytest.mark.pose, pytest.mark.slow]
@@ -181,16 +182,7 @@ def bad_videos(tmp: Path) -> dict[str, Path]:
     out["empty"].write_bytes(b"")
     out["corrupt"].write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
     out["truncated"].write_bytes(data[: len(data) // 2])
-    with av.open(str(out["audio"]), "w") as c:
-        s = c.add_stream("aac", rate=16000)
-        for i in range(8):
-            fr = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
-                                            layout="mono")
-            fr.sample_rate, fr.pts = 16000, i * 1024
-            for p in s.encode(fr):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+    write_audio_only(out["audio"])
     return out
 
 
