@@ -281,7 +281,7 @@ def normalize(kp: np.ndarray, layout: skeletons.Layout | str) -> tuple[np.ndarra
         raise NfblError(f"keypoints have {arr.shape[-2]} joints but layout {lay.name} has "
                         f"{lay.num_joints}")
     lead = arr.shape[:-3]
-    flat = arr.reshape((-1,) + arr.shape[-3:])
+    flat = arr.reshape((int(np.prod(lead, dtype=np.int64)),) + arr.shape[-3:])  # works for T = 0
     out = np.zeros_like(flat)
     centres = np.zeros(flat.shape[:2] + (2,))
     scales = np.ones(flat.shape[0])

@@ -79,8 +79,6 @@ def prepare(seq: PoseSequence, person: int, card: InputSpec) -> tuple[np.ndarray
         log.info("%s: resampling %g fps -> %g fps", seq.video_id or "sequence", seq.fps, fps)
         one = cleaning.resample(one, fps)
     x = one.keypoints[0]
-    if len(x) == 0:  # nothing to normalise (cleaning.normalize needs >= 1 frame)
-        return np.zeros((0, target.num_joints, 3), np.float32), one.timestamps.copy()
     max_gap = int(getattr(card, "max_gap", DEFAULT_MAX_GAP))
     if max_gap > 0:
         x = cleaning.interpolate_gaps(x, max_gap=max_gap)

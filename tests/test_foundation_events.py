@@ -156,3 +156,11 @@ def test_atomic_writes_get_normal_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (p.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+def test_eaf_with_an_unknown_code_names_the_file(tmp_path):
+    pytest.importorskip("pympi")
+    p = write_events(_stream().for_video("v1"), tmp_path / "x.eaf")
+    p.write_text(p.read_text().replace("N16 Folding arms", "N77 Nonsense"))
+    with pytest.raises(NfblError, match=str(p)):
+        read_events(p)

@@ -269,3 +269,11 @@ def test_missing_never_becomes_zero_with_positive_score():
     assert not leaks(norm.invert(norm_kp))
     for out in (filled, cleaning.resample(seq, 30.0).keypoints, norm_kp):
         assert_missing_is_zero(out)
+
+
+def test_normalize_accepts_an_empty_sequence():
+    import numpy as np
+
+    from nfbl import cleaning, skeletons
+    out, norm = cleaning.normalize(np.zeros((0, 56, 3), np.float32), skeletons.CANONICAL)
+    assert out.shape == (0, 56, 3) and norm.center.shape == (0, 2)

@@ -136,7 +136,7 @@ def _check_fps(fps: float, path: Path) -> float:
     return float(fps)
 
 
-def _float(value: str, what: str, path: Path, line: int) -> float:
+def _float(value: str, what: str, path: Path, line: int | None) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -222,7 +222,7 @@ def _read_csv(path: Path, fps: float, video_id: str | None) -> EventStream:
     return EventStream(tuple(events))
 
 
-def _lookup_code(code: str, path: Path, line: int) -> int:
+def _lookup_code(code: str, path: Path, line: int | None) -> int:
     try:
         return taxonomy.lookup(code).id
     except NfblError as exc:
@@ -320,8 +320,8 @@ def _read_eaf(path: Path, fps: float, video_id: str | None) -> EventStream:
             code, _, rest = value.partition(" ")
             score = 1.0
             if "|" in rest:
-                score = _float(rest.rsplit("|", 1)[1], "score", path, 0)
-            cid = taxonomy.lookup(code).id
+                score = _float(rest.rsplit("|", 1)[1], "score", path, None)
+            cid = _lookup_code(code, path, None)
             events.append(_event(path, None, video_id=vid, class_id=cid, start=start_ms / 1000.0,
                                  end=end_ms / 1000.0, score=score, track_id=track))
     return EventStream(tuple(events)).sorted()
