@@ -7,7 +7,8 @@ thin adapters over them.
 
 One decoding pass does everything frame by frame: decode (PyAV, each frame's own
 timestamp) → de-identify (faces blurred, with look-ahead persistence) → pose on every
-``stride``-th frame, on the de-identified frame → head boxes from the pose feed the
+``stride``-th frame, on the de-identified frame → head boxes from the pose (and from
+:class:`nfbl.pose.bystanders.BystanderFinder` for the other people in view) feed the
 de-identification → the de-identified video is encoded sequentially in the same pass.
 After the pass: link people into tracks (:func:`nfbl.tracking.link_people`), fill the
 frames between pose frames by linear interpolation, pick the interviewee
@@ -177,7 +178,12 @@ def analyse(video: str | Path, cfg: PoseConfig, deid_video: str | Path | None = 
     counts = {"pose": 0, "deid": 0}
     writer = None
     backend = make_backend(cfg)
+    finder = None
     try:
+        if cfg.deid.enabled and cfg.deid.bystanders > 0:
+            from nfbl.pose.bystanders import BystanderFinder  # noqa: PLC0415
+            finder = BystanderFinder(cfg.deid.bystanders,
+                                     head_min_score=cfg.deid.head_min_score)
         deid = deid_mod.Deidentifier(cfg.deid, fps)
         deid.set_min_persist(cfg.stride)
         if deid_video is not None:
@@ -201,6 +207,9 @@ def analyse(video: str | Path, cfg: PoseConfig, deid_video: str | Path | None = 
                     if cfg.deid.enabled and len(arr):
                         deid.add_head_boxes(out.index, deid_mod.head_boxes(
                             arr, backend.layout, cfg.deid.head_min_score, (w, h)))
+                    if finder is not None and out.image is not None:
+                        deid.add_bystander_boxes(out.index, finder.find(out.image, arr,
+                                                                        backend.layout))
                 deid.finish(out)
                 if out.image is not None:
                     counts["deid"] += 1
@@ -245,6 +254,11 @@ def analyse(video: str | Path, cfg: PoseConfig, deid_video: str | Path | None = 
     finally:
         if writer is not None:
             writer.abort()
+        if finder is not None:
+            if finder.found:
+                log.info("%s: bystanders' heads found on %d pose frames", video.name,
+                         finder.found)
+            finder.close()
         backend.close()
 
 

@@ -47,7 +47,7 @@ def _run(det, n, cfg, fps=10.0, head=None):
 
 def test_persistence_covers_frames_before_and_after_a_detection():
     # one detection at frame 6; persist 0.3 s at 10 fps = 3 frames each way
-    cfg = deid.DeidConfig(persist_seconds=0.3, margin=0.0)
+    cfg = deid.DeidConfig(persist_seconds=0.3, margin=0.0, hold_seconds=0.0)
     frames = _run(FakeDetector({6: [[20, 10, 40, 30]]}), 12, cfg)
     covered = [i for i, f in enumerate(frames) if len(f.boxes)]
     assert covered == [3, 4, 5, 6, 7, 8, 9]
@@ -55,6 +55,24 @@ def test_persistence_covers_frames_before_and_after_a_detection():
     # the textured face is destroyed where covered and intact elsewhere
     assert frames[6].image[10:30, 20:40].std() < frames[0].image[10:30, 20:40].std() / 3
     assert frames[0].image[10:30, 20:40].std() > 50
+
+
+def test_hold_extends_detector_and_bystander_boxes_forward_only():
+    # detection at frame 3; persist 0.1 s (1 frame) both ways, hold 0.5 s (5 frames) forward
+    cfg = deid.DeidConfig(persist_seconds=0.1, hold_seconds=0.5, margin=0.0)
+    frames = _run(FakeDetector({3: [[20, 10, 40, 30]]}), 14, cfg)
+    assert [i for i, f in enumerate(frames) if len(f.boxes)] == [2, 3, 4, 5, 6, 7, 8]
+    # the frames the pose sees use persistence only (tight, both ways)
+    d = deid.Deidentifier(cfg, 10.0, detector=FakeDetector({}))
+    d.add_bystander_boxes(3, np.array([[20, 10, 40, 30]], np.float32))
+    assert [i for i in range(12) if len(d.output_boxes(i))] == [3, 4, 5, 6, 7, 8]
+    assert all(len(d.boxes_for(i)) == 0 for i in range(12))
+    # a hold shorter than the persistence changes nothing
+    assert deid.Deidentifier(deid.DeidConfig(persist_seconds=0.5, hold_seconds=0.1), 10.0,
+                             detector=FakeDetector({})).hold == 5
+    for bad in ({"hold_seconds": -1.0}, {"hold_seconds": float("inf")}, {"bystanders": -1}):
+        with pytest.raises(NfblError):
+            deid.DeidConfig(**bad)
 
 
 def test_head_boxes_apply_to_their_frame_and_the_next_ones_only():
@@ -122,7 +140,7 @@ def test_real_faces_are_found_with_tiles():
 def test_detect_every_nth_frame_keeps_frames_in_between_covered():
     # the detector runs on frames 0, 4, 8 only; a face present all along is found on each
     det = FakeDetector({i: [[20, 10, 40, 30]] for i in range(12)})
-    cfg = deid.DeidConfig(persist_seconds=0.0, margin=0.0, detect_every=4)
+    cfg = deid.DeidConfig(persist_seconds=0.0, margin=0.0, detect_every=4, hold_seconds=0.0)
     frames = _run(det, 12, cfg)
     assert det.calls == 3
     assert all(len(f.boxes) for f in frames)

@@ -136,6 +136,23 @@ def test_deid_command_masks_faces(person_video, tmp_path):
 
 
 @pytest.mark.media
+def test_deid_bystanders_option_covers_the_man_the_pose_does_not_follow(person_video, tmp_path):
+    """Face detection on the whole frame only (no tiles) misses both faces of the photo;
+    Holistic follows the man on the left. The man on the right (face centre measured by
+    hand at (535, 97) on the photo) is covered only when the bystander search is on."""
+    right = (slice(87, 108), slice(525, 546))
+    grey = {}
+    for n in ("0", "1"):
+        out = tmp_path / f"by{n}.mp4"
+        res = nfbl("deid", person_video, "-o", out, "--mode", "mask", "--face-tiles", "1",
+                   "--persist", "0", "--hold", "0", "--bystanders", n, "--no-progress")
+        assert res.returncode == 0, res.stderr
+        first = next(iter_frames(out)).image
+        grey[n] = float(np.abs(first[right].astype(int) - 128).mean())
+    assert grey["1"] < 10 < grey["0"], grey
+
+
+@pytest.mark.media
 @pytest.mark.train
 def test_detect_end_to_end_with_overlay_and_timeline(person_video, tiny_model, tmp_path):
     from nfbl.io.event_formats import read_events

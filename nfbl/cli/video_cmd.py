@@ -6,6 +6,9 @@ from pathlib import Path
 
 from nfbl.cli.batch_cmd import add_batch_arguments, run_batch_command
 from nfbl.errors import NfblError
+from nfbl.pose.deid import DeidConfig
+
+DEFAULTS = DeidConfig()
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
 #: default pose stride of `nfbl pose` / `nfbl detect`: 26 frames/s end to end on 720p with 2
@@ -43,12 +46,19 @@ def _add_pose_options(p: argparse.ArgumentParser, stride_default: int = DEFAULT_
     d = p.add_argument_group("de-identification")
     d.add_argument("--deid-mode", "--mode", dest="deid_mode", choices=("blur", "mask"),
                    default="blur", help="blur (pixelate) or mask (solid grey) faces")
-    d.add_argument("--persist", type=float, default=1.0, metavar="S",
+    d.add_argument("--persist", type=float, default=DEFAULTS.persist_seconds, metavar="S",
                    help="keep a face box S seconds before and after each detection "
                         "(default 1.0; frames are held back S seconds for that)")
-    d.add_argument("--face-tiles", type=int, default=2, metavar="N",
+    d.add_argument("--hold", type=float, default=DEFAULTS.hold_seconds, metavar="S",
+                   help="a face box also covers the S seconds after it was last seen (no "
+                        f"buffering; default {DEFAULTS.hold_seconds:g})")
+    d.add_argument("--face-tiles", type=int, default=DEFAULTS.tiles, metavar="N",
                    help="also search faces on an NxN grid of tiles (small faces); 1 = whole "
-                        "frame only (default 2)")
+                        f"frame only (default {DEFAULTS.tiles})")
+    d.add_argument("--bystanders", type=int, default=DEFAULTS.bystanders, metavar="N",
+                   help="on pose frames, look for up to N more people with MediaPipe Pose (the "
+                        "people found greyed out) and blur their heads too (default "
+                        f"{DEFAULTS.bystanders}; +1 pose pass per frame and person)")
     d.add_argument("--face-every", type=int, default=1, metavar="N",
                    help="run face detection on every N-th frame only; persistence covers the "
                         "frames in between (default 1: every frame)")
@@ -64,9 +74,9 @@ def _crop(text: str) -> tuple[int, int, int, int]:
 
 def _pose_config(args: argparse.Namespace, deid_enabled: bool = True):
     from nfbl.pipeline import PoseConfig  # noqa: PLC0415
-    from nfbl.pose.deid import DeidConfig  # noqa: PLC0415
     deid = DeidConfig(enabled=deid_enabled, mode=args.deid_mode, tiles=args.face_tiles,
-                      persist_seconds=args.persist, detect_every=args.face_every)
+                      persist_seconds=args.persist, detect_every=args.face_every,
+                      hold_seconds=args.hold, bystanders=args.bystanders)
     stride = args.stride if args.stride is not None else (
         1 if args.backend == "file" else args.stride_default)
     return PoseConfig(backend=args.backend, stride=stride, max_side=args.max_side,

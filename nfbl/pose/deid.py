@@ -13,11 +13,15 @@ Every frame passes through :class:`Deidentifier`, which
 3. applies temporal persistence in both directions: a face box found at frame ``t`` is
    also applied to frames ``t - P .. t + P``. Frames are held back ``P`` frames (a short
    look-ahead buffer) so that a face is covered even on the frames *before* the detector
-   first sees it;
-4. blurs (pixelate + Gaussian) or masks (solid grey) the boxes, enlarged by a margin.
+   first sees it; detector boxes (and bystander boxes, item 5) also *hold* for
+   ``hold_seconds`` after the frame they were last seen on (forward only, no buffering);
+4. blurs (pixelate + Gaussian) or masks (solid grey) the boxes, enlarged by a margin;
+5. optionally (``bystanders``) adds head boxes of people the pose backend does not follow,
+   found by :mod:`nfbl.pose.bystanders`.
 
 Nothing of the face (landmarks, crops) is stored. What is *not* guaranteed: a face that
-neither the detector nor the pose finds on any frame within ``P`` frames stays visible.
+neither the detector nor the pose finds on any frame within ``P`` frames before or the hold
+after stays visible.
 """
 from __future__ import annotations
 
@@ -60,18 +64,31 @@ class DeidConfig:
     memory, never stored). Measured on a 720p clip of basketball1.png: with the 0.3 output
     margin Holistic's nose started 90 px off and stayed ~20 px off; with 0 it stayed within
     5 px of the pose on the original frames.
+    bystanders: on every pose frame, look for up to this many *other* people with
+    :class:`nfbl.pose.bystanders.BystanderFinder` (people already found greyed out, one more
+    MediaPipe Pose pass per slot) and blur their heads too; 0 = off.
+    hold_seconds: detector and bystander boxes also cover this many seconds *after* the frame
+    they were found on (forward only: no frames are held back for it; a face that sits still
+    while the detector loses it stays covered). Head boxes of the tracked person use
+    ``persist_seconds`` only (the pose follows them on every pose frame).
+
+    Defaults measured on the 20-s 720p clip of basketball1.png (docs/video.md): 3x3 tiles
+    + 2 s hold cover the face of the man turned away on 500/500 frames (2x2 tiles, no hold:
+    325/500, longest gap 171 frames).
     """
 
     enabled: bool = True
     mode: str = "blur"
     face_models: tuple[str, ...] = ("full", "short")
-    tiles: int = 2
+    tiles: int = 3
     min_confidence: float = 0.4
     margin: float = 0.3
     persist_seconds: float = 1.0
     head_min_score: float = 0.2
     detect_every: int = 1
     pose_margin: float = 0.0
+    bystanders: int = 0
+    hold_seconds: float = 2.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -82,10 +99,14 @@ class DeidConfig:
                 raise NfblError(f"unknown face model {m!r}; use 'full' and/or 'short'")
         if self.detect_every < 1:
             raise NfblError(f"detect_every must be >= 1, got {self.detect_every}")
+        if self.bystanders < 0:
+            raise NfblError(f"bystanders must be >= 0, got {self.bystanders}")
         if self.tiles < 1:
             raise NfblError(f"tiles must be >= 1, got {self.tiles}")
-        if not (self.persist_seconds >= 0 and math.isfinite(self.persist_seconds)):
-            raise NfblError(f"persist_seconds must be >= 0, got {self.persist_seconds}")
+        for name in ("persist_seconds", "hold_seconds"):
+            v = getattr(self, name)
+            if not (v >= 0 and math.isfinite(v)):
+                raise NfblError(f"{name} must be >= 0, got {v}")
 
 
 # --- boxes ---------------------------------------------------------------------------------
@@ -268,14 +289,16 @@ class Deidentifier:
 
     def __init__(self, config: DeidConfig, fps: float, detector: FaceDetector | None = None):
         self.config = config
-        self.persist = max(int(math.ceil(config.persist_seconds * (fps if fps > 0 else 25.0))),
-                           config.detect_every)
+        rate = fps if fps > 0 else 25.0
+        self.persist = max(int(math.ceil(config.persist_seconds * rate)), config.detect_every)
+        self._hold = int(math.ceil(config.hold_seconds * rate))
         if detector is None and config.enabled:
             detector = FaceDetector(config)
         self._detector = detector
         self._pending: collections.deque = collections.deque()
         self._boxes: dict[int, list[np.ndarray]] = {}
         self._head: dict[int, list[np.ndarray]] = {}
+        self._others: dict[int, list[np.ndarray]] = {}
         self.frames_with_boxes = 0
 
     def set_min_persist(self, frames: int) -> None:
@@ -290,6 +313,16 @@ class Deidentifier:
     def add_head_boxes(self, index: int, boxes: np.ndarray) -> None:
         """Boxes (e.g. from head keypoints) for frame ``index`` and the ``persist`` after it."""
         self._register(self._head, index, boxes)
+
+    @property
+    def hold(self) -> int:
+        """Frames a detector or bystander box keeps covering after it was last seen."""
+        return max(self._hold, self.persist)
+
+    def add_bystander_boxes(self, index: int, boxes: np.ndarray) -> None:
+        """Head boxes of other people (:mod:`nfbl.pose.bystanders`) for frame ``index``;
+        like detector boxes they cover the following ``hold`` frames."""
+        self._register(self._others, index, boxes)
 
     def _nearest(self, store: dict, index: int, before: int, after: int) -> list[np.ndarray]:
         """The frame's own boxes, then, going outwards in time, every box of a nearby frame
@@ -315,8 +348,9 @@ class Deidentifier:
         grown by ``margin``."""
         m = self.config.margin
         return merge_boxes([grow(b, m) for b in
-                            self._nearest(self._boxes, index, self.persist, self.persist)
-                            + self._nearest(self._head, index, self.persist, 0)])
+                            self._nearest(self._boxes, index, self.hold, self.persist)
+                            + self._nearest(self._head, index, self.persist, 0)
+                            + self._nearest(self._others, index, self.hold, 0)])
 
     def finish(self, frame: "DeidFrame") -> "DeidFrame":
         """Apply the output boxes (and the mask, in mask mode) to a released frame."""
@@ -335,8 +369,9 @@ class Deidentifier:
         boxes = self.boxes_for(index)
         if image is not None and len(boxes):
             anonymise(image, boxes, "blur")
-        for store in (self._boxes, self._head):
-            for j in [j for j in store if j < index - 2 * self.persist - 1]:
+        keep = max(2 * self.persist, self.hold + self.persist) + 1
+        for store in (self._boxes, self._head, self._others):
+            for j in [j for j in store if j < index - keep]:
                 del store[j]
         return DeidFrame(index, time, image, boxes)
 

@@ -1,0 +1,160 @@
+"""Head boxes of the *other* people in view, for de-identification only.
+
+Legacy MediaPipe Holistic and Pose follow one person per instance, and MediaPipe face
+detection misses profiles and the backs of heads, so a bystander's head can stay visible
+for seconds (measured in docs/video.md). :class:`BystanderFinder` closes that gap with the
+pose weights that ship in ``mediapipe==0.10.21``: it greys out every person already known
+on the frame (their keypoint box, padded) and runs a single-person MediaPipe Pose
+(``pose_landmark_full``, the only pose model in the wheel) on what is left; a person found
+there gives a head box and is greyed out in turn, up to ``slots`` extra people. Each slot
+is its own tracking Pose instance, so it stays on "its" person from frame to frame.
+
+Only head boxes leave this module; the keypoints of bystanders are not stored.
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from nfbl import skeletons
+from nfbl.errors import MissingDependencyError
+
+log = logging.getLogger(__name__)
+
+#: grey used to hide people already found (the value MediaPipe sees as "nobody")
+FILL = 128
+#: a known person's keypoint box grows by this share of its size on every side before it is
+#: greyed out (keypoints sit inside the silhouette: wrists, not fingertips; ears, not hair)
+PAD = 0.15
+#: keypoints below this visibility do not widen a bystander's grey-out box
+_POSE_VIS_MIN = 0.3
+#: frames are shrunk (area interpolation) so their longer side is at most this before the
+#: search. Measured on a 1280x720 frame of basketball1.png with the man on the left greyed
+#: out: at full size Pose found nobody at confidence 0.5; shrunk to 640x360 it found the
+#: man on the right (MediaPipe's own resize to its 224-pixel input does not low-pass).
+MAX_SIDE = 640
+#: MediaPipe Pose landmarks: nose, eyes (inner, centre, outer), ears; shoulders
+_HEAD = (0, 1, 2, 3, 4, 5, 6, 7, 8)
+_SHOULDERS = (11, 12)
+
+
+def person_box(person: np.ndarray, min_score: float = 0.2) -> np.ndarray | None:
+    """Padded box ``(x1, y1, x2, y2)`` around one person's present keypoints ``(V, 3)``
+    (pixels), or None when fewer than 2 keypoints are present."""
+    pts = person[person[:, 2] >= max(min_score, 1e-6), :2]
+    if len(pts) < 2:
+        return None
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    size = hi - lo
+    pad = PAD * np.maximum(size, 0.25 * float(size.max()))
+    return np.concatenate([lo - pad, hi + pad]).astype(np.float32)
+
+
+def grey_out(image: np.ndarray, boxes: list[np.ndarray]) -> np.ndarray:
+    """A copy of ``image`` (uint8 ``(H, W, 3)``) with ``boxes`` filled with grey."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    for b in boxes:
+        x1, y1 = max(0, int(math.floor(b[0]))), max(0, int(math.floor(b[1])))
+        x2, y2 = min(w, int(math.ceil(b[2]))), min(h, int(math.ceil(b[3])))
+        if x2 > x1 and y2 > y1:
+            out[y1:y2, x1:x2] = FILL
+    return out
+
+
+def above_shoulders(person: np.ndarray, min_score: float = 0.2) -> np.ndarray | None:
+    """A generous head box ``(x1, y1, x2, y2)`` from MediaPipe Pose landmarks ``(33, 3)``:
+    everything above the shoulder line, from half a shoulder width left of the leftmost
+    head/shoulder point to half a width right of the rightmost, and from one shoulder width
+    above the highest head point down to the shoulders. Deliberately larger than
+    :func:`nfbl.pose.deid.head_boxes`: the pose of someone seen from behind, in profile or
+    cut by the frame edge is often too small (measured on the basketball1.png clip: the
+    head box from the head points alone covered a third of the face). None when no head
+    point is present."""
+    ok = person[:, 2] >= max(min_score, 1e-6)
+    head = person[[i for i in _HEAD if ok[i]], :2]
+    if len(head) == 0:
+        return None
+    sh = person[[i for i in _SHOULDERS if ok[i]], :2]
+    spread = float(np.max(head.max(axis=0) - head.min(axis=0)))
+    width = float(np.linalg.norm(sh[0] - sh[1])) if len(sh) == 2 else 0.0
+    unit = max(width, 1.4 * spread, 4.0)
+    pts = np.vstack([head, sh]) if len(sh) else head
+    x1, x2 = pts[:, 0].min() - 0.5 * unit, pts[:, 0].max() + 0.5 * unit
+    y1 = head[:, 1].min() - unit
+    y2 = max(head[:, 1].max() + 0.3 * unit, float(sh[:, 1].mean()) if len(sh) else -np.inf)
+    return np.array([x1, y1, x2, y2], dtype=np.float32)
+
+
+class BystanderFinder:
+    """Find up to ``slots`` people other than the known ones; return their head boxes.
+
+    ``find(image, known, layout)``: ``image`` uint8 RGB ``(H, W, 3)`` (the frame the pose
+    backend saw), ``known`` ``(P, V, 3)`` keypoints in pixels of the people already found in
+    ``layout`` → head boxes ``(B, 4)`` pixels of the extra people (not yet grown by the
+    de-identification margin). Use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, slots: int = 1, min_confidence: float = 0.3, head_min_score: float = 0.2,
+                 max_side: int = MAX_SIDE, static: bool = True):
+        try:
+            import mediapipe as mp  # noqa: PLC0415
+            pose = mp.solutions.pose
+        except ImportError:
+            raise MissingDependencyError("mediapipe", "pose", "finding bystanders") from None
+        self.slots = int(slots)
+        self.head_min_score = head_min_score
+        self.max_side = int(max_side)
+        self._graphs = [pose.Pose(static_image_mode=static, model_complexity=1,
+                                  smooth_landmarks=False, enable_segmentation=False,
+                                  min_detection_confidence=min_confidence,
+                                  min_tracking_confidence=min_confidence)
+                        for _ in range(self.slots)]
+        self.found = 0   # people found over all calls (a counter for logs and tests)
+
+    def _run(self, graph, image: np.ndarray) -> np.ndarray | None:
+        """One Pose pass; landmarks ``(33, 3)`` in ``image`` pixels, or None."""
+        h, w = image.shape[:2]
+        f = self.max_side / max(h, w)
+        if f < 1.0:
+            import cv2  # noqa: PLC0415
+            image = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))),
+                               interpolation=cv2.INTER_AREA)
+        res = graph.process(image)
+        if res.pose_landmarks is None:
+            return None
+        arr = np.array([[lm.x * w, lm.y * h, lm.visibility]
+                        for lm in res.pose_landmarks.landmark], dtype=np.float32)
+        arr[:, 2] = np.clip(arr[:, 2], 1e-3, 1.0)
+        return arr
+
+    def find(self, image: np.ndarray, known: np.ndarray,
+             layout: skeletons.Layout | str) -> np.ndarray:
+        h, w = image.shape[:2]
+        masks = [b for b in (person_box(p, self.head_min_score) for p in known) if b is not None]
+        heads: list[np.ndarray] = []
+        for graph in self._graphs:
+            person = self._run(graph, grey_out(image, masks) if masks else image)
+            if person is None:
+                continue
+            head = above_shoulders(person, self.head_min_score)
+            box = person_box(person, _POSE_VIS_MIN)
+            if head is None or box is None:
+                continue
+            heads.append(head)
+            masks.append(box)
+            self.found += 1
+        return np.array(heads, dtype=np.float32).reshape(-1, 4)
+
+    def close(self) -> None:
+        graphs, self._graphs = getattr(self, "_graphs", []), []
+        for g in graphs:
+            g.close()
+
+    def __enter__(self) -> "BystanderFinder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
