@@ -44,6 +44,8 @@ class ModelCard:
     step) and ``receptive_field`` in frames at ``fps``. ``decode``: default
     :class:`nfbl.decoding.DecodeConfig` fields. ``metrics``: held-out numbers (name → value),
     empty for an untrained model. ``architecture``: the DetectorConfig (informational).
+    ``test_time_flip``: the graph averages the outputs on the input and its mirror image
+    (informational; the runtime does nothing different).
     """
 
     name: str
@@ -66,6 +68,7 @@ class ModelCard:
     notes: str = ""
     class_codes: tuple[str, ...] = ()
     class_names: tuple[str, ...] = ()
+    test_time_flip: bool = False
 
     def __post_init__(self) -> None:
         ids = tuple(int(c) for c in self.class_ids)

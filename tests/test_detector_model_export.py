@@ -100,3 +100,30 @@ def test_export_refuses_a_card_that_does_not_match(tmp_path):
     with pytest.raises(NfblError, match="fps 30.0 vs model 25.0"):
         X.export(m, wrong, tmp_path / "bad.onnx")
     assert not list(tmp_path.iterdir())  # nothing written, not even a temp file
+
+
+def test_flip_averaged_model_is_mirror_invariant_and_exports_with_parity(tmp_path):
+    from nfbl.detectors.augment import flip
+    from nfbl.detectors.model import FlipAveraged
+    from nfbl.exports.runtime import Detector
+    m = _model(seed=4)
+    x = X.example_input(m, frames=64, batch=1, seed=3)
+    x[0, 5:9, 40:] = 0.0                                     # some absent joints
+    xf = torch.from_numpy(flip(x[0].numpy())[None])
+    tta = FlipAveraged(m).eval()
+    with torch.no_grad():
+        a, oa = tta(x)
+        b, ob = tta(xf)
+        p, op = m(x)
+        q, oq = m(xf)
+    # the average of the model on x and on numpy's flip(x) (the training augmentation)
+    torch.testing.assert_close(a, 0.5 * (p + q), atol=1e-5, rtol=0)
+    torch.testing.assert_close(oa, 0.5 * (op + oq), atol=1e-5, rtol=0)
+    # mirror invariance: x and its mirror image give the same outputs
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    torch.testing.assert_close(oa, ob, atol=1e-5, rtol=0)
+    assert not torch.allclose(p, q, atol=1e-3)               # the plain model is not invariant
+    card = C.make_card(m.cfg, name="tta", version="0.1", test_time_flip=True)
+    path = X.export(tta, card, tmp_path / "tta.onnx")      # verify(): parity <= 1e-4
+    det = Detector.load(path, threads=1)
+    assert det.card.test_time_flip is True

@@ -33,6 +33,9 @@ def _register_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", help="JSON file of held-out metrics to put in the card")
     p.add_argument("--window", type=int, help="inference chunk length in frames (default 4096)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17; default 17)")
+    p.add_argument("--flip-average", action="store_true",
+                   help="test-time flip: the graph averages the outputs on the keypoints and on "
+                        "their mirror image (twice the compute; recorded in the card)")
     p.add_argument("--untrained", action="store_true",
                    help="export a randomly initialised default model (speed tests only; its "
                         "card says so) instead of a checkpoint")
@@ -84,6 +87,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
         ck = C.load_checkpoint(args.checkpoint)
         model = ck.model
         card = C.card_from_checkpoint(ck, **over)
+    if args.flip_average:
+        import dataclasses
+        from nfbl.detectors.model import FlipAveraged
+        model = FlipAveraged(model).eval()
+        card = dataclasses.replace(card, test_time_flip=True)
     t0 = time.perf_counter()
     path = X.export(model, card, args.output, opset=args.opset)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {card.name} {card.version}, "

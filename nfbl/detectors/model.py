@@ -403,5 +403,35 @@ class NFBLDetector(nn.Module):
         return logits, offsets
 
 
+class FlipAveraged(nn.Module):
+    """Test-time flip: the average of a detector's outputs on the input and on its mirror
+    image (x negated about the body centre, left and right joints swapped through
+    ``Layout.flip_permutation``; NFBL classes carry no side, so labels need no swap — the
+    same flip the training augmentation uses). Twice the compute; exported as one ONNX graph.
+
+    Logits are averaged (not probabilities), offsets too. ``cfg`` is the wrapped model's.
+    """
+
+    def __init__(self, model: NFBLDetector):
+        super().__init__()
+        self.model = model
+        self.num_joints = model.num_joints
+        perm = skeletons.get_layout(model.cfg.layout).flip_permutation
+        self.register_buffer("perm", torch.as_tensor(np.asarray(perm), dtype=torch.long),
+                             persistent=False)
+        self.register_buffer("mirror", torch.tensor([-1.0, 1.0, 1.0]), persistent=False)
+
+    @property
+    def cfg(self) -> DetectorConfig:
+        return self.model.cfg
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x ``(N, T, V, 3)`` → averaged ``(N, T, C)`` logits, ``(N, T, C, 2)`` offsets."""
+        xf = torch.index_select(x, 2, self.perm) * self.mirror  # absent joints stay (0, 0, 0)
+        a, oa = self.model(x)
+        b, ob = self.model(xf)
+        return 0.5 * (a + b), 0.5 * (oa + ob)
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

@@ -250,15 +250,20 @@ def validate(model: NFBLDetector, records: Sequence[D.VideoRecord], device: torc
     return score_events(EventStream.concat(truths), EventStream.concat(preds), min_score)
 
 
+#: files of nfbl/synth that do not change what is generated
+_DIGEST_SKIP = frozenset({"bench.py"})
+
+
 def synth_source_digest() -> str:
-    """First 12 hex digits of the sha256 of the generator's source files (``nfbl/synth``),
-    so a card pins the exact generator even while its version number stays the same."""
+    """First 12 hex digits of the sha256 of the generator's source files (``nfbl/synth``,
+    without its speed benchmark ``bench.py``, which generates nothing), so a card pins the
+    exact generator even while its version number stays the same."""
     import hashlib
     import nfbl.synth
     h = hashlib.sha256()
     root = Path(nfbl.synth.__file__).parent
     for f in sorted(root.glob("*")):
-        if f.suffix in (".py", ".json") and f.is_file():
+        if f.suffix in (".py", ".json") and f.is_file() and f.name not in _DIGEST_SKIP:
             h.update(f.name.encode())
             h.update(f.read_bytes())
     return h.hexdigest()[:12]
@@ -423,6 +428,9 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, device: str | None
                             "of the training config; copy its [model] settings")
         model.load_state_dict(init.model.state_dict())
         log.info("initialised the weights from %s", cfg.run.init_checkpoint)
+        before = (init.card or {}).get("training_data")
+        data_desc += (f"; fine-tuned from the weights of {Path(cfg.run.init_checkpoint).name}"
+                      + (f", itself trained on: {before}" if before else ""))
     model.to(dev)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr,
                                   weight_decay=cfg.optim.weight_decay)
