@@ -199,6 +199,8 @@ class ModelCard:
                  f"classes ({self.num_classes}): " + ", ".join(
                      f"{c} {n}" for c, n in zip(self.class_codes, self.class_names)),
                  f"decode defaults: {json.dumps(self.decode, sort_keys=True)}",
+                 "test-time flip:  " + ("yes (outputs averaged over the keypoints and their "
+                                        "mirror image)" if self.test_time_flip else "no"),
                  f"training data:   {self.training_data or '(not stated)'}",
                  "held-out metrics: " + (json.dumps(self.metrics, sort_keys=True)
                                          if self.metrics else "(none: untrained model)")]

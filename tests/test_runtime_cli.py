@@ -101,3 +101,23 @@ def test_export_untrained_says_so(tmp_path):
     assert info.returncode == 0, info.stderr
     assert "UNTRAINED" in info.stdout and "untrained model" in info.stdout
     assert "frames/s" in info.stdout
+
+
+def test_export_with_flip_average_and_decode_settings(exported, tmp_path):
+    out = nfbl("export", str(exported / "model.pt"), "-o", str(tmp_path / "tta.onnx"),
+               "--flip-average", "--threshold", "0.45", "--nms-iou", "0.3")
+    assert out.returncode == 0, out.stderr
+    card = json.loads(nfbl("model-info", str(tmp_path / "tta.onnx"), "--json").stdout)
+    assert card["test_time_flip"] is True
+    assert card["decode"]["threshold"] == 0.45 and card["decode"]["nms_iou"] == 0.3
+    info = nfbl("model-info", str(tmp_path / "tta.onnx"))
+    assert "test-time flip:  yes" in info.stdout
+    # the runtime runs it like any model (the graph holds both passes)
+    seq = _npz(tmp_path / "talk.npz", persons=1)
+    ev = nfbl("detect-keypoints", str(seq), "-o", str(tmp_path / "ev.jsonl"),
+              "--model", str(tmp_path / "tta.onnx"))
+    assert ev.returncode == 0, ev.stderr
+    bad = nfbl("export", str(exported / "model.pt"), "-o", str(tmp_path / "bad.onnx"),
+               "--nms-iou", "1.5")
+    assert bad.returncode == 2 and "nms_iou" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad.onnx").exists()

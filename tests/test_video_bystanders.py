@@ -29,12 +29,8 @@ def _photo():
 def _clip_frame(img: np.ndarray, i: int, n: int = 500) -> tuple[np.ndarray, np.ndarray]:
     """Frame ``i`` of the 20-s 720p pan/zoom clip of ``nfbl.cli.videobench.make_720p`` (same
     affine, without encoding) and the affine matrix photo → frame."""
-    h, w = img.shape[:2]
-    a = 0.5 - 0.5 * np.cos(2 * np.pi * i / n)
-    cw = w * (1.0 - 0.15 * a)
-    ch = cw * 9 / 16
-    x0, y0 = (w - cw) * (0.3 + 0.4 * a), (h - ch) * 0.3
-    m = np.array([[1280 / cw, 0, -x0 * 1280 / cw], [0, 720 / ch, -y0 * 720 / ch]])
+    from nfbl.cli.videobench import clip_matrix
+    m = clip_matrix(i, n, img.shape[1], img.shape[0])
     return cv2.warpAffine(img, m, (1280, 720), flags=cv2.INTER_LINEAR), m
 
 

@@ -33,6 +33,12 @@ def _register_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", help="JSON file of held-out metrics to put in the card")
     p.add_argument("--window", type=int, help="inference chunk length in frames (default 4096)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17; default 17)")
+    p.add_argument("--threshold", type=float,
+                   help="decode score threshold to write into the card (default: the "
+                        "checkpoint's)")
+    p.add_argument("--nms-iou", type=float,
+                   help="decode per-class NMS IoU to write into the card (default: the "
+                        "checkpoint's)")
     p.add_argument("--flip-average", action="store_true",
                    help="test-time flip: the graph averages the outputs on the keypoints and on "
                         "their mirror image (twice the compute; recorded in the card)")
@@ -87,6 +93,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
         ck = C.load_checkpoint(args.checkpoint)
         model = ck.model
         card = C.card_from_checkpoint(ck, **over)
+    decode_over = {k: v for k, v in (("threshold", args.threshold),
+                                     ("nms_iou", args.nms_iou)) if v is not None}
+    if decode_over:
+        import dataclasses
+        from nfbl.decoding import DecodeConfig
+        dc = DecodeConfig.from_dict({**dict(card.decode), **decode_over})   # checks ranges
+        card = dataclasses.replace(card, decode=dc.to_dict())
     if args.flip_average:
         import dataclasses
         from nfbl.detectors.model import FlipAveraged

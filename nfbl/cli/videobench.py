@@ -3,6 +3,7 @@
     python -m nfbl.cli.videobench [VIDEO] [--seconds S] [--strides 1 3 5] [--model M.onnx]
     python -m nfbl.cli.videobench --make-720p OUT.mp4 [--seconds S]   # the test video
     python -m nfbl.cli.videobench --stride-accuracy [--videos N]      # synthetic, no video
+    python -m nfbl.cli.videobench --deid-coverage [--seconds 20]       # faces covered, per setting
 
 Without VIDEO a 1280x720, 25 fps clip is generated from ../shared/media/basketball1.png
 (two people, a slow pan and zoom). Stages, each on the same frames: decoding (PyAV, to RGB),
@@ -43,6 +44,16 @@ def _rate(n: int, start: tuple[float, float]) -> dict:
             "cpu_ms_per_frame": round(1000 * dc / max(n, 1), 2)}
 
 
+def clip_matrix(i: int, n: int, w: int = 640, h: int = 480) -> np.ndarray:
+    """Affine ``(2, 3)`` photo → frame ``i`` of ``n`` of the 1280x720 pan/zoom clip."""
+    a = 0.5 - 0.5 * np.cos(2 * np.pi * i / max(n, 1))   # 0 → 1 → 0
+    cw = w * (1.0 - 0.15 * a)
+    ch = cw * 9 / 16
+    x0 = (w - cw) * (0.3 + 0.4 * a)
+    y0 = (h - ch) * 0.3
+    return np.array([[1280 / cw, 0, -x0 * 1280 / cw], [0, 720 / ch, -y0 * 720 / ch]])
+
+
 def make_720p(out: Path, seconds: float = 10.0, fps: float = 25.0,
               image: Path | None = None) -> Path:
     """A 1280x720 H.264 clip panning and zooming slowly over a photo (people in view)."""
@@ -55,14 +66,59 @@ def make_720p(out: Path, seconds: float = 10.0, fps: float = 25.0,
     n = int(round(seconds * fps))
     with VideoWriter(out, fps, 1280, 720, preset="veryfast") as wr:
         for i in range(n):
-            a = 0.5 - 0.5 * np.cos(2 * np.pi * i / max(n, 1))   # 0 → 1 → 0
-            cw = w * (1.0 - 0.15 * a)
-            ch = cw * 9 / 16
-            x0 = (w - cw) * (0.3 + 0.4 * a)
-            y0 = (h - ch) * 0.3
-            mat = np.array([[1280 / cw, 0, -x0 * 1280 / cw], [0, 720 / ch, -y0 * 720 / ch]])
+            mat = clip_matrix(i, n, w, h)
             wr.write(cv2.warpAffine(img, mat, (1280, 720), flags=cv2.INTER_LINEAR), i / fps)
     return out
+
+
+#: faces on basketball1.png (640x480), boxes measured by hand: the man on the right (turned
+#: away, seen in profile from behind; Holistic does not follow him) and the man on the left
+CLIP_FACES = {"right": (505, 55, 565, 140), "left": (62, 85, 112, 140)}
+#: de-identification settings compared by --deid-coverage (DeidConfig keyword arguments)
+COVERAGE_SETTINGS = (
+    {"tiles": 2, "hold_seconds": 0.0}, {"tiles": 2, "hold_seconds": 2.0},
+    {"tiles": 2, "hold_seconds": 5.0}, {"tiles": 2, "hold_seconds": 0.0, "bystanders": 1},
+    {"tiles": 3, "hold_seconds": 0.0}, {"tiles": 3, "hold_seconds": 2.0},
+    {"tiles": 3, "hold_seconds": 2.0, "bystanders": 1})
+
+
+def deid_coverage(video: Path, frames: int, settings=COVERAGE_SETTINGS, stride: int = 2,
+                  min_share: float = 0.9) -> list[dict]:
+    """For each de-identification setting, run the ``nfbl deid`` pass (pose every ``stride``
+    frames) on the generated clip and count the frames where at least ``min_share`` of each
+    face box of :data:`CLIP_FACES` lies under the blurred boxes; also the longest run of
+    frames with a face exposed and the mean share of the frame blurred."""
+    from nfbl.pipeline import PoseConfig, analyse  # noqa: PLC0415
+    from nfbl.pose.deid import DeidConfig  # noqa: PLC0415
+    rows = []
+    for kw in settings:
+        cfg = PoseConfig(stride=stride, progress=False, deid=DeidConfig(**kw))
+        t0 = _clock()
+        res = analyse(video, cfg, keep_boxes=True, require_person=False)
+        row: dict = {"setting": kw} | _rate(res.frames, t0)
+        blurred = []
+        covered: dict[str, list[bool]] = {k: [] for k in CLIP_FACES}
+        for i in range(res.frames):
+            mask = np.zeros((720, 1280), bool)
+            for b in res.boxes.get(i, ()):
+                x1, y1 = max(0, int(b[0])), max(0, int(b[1]))
+                mask[y1:max(y1, int(np.ceil(b[3]))), x1:max(x1, int(np.ceil(b[2])))] = True
+            blurred.append(mask.mean())
+            m = clip_matrix(i, frames)
+            for name, f in CLIP_FACES.items():
+                (x1, y1), (x2, y2) = m @ [f[0], f[1], 1], m @ [f[2], f[3], 1]
+                x1, y1 = max(0, int(round(x1))), max(0, int(round(y1)))
+                x2, y2 = min(1280, int(round(x2))), min(720, int(round(y2)))
+                covered[name].append(x2 <= x1 or y2 <= y1 or mask[y1:y2, x1:x2].mean() >= min_share)
+        for name, cov in covered.items():
+            longest = run = 0
+            for c in cov:
+                run = 0 if c else run + 1
+                longest = max(longest, run)
+            row[name] = {"covered": int(sum(cov)), "of": len(cov), "longest_exposed": longest}
+        row["mean_share_blurred"] = round(float(np.mean(blurred)), 3)
+        rows.append(row)
+    return rows
 
 
 def bench_stages(video: Path, seconds: float, pose_frames: int, model: Path | None) -> dict:
@@ -230,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--overlay-stride", type=int, default=5,
                    help="also time detect --overlay at this stride (0: no)")
     p.add_argument("--skip-end-to-end", action="store_true")
+    p.add_argument("--deid-coverage", action="store_true",
+                   help="only: faces covered by each de-identification setting on the "
+                        "generated clip (--seconds long, default 20 here)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     model = args.model
@@ -238,6 +297,15 @@ def main(argv: list[str] | None = None) -> int:
         model = bundled_model_path()
     if args.make_720p:
         print(make_720p(args.make_720p, args.seconds))
+        return 0
+    if args.deid_coverage:
+        seconds = args.seconds if "--seconds" in (argv or sys.argv) else 20.0
+        with tempfile.TemporaryDirectory() as tmp:
+            clip = make_720p(Path(tmp) / "clip.mp4", seconds)
+            rows = deid_coverage(clip, int(round(seconds * 25.0)))
+        print(json.dumps({"machine": f"{os.cpu_count()} CPUs (load average "
+                                     f"{os.getloadavg()[0]:.1f})", "seconds": seconds,
+                          "rows": rows}, indent=1))
         return 0
     if args.stride_accuracy:
         print(json.dumps(stride_accuracy(sorted(set([1] + args.strides + [2, 4, 8])),
