@@ -300,3 +300,10 @@ def test_detect_with_the_bundled_model(person_video, tmp_path):
     assert res.returncode == 0, res.stderr
     stream = read_events(ev)
     assert all(e.model.startswith("nfbl_default@") and e.track_id == 0 for e in stream)
+
+
+def test_cli_states_the_deid_defaults_of_the_library():
+    from nfbl.cli.video_cmd import DEID_DEFAULTS
+    from nfbl.pose.deid import DeidConfig
+    lib = DeidConfig()
+    assert DEID_DEFAULTS == {k: getattr(lib, k) for k in DEID_DEFAULTS}

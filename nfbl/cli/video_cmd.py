@@ -6,9 +6,10 @@ from pathlib import Path
 
 from nfbl.cli.batch_cmd import add_batch_arguments, run_batch_command
 from nfbl.errors import NfblError
-from nfbl.pose.deid import DeidConfig
 
-DEFAULTS = DeidConfig()
+#: defaults of nfbl.pose.deid.DeidConfig, repeated here so that `nfbl --help` does not import
+#: the video stack (tests/test_video_pipeline.py checks that they agree)
+DEID_DEFAULTS = {"persist_seconds": 1.0, "hold_seconds": 2.0, "tiles": 3, "bystanders": 0}
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
 #: default pose stride of `nfbl pose` / `nfbl detect`: 26 frames/s end to end on 720p with 2
@@ -46,19 +47,20 @@ def _add_pose_options(p: argparse.ArgumentParser, stride_default: int = DEFAULT_
     d = p.add_argument_group("de-identification")
     d.add_argument("--deid-mode", "--mode", dest="deid_mode", choices=("blur", "mask"),
                    default="blur", help="blur (pixelate) or mask (solid grey) faces")
-    d.add_argument("--persist", type=float, default=DEFAULTS.persist_seconds, metavar="S",
+    d.add_argument("--persist", type=float, default=None, metavar="S",
                    help="keep a face box S seconds before and after each detection "
-                        "(default 1.0; frames are held back S seconds for that)")
-    d.add_argument("--hold", type=float, default=DEFAULTS.hold_seconds, metavar="S",
+                        f"(default {DEID_DEFAULTS['persist_seconds']:g}; frames are held back "
+                        "S seconds for that)")
+    d.add_argument("--hold", type=float, default=None, metavar="S",
                    help="a face box also covers the S seconds after it was last seen (no "
-                        f"buffering; default {DEFAULTS.hold_seconds:g})")
-    d.add_argument("--face-tiles", type=int, default=DEFAULTS.tiles, metavar="N",
+                        f"buffering; default {DEID_DEFAULTS['hold_seconds']:g})")
+    d.add_argument("--face-tiles", type=int, default=None, metavar="N",
                    help="also search faces on an NxN grid of tiles (small faces); 1 = whole "
-                        f"frame only (default {DEFAULTS.tiles})")
-    d.add_argument("--bystanders", type=int, default=DEFAULTS.bystanders, metavar="N",
+                        f"frame only (default {DEID_DEFAULTS['tiles']})")
+    d.add_argument("--bystanders", type=int, default=None, metavar="N",
                    help="on pose frames, look for up to N more people with MediaPipe Pose (the "
                         "people found greyed out) and blur their heads too (default "
-                        f"{DEFAULTS.bystanders}; +1 pose pass per frame and person)")
+                        f"{DEID_DEFAULTS['bystanders']}; +1 pose pass per frame and person)")
     d.add_argument("--face-every", type=int, default=1, metavar="N",
                    help="run face detection on every N-th frame only; persistence covers the "
                         "frames in between (default 1: every frame)")
@@ -74,9 +76,11 @@ def _crop(text: str) -> tuple[int, int, int, int]:
 
 def _pose_config(args: argparse.Namespace, deid_enabled: bool = True):
     from nfbl.pipeline import PoseConfig  # noqa: PLC0415
-    deid = DeidConfig(enabled=deid_enabled, mode=args.deid_mode, tiles=args.face_tiles,
-                      persist_seconds=args.persist, detect_every=args.face_every,
-                      hold_seconds=args.hold, bystanders=args.bystanders)
+    from nfbl.pose.deid import DeidConfig  # noqa: PLC0415
+    given = {"tiles": args.face_tiles, "persist_seconds": args.persist,
+             "hold_seconds": args.hold, "bystanders": args.bystanders}
+    deid = DeidConfig(enabled=deid_enabled, mode=args.deid_mode, detect_every=args.face_every,
+                      **{k: v for k, v in given.items() if v is not None})
     stride = args.stride if args.stride is not None else (
         1 if args.backend == "file" else args.stride_default)
     return PoseConfig(backend=args.backend, stride=stride, max_side=args.max_side,
