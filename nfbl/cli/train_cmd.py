@@ -51,8 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--candidate-threshold", type=float, default=0.2,
                    help="frames with probability >= this propose events (default 0.2; the "
                         "other decoding settings come from the model card)")
-    e.add_argument("--min-score", type=float, default=0.5,
-                   help="F1 counts events scored >= this (default 0.5)")
+    e.add_argument("--min-score", type=float, default=None,
+                   help="F1 counts events scored >= this (default: the card's decode "
+                        "threshold, else 0.5)")
     e.add_argument("--threads", type=int, default=2, help="onnxruntime/torch threads")
     e.add_argument("--json", dest="json_out", help="write the full metrics JSON here")
     e.set_defaults(func=_cmd_evaluate)
@@ -113,7 +114,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.videos < 1:
         raise NfblError(f"--videos must be at least 1, got {args.videos}")
-    if not 0.0 <= args.candidate_threshold <= 1.0 or not 0.0 <= args.min_score <= 1.0:
+    if not 0.0 <= args.candidate_threshold <= 1.0 or not 0.0 <= (
+            0.5 if args.min_score is None else args.min_score) <= 1.0:
         raise NfblError("--candidate-threshold and --min-score must be in [0, 1]")
     from dataclasses import replace
     t0 = time.time()
@@ -124,8 +126,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         torch.set_num_threads(max(1, args.threads))
         ck = checkpoint.load_checkpoint(args.model)
         name, classes = str(args.model), ck.config.class_ids
-        dcfg = replace(decoding.DecodeConfig.from_dict((ck.card or {}).get("decode")),
-                       threshold=args.candidate_threshold)
+        card_decode = decoding.DecodeConfig.from_dict((ck.card or {}).get("decode"))
+        dcfg = replace(card_decode, threshold=args.candidate_threshold)
 
         def detect(seq):
             rec = T._records_from([(seq, EventStream())], ck.config, "", False)[0]
@@ -135,10 +137,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         from nfbl.exports.runtime import Detector
         det = Detector.load(args.model, threads=args.threads)
         name, classes = f"{det.card.name}@{det.card.version}", det.card.class_ids
-        dcfg = replace(det.decode_config(), threshold=args.candidate_threshold)
+        card_decode = det.decode_config()
+        dcfg = replace(card_decode, threshold=args.candidate_threshold)
 
         def detect(seq):
             return det.detect(seq, decode=dcfg)
+    if args.min_score is None:
+        args.min_score = card_decode.threshold
     truths, preds, frames = [], [], 0
     for seq, events in _synthetic_pairs(args):
         truths.append(events)
