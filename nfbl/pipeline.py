@@ -208,8 +208,7 @@ def analyse(video: str | Path, cfg: PoseConfig, deid_video: str | Path | None = 
                         deid.add_head_boxes(out.index, deid_mod.head_boxes(
                             arr, backend.layout, cfg.deid.head_min_score, (w, h)))
                     if finder is not None and out.image is not None:
-                        deid.add_bystander_boxes(out.index, finder.find(out.image, arr,
-                                                                        backend.layout))
+                        deid.add_bystander_boxes(out.index, finder.find(out.image, arr))
                 deid.finish(out)
                 if out.image is not None:
                     counts["deid"] += 1

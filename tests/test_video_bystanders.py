@@ -92,7 +92,7 @@ def test_finder_returns_the_other_mans_head_not_the_known_one():
     lay = skeletons.get_layout(backend.layout)
     assert abs(known[0, lay.index["nose"], 0] - LEFT_FACE_CENTRE[0]) < 40   # Holistic: left man
     with bystanders.BystanderFinder(slots=2) as finder:
-        heads = finder.find(img, known, backend.layout)
+        heads = finder.find(img, known)
     assert len(heads) >= 1
     cx, cy = (RIGHT_FACE[0] + RIGHT_FACE[2]) / 2, (RIGHT_FACE[1] + RIGHT_FACE[3]) / 2
     assert _contains(heads[0], cx, cy), heads

@@ -2,12 +2,13 @@
 
 Legacy MediaPipe Holistic and Pose follow one person per instance, and MediaPipe face
 detection misses profiles and the backs of heads, so a bystander's head can stay visible
-for seconds (measured in docs/video.md). :class:`BystanderFinder` closes that gap with the
+for seconds (measured in docs/video.md). :class:`BystanderFinder` narrows that gap with the
 pose weights that ship in ``mediapipe==0.10.21``: it greys out every person already known
 on the frame (their keypoint box, padded) and runs a single-person MediaPipe Pose
 (``pose_landmark_full``, the only pose model in the wheel) on what is left; a person found
 there gives a head box and is greyed out in turn, up to ``slots`` extra people. Each slot
-is its own tracking Pose instance, so it stays on "its" person from frame to frame.
+is its own Pose instance in static-image mode: every pass detects afresh (in tracking mode the
+pose drifted; on the basketball1.png clip it slid from the man's head to his chest).
 
 Only head boxes leave this module; the keypoints of bystanders are not stored.
 """
@@ -18,12 +19,11 @@ import math
 
 import numpy as np
 
-from nfbl import skeletons
 from nfbl.errors import MissingDependencyError
 
 log = logging.getLogger(__name__)
 
-#: grey used to hide people already found (the value MediaPipe sees as "nobody")
+#: grey used to hide the people already found
 FILL = 128
 #: a known person's keypoint box grows by this share of its size on every side before it is
 #: greyed out (keypoints sit inside the silhouette: wrists, not fingertips; ears, not hair)
@@ -70,9 +70,8 @@ def above_shoulders(person: np.ndarray, min_score: float = 0.2) -> np.ndarray | 
     head/shoulder point to half a width right of the rightmost, and from one shoulder width
     above the highest head point down to the shoulders. Deliberately larger than
     :func:`nfbl.pose.deid.head_boxes`: the pose of someone seen from behind, in profile or
-    cut by the frame edge is often too small (measured on the basketball1.png clip: the
-    head box from the head points alone covered a third of the face). None when no head
-    point is present."""
+    cut by the frame edge is often too small (on the basketball1.png clip Pose put a skeleton
+    of about half the man's size on his neck). None when no head point is present."""
     ok = person[:, 2] >= max(min_score, 1e-6)
     head = person[[i for i in _HEAD if ok[i]], :2]
     if len(head) == 0:
@@ -91,9 +90,9 @@ def above_shoulders(person: np.ndarray, min_score: float = 0.2) -> np.ndarray | 
 class BystanderFinder:
     """Find up to ``slots`` people other than the known ones; return their head boxes.
 
-    ``find(image, known, layout)``: ``image`` uint8 RGB ``(H, W, 3)`` (the frame the pose
-    backend saw), ``known`` ``(P, V, 3)`` keypoints in pixels of the people already found in
-    ``layout`` → head boxes ``(B, 4)`` pixels of the extra people (not yet grown by the
+    ``find(image, known)``: ``image`` uint8 RGB ``(H, W, 3)`` (the frame the pose backend
+    saw), ``known`` ``(P, V, 3)`` keypoints in pixels of the people already found (any
+    layout) → head boxes ``(B, 4)`` pixels of the extra people (not yet grown by the
     de-identification margin). Use as a context manager or call :meth:`close`.
     """
 
@@ -130,9 +129,7 @@ class BystanderFinder:
         arr[:, 2] = np.clip(arr[:, 2], 1e-3, 1.0)
         return arr
 
-    def find(self, image: np.ndarray, known: np.ndarray,
-             layout: skeletons.Layout | str) -> np.ndarray:
-        h, w = image.shape[:2]
+    def find(self, image: np.ndarray, known: np.ndarray) -> np.ndarray:
         masks = [b for b in (person_box(p, self.head_min_score) for p in known) if b is not None]
         heads: list[np.ndarray] = []
         for graph in self._graphs:
