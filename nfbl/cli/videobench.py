@@ -75,11 +75,16 @@ def make_720p(out: Path, seconds: float = 10.0, fps: float = 25.0,
 #: away, seen in profile from behind; Holistic does not follow him) and the man on the left
 CLIP_FACES = {"right": (505, 55, 565, 140), "left": (62, 85, 112, 140)}
 #: de-identification settings compared by --deid-coverage (DeidConfig keyword arguments)
+BOTH = ("full", "short")
 COVERAGE_SETTINGS = (
-    {"tiles": 2, "hold_seconds": 0.0}, {"tiles": 2, "hold_seconds": 2.0},
-    {"tiles": 2, "hold_seconds": 5.0}, {"tiles": 2, "hold_seconds": 0.0, "bystanders": 1},
-    {"tiles": 3, "hold_seconds": 0.0}, {"tiles": 3, "hold_seconds": 2.0},
-    {"tiles": 3, "hold_seconds": 2.0, "bystanders": 1})
+    {"tiles": 2, "tile_models": BOTH, "hold_seconds": 0.0},          # the defaults of 0.1.0
+    {"tiles": 2, "tile_models": BOTH, "hold_seconds": 2.0},
+    {"tiles": 2, "tile_models": BOTH, "hold_seconds": 5.0},
+    {"tiles": 2, "tile_models": BOTH, "hold_seconds": 0.0, "bystanders": 1},
+    {"tiles": 3, "tile_models": BOTH, "hold_seconds": 2.0},
+    {"tiles": 3, "tile_models": ("full",), "hold_seconds": 2.0},
+    {"tiles": 3, "tile_models": ("short",), "hold_seconds": 2.0},     # the defaults now
+    {"tiles": 3, "tile_models": ("short",), "hold_seconds": 2.0, "bystanders": 1})
 
 
 def deid_coverage(video: Path, frames: int, settings=COVERAGE_SETTINGS, stride: int = 2,
@@ -133,7 +138,7 @@ def bench_stages(video: Path, seconds: float, pose_frames: int, model: Path | No
     t0 = _clock()
     frames = [f.image for f in iter_frames(video, max_seconds=seconds)]
     out["decode"] = _rate(len(frames), t0)
-    for tiles in (2, 1):
+    for tiles in (3, 1):   # the default 3x3 tiles, and the whole frame only
         cfg = deid.DeidConfig(tiles=tiles)
         det = deid.FaceDetector(cfg)
         det.detect(frames[0])   # graph warm-up

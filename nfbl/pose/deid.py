@@ -53,7 +53,11 @@ class DeidConfig:
 
     enabled: False passes frames through untouched (``--no-deid``).
     mode: ``"blur"`` (pixelate to ~6 blocks across + Gaussian) or ``"mask"`` (solid grey).
-    face_models: MediaPipe face-detection models to run (``"full"``, ``"short"``).
+    face_models: MediaPipe face-detection models run on the whole frame (``"full"``,
+    ``"short"``). tile_models: the models run on each tile (the short-range model alone by
+    default: on the 720p clip of docs/video.md it found the face in profile on every frame
+    from the tiles while the full-range model on the tiles found it on none, at twice the
+    cost).
     tiles: run the detector also on an ``n x n`` grid of overlapping tiles (1 = whole frame
     only). min_confidence: detector threshold. margin: each box grows by this share of its
     size on every side. persist_seconds: temporal persistence (both directions).
@@ -80,6 +84,7 @@ class DeidConfig:
     enabled: bool = True
     mode: str = "blur"
     face_models: tuple[str, ...] = ("full", "short")
+    tile_models: tuple[str, ...] = ("short",)
     tiles: int = 3
     min_confidence: float = 0.4
     margin: float = 0.3
@@ -94,7 +99,7 @@ class DeidConfig:
         if self.mode not in MODES:
             raise NfblError(f"de-identification mode must be one of {', '.join(MODES)}, "
                             f"got {self.mode!r}")
-        for m in self.face_models:
+        for m in self.face_models + self.tile_models:
             if m not in FACE_MODELS:
                 raise NfblError(f"unknown face model {m!r}; use 'full' and/or 'short'")
         if self.detect_every < 1:
@@ -236,18 +241,19 @@ class FaceDetector:
         except ImportError:
             raise MissingDependencyError("mediapipe", "pose", "face de-identification") from None
         self.config = config
-        self._graphs = [fd.FaceDetection(model_selection=FACE_MODELS[m],
-                                         min_detection_confidence=config.min_confidence)
-                        for m in dict.fromkeys(config.face_models)]
+        self._graphs = {m: fd.FaceDetection(model_selection=FACE_MODELS[m],
+                                            min_detection_confidence=config.min_confidence)
+                        for m in dict.fromkeys(config.face_models + config.tile_models)}
 
     def detect(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
-        regions = [(0, 0, w, h)] + tile_grid(w, h, self.config.tiles)
+        jobs = [((0, 0, w, h), self.config.face_models)] + [
+            (t, self.config.tile_models) for t in tile_grid(w, h, self.config.tiles)]
         out = []
-        for x1, y1, x2, y2 in regions:
+        for (x1, y1, x2, y2), models in jobs:
             crop = np.ascontiguousarray(image[y1:y2, x1:x2])
             cw, ch = x2 - x1, y2 - y1
-            for g in self._graphs:
+            for g in (self._graphs[m] for m in models):
                 res = g.process(crop)
                 for d in res.detections or ():
                     bb = d.location_data.relative_bounding_box
@@ -257,8 +263,8 @@ class FaceDetector:
         return np.array(out, dtype=np.float32).reshape(-1, 5)
 
     def close(self) -> None:
-        graphs, self._graphs = getattr(self, "_graphs", []), []
-        for g in graphs:
+        graphs, self._graphs = getattr(self, "_graphs", {}), {}
+        for g in graphs.values():
             g.close()
 
 
