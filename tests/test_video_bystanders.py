@@ -97,3 +97,16 @@ def test_finder_returns_the_other_mans_head_not_the_known_one():
     cx, cy = (RIGHT_FACE[0] + RIGHT_FACE[2]) / 2, (RIGHT_FACE[1] + RIGHT_FACE[3]) / 2
     assert _contains(heads[0], cx, cy), heads
     assert not any(_contains(h, *LEFT_FACE_CENTRE) for h in heads)
+
+
+@pytest.mark.media
+@pytest.mark.pose
+def test_deid_coverage_benchmark_counts_covered_faces(tmp_path):
+    _photo()
+    from nfbl.cli.videobench import deid_coverage, make_720p
+    clip = make_720p(tmp_path / "clip.mp4", seconds=0.4)          # 10 frames
+    rows = deid_coverage(clip, 10, settings=({}, {"enabled": False}))
+    on, off = rows
+    assert on["left"] == {"covered": 10, "of": 10, "longest_exposed": 0}
+    assert off["left"]["covered"] == 0 and off["left"]["longest_exposed"] == 10
+    assert off["mean_share_blurred"] == 0.0 < on["mean_share_blurred"]

@@ -277,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("video", nargs="?", type=Path, help="video to measure (default: a "
                    "generated 720p clip)")
-    p.add_argument("--seconds", type=float, default=8.0, help="seconds of video (default 8)")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="seconds of video (default 8; 20 for --deid-coverage)")
     p.add_argument("--pose-frames", type=int, default=60, help="frames for the pose stage")
     p.add_argument("--strides", "--stride", type=int, nargs="+", default=[1, 3, 5],
                    help="end-to-end strides (default 1 3 5)")
@@ -300,11 +301,13 @@ def main(argv: list[str] | None = None) -> int:
     if model is None:
         from nfbl.exports.runtime import bundled_model_path  # noqa: PLC0415
         model = bundled_model_path()
+    if args.seconds is None:
+        args.seconds = 20.0 if args.deid_coverage else 8.0
     if args.make_720p:
         print(make_720p(args.make_720p, args.seconds))
         return 0
     if args.deid_coverage:
-        seconds = args.seconds if "--seconds" in (argv or sys.argv) else 20.0
+        seconds = args.seconds
         with tempfile.TemporaryDirectory() as tmp:
             clip = make_720p(Path(tmp) / "clip.mp4", seconds)
             rows = deid_coverage(clip, int(round(seconds * 25.0)))
