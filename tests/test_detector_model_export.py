@@ -9,21 +9,15 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from nfbl.detectors import checkpoint as C  # noqa: E402
-from nfbl.detectors.model import DetectorConfig, NFBLDetector  # noqa: E402
+from model_helpers import random_detector  # noqa: E402
+from nfbl.detectors.model import NFBLDetector  # noqa: E402
 from nfbl.errors import NfblError  # noqa: E402
 from nfbl.exports import onnx as X  # noqa: E402
 from nfbl.modelcard import METADATA_KEY, ModelCard  # noqa: E402
 
 
 def _model(seed: int = 0) -> NFBLDetector:
-    torch.manual_seed(seed)
-    m = NFBLDetector(DetectorConfig())
-    g = torch.Generator().manual_seed(seed + 1)
-    for mod in m.modules():
-        if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-            mod.running_mean.copy_(torch.randn(mod.running_mean.shape, generator=g) * 0.1)
-            mod.running_var.copy_(torch.rand(mod.running_var.shape, generator=g) + 0.5)
-    return m.eval()
+    return random_detector(seed, zero_class_bias=False)
 
 
 @pytest.fixture(scope="module")

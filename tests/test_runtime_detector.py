@@ -14,7 +14,8 @@ pytest.importorskip("onnxruntime")
 from nfbl import decoding, model_input  # noqa: E402
 from nfbl.decoding import DecodeConfig  # noqa: E402
 from nfbl.detectors import checkpoint as C  # noqa: E402
-from nfbl.detectors.model import DetectorConfig, NFBLDetector  # noqa: E402
+from model_helpers import random_detector  # noqa: E402
+from nfbl.detectors.model import NFBLDetector  # noqa: E402
 from nfbl.errors import NfblError  # noqa: E402
 from nfbl.exports import onnx as X  # noqa: E402
 from nfbl.exports import runtime as R  # noqa: E402
@@ -25,17 +26,7 @@ DECODE = DecodeConfig(threshold=0.52, max_duration_s=8.0)
 
 
 def _model(seed: int = 0) -> NFBLDetector:
-    """Random weights, non-trivial BatchNorm statistics, class bias 0 (probabilities ~0.5, so
-    that decoding yields plenty of events)."""
-    torch.manual_seed(seed)
-    m = NFBLDetector(DetectorConfig())
-    g = torch.Generator().manual_seed(seed + 1)
-    for mod in m.modules():
-        if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-            mod.running_mean.copy_(torch.randn(mod.running_mean.shape, generator=g) * 0.1)
-            mod.running_var.copy_(torch.rand(mod.running_var.shape, generator=g) + 0.5)
-    torch.nn.init.zeros_(m.cls_head.bias)
-    return m.eval()
+    return random_detector(seed, zero_class_bias=True)
 
 
 @pytest.fixture(scope="module")

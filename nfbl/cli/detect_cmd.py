@@ -93,15 +93,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
         ck = C.load_checkpoint(args.checkpoint)
         model = ck.model
         card = C.card_from_checkpoint(ck, **over)
+    import dataclasses
     decode_over = {k: v for k, v in (("threshold", args.threshold),
                                      ("nms_iou", args.nms_iou)) if v is not None}
     if decode_over:
-        import dataclasses
         from nfbl.decoding import DecodeConfig
         dc = DecodeConfig.from_dict({**dict(card.decode), **decode_over})   # checks ranges
         card = dataclasses.replace(card, decode=dc.to_dict())
     if args.flip_average:
-        import dataclasses
         from nfbl.detectors.model import FlipAveraged
         model = FlipAveraged(model).eval()
         card = dataclasses.replace(card, test_time_flip=True)

@@ -31,9 +31,9 @@ PAD = 0.15
 #: keypoints below this visibility do not widen a bystander's grey-out box
 _POSE_VIS_MIN = 0.3
 #: frames are shrunk (area interpolation) so their longer side is at most this before the
-#: search. Measured on a 1280x720 frame of basketball1.png with the man on the left greyed
-#: out: at full size Pose found nobody at confidence 0.5; shrunk to 640x360 it found the
-#: man on the right (MediaPipe's own resize to its 224-pixel input does not low-pass).
+#: search; Pose looks at a 224-pixel input anyway. What mattered on the 1280x720 clip frame
+#: with the man on the left greyed out was the confidence: Pose found the man on the right
+#: at 0.3 (both at 1280x720 and at 640x360) and at neither size at 0.5, hence the default 0.3
 MAX_SIDE = 640
 #: MediaPipe Pose landmarks: nose, eyes (inner, centre, outer), ears; shoulders
 _HEAD = (0, 1, 2, 3, 4, 5, 6, 7, 8)
