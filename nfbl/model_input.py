@@ -82,8 +82,31 @@ def prepare(seq: PoseSequence, person: int, card: InputSpec) -> tuple[np.ndarray
     max_gap = int(getattr(card, "max_gap", DEFAULT_MAX_GAP))
     if max_gap > 0:
         x = cleaning.interpolate_gaps(x, max_gap=max_gap)
-    x, _ = cleaning.normalize(x, target)
+    x, norm = cleaning.normalize(x, target)
+    if getattr(card, "global_centre", False):
+        x = add_global_centre(x, norm.center, norm.scale, target)
     return np.ascontiguousarray(x, dtype=np.float32), one.timestamps.copy()
+
+
+def add_global_centre(x: np.ndarray, centre: np.ndarray, scale: float,
+                      layout: skeletons.Layout, reference: np.ndarray | None = None) -> np.ndarray:
+    """Write whole-body displacement into the centre joint of normalised keypoints.
+
+    Neck-centring sets the centre joint (the neck) to (0, 0) in every frame, which removes
+    whole-body motion (leaning, sitting up, shifting in the chair). This puts
+    ``(centre[t] - reference) / scale`` there instead, for frames where the centre joint is
+    present; ``reference`` defaults to the median centre of those frames. x: ``(T, V, 3)``
+    normalised; centre: ``(T, 2)`` pixels; scale: pixels per shoulder width. Returns a copy.
+    """
+    out = np.array(x, dtype=np.float32, copy=True)
+    c = layout.index[layout.center]
+    has = out[:, c, 2] > 0
+    if not has.any():
+        return out
+    centre = np.asarray(centre, dtype=np.float64)
+    ref = np.median(centre[has], axis=0) if reference is None else np.asarray(reference, np.float64)
+    out[has, c, :2] = ((centre[has] - ref) / float(scale)).astype(np.float32)
+    return out
 
 
 def prepare_for_config(seq: PoseSequence, person: int, spec: InputSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -99,8 +122,9 @@ class OnlinePreparer:
     centre is the neck, else the mid-shoulder point, else the last known centre (offline:
     the nearest frame's, which may lie in the future); the scale is the median shoulder
     width over the first ``warmup_frames`` frames that show both shoulders (offline: over
-    the whole track). Frames are held back until the scale is known, then flow through
-    with no delay. Gaps are not interpolated (offline fills gaps of ``card.max_gap``).
+    the whole track); for a ``global_centre`` model the reference centre is the median centre
+    of the held-back frames (offline: of the whole track). Frames are held back until the
+    scale is known, then flow through with no delay. Gaps are not interpolated (offline fills gaps of ``card.max_gap``).
     With no gaps, a constant shoulder width and a centre in every frame, the output equals
     :func:`prepare` exactly.
     """
@@ -111,6 +135,8 @@ class OnlinePreparer:
             card.check_layout(layout)
         self.source = skeletons.get_layout(layout)
         self.fps = float(card.fps)
+        self.global_centre = bool(getattr(card, "global_centre", False))
+        self._reference: np.ndarray | None = None
         self.warmup_frames = int(warmup_frames)
         t = self.target.index
         self._ls, self._rs, self._neck = (t.get("left_shoulder"), t.get("right_shoulder"),
@@ -155,6 +181,13 @@ class OnlinePreparer:
         out = np.zeros(kp.shape, np.float32)
         out[..., :2] = np.where(present[..., None], xy, 0.0)
         out[..., 2] = np.where(present, kp[..., 2], 0.0)
+        if self.global_centre:
+            if self._reference is None:
+                has = out[:, self.target.index[self.target.center], 2] > 0
+                self._reference = np.median(centre[has], axis=0) if has.any() else None
+            if self._reference is not None:
+                out = add_global_centre(out, centre, float(self._scale or 1.0), self.target,
+                                        self._reference)
         return out, ts
 
     def push(self, keypoints: np.ndarray, timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,10 @@ log = logging.getLogger(__name__)
 #: Key of the card in an ONNX model's ``metadata_props``.
 METADATA_KEY = "nfbl_card"
 CARD_SCHEMA = "nfbl.model_card"
-CARD_VERSION = 1
+#: The newest card version this nfbl reads. Cards are written as version 1 unless they need
+#: version 2 (``global_centre``), so that an older nfbl refuses such a model instead of
+#: feeding it the wrong input.
+CARD_VERSION = 2
 
 #: Joints (canonical names) a keypoint source must provide for the default detector: the
 #: arms and both hand roots. COCO-17 (no hands) fails this check; see :meth:`ModelCard.check_layout`.
@@ -35,6 +38,11 @@ DEFAULT_NORMALIZATION = (
     "x, y minus the neck (else mid-shoulder) of each frame, divided by the person's median "
     "shoulder width; score unchanged; missing joints (0, 0, 0)")
 
+GLOBAL_CENTRE_NORMALIZATION = (
+    "; global_centre: the neck joint (where present) then holds the centre's displacement from "
+    "the median centre of the person's track, in shoulder widths (streaming: the median over "
+    "the warm-up frames)")
+
 
 @dataclass(frozen=True)
 class ModelCard:
@@ -45,7 +53,9 @@ class ModelCard:
     :class:`nfbl.decoding.DecodeConfig` fields. ``metrics``: held-out numbers (name → value),
     empty for an untrained model. ``architecture``: the DetectorConfig (informational).
     ``test_time_flip``: the graph averages the outputs on the input and its mirror image
-    (informational; the runtime does nothing different).
+    (informational; the runtime does nothing different). ``global_centre``: the model takes
+    whole-body displacement in its centre joint, which :func:`nfbl.model_input.prepare`
+    provides when this is set (card version 2).
     """
 
     name: str
@@ -69,6 +79,7 @@ class ModelCard:
     class_codes: tuple[str, ...] = ()
     class_names: tuple[str, ...] = ()
     test_time_flip: bool = False
+    global_centre: bool = False
 
     def __post_init__(self) -> None:
         ids = tuple(int(c) for c in self.class_ids)
@@ -96,6 +107,10 @@ class ModelCard:
             raise NfblError(f"model card: window {self.window} is not a multiple of the "
                             f"stride {self.stride}")
         object.__setattr__(self, "fps", float(self.fps))
+        object.__setattr__(self, "global_centre", bool(self.global_centre))
+        if self.global_centre and self.normalization == DEFAULT_NORMALIZATION:
+            object.__setattr__(self, "normalization",
+                               DEFAULT_NORMALIZATION + GLOBAL_CENTRE_NORMALIZATION)
 
     @property
     def num_classes(self) -> int:
@@ -146,7 +161,7 @@ class ModelCard:
         for k, v in d.items():
             if isinstance(v, tuple):
                 d[k] = list(v)
-        return {"schema": CARD_SCHEMA, "card_version": CARD_VERSION, **d}
+        return {"schema": CARD_SCHEMA, "card_version": 2 if self.global_centre else 1, **d}
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)

@@ -6,12 +6,13 @@ import torch
 from nfbl.detectors.model import DetectorConfig, NFBLDetector
 
 
-def random_detector(seed: int = 0, zero_class_bias: bool = False) -> NFBLDetector:
+def random_detector(seed: int = 0, zero_class_bias: bool = False,
+                    global_centre: bool = False) -> NFBLDetector:
     """Default-config detector in eval mode with random weights and non-trivial BatchNorm
     statistics; ``zero_class_bias`` puts probabilities near 0.5, so decoding yields plenty
-    of events."""
+    of events; ``global_centre`` sets that DetectorConfig field (same weights either way)."""
     torch.manual_seed(seed)
-    m = NFBLDetector(DetectorConfig())
+    m = NFBLDetector(DetectorConfig(global_centre=global_centre))
     g = torch.Generator().manual_seed(seed + 1)
     for mod in m.modules():
         if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):

@@ -128,6 +128,10 @@ def test_init_checkpoint_fine_tunes_and_checks_the_model_config(tmp_path):
     ft = base.replace(run={"init_checkpoint": str(tmp_path / "pre" / "last.pt")})
     res = train(ft, train_records=recs, val_records=[])
     assert res["epochs"] == 1
+    # adding the global-centre input changes no weight shape: allowed
+    res = train(ft.replace(model={"global_centre": True}, run={"out_dir": str(tmp_path / "g")}),
+                train_records=recs, val_records=[])
+    assert res["epochs"] == 1
     other = ft.replace(model={"head_channels": 12})
     with pytest.raises(NfblError, match="model config differs"):
         train(other, train_records=recs, val_records=[])

@@ -149,11 +149,15 @@ def resample(x: np.ndarray, positions: np.ndarray) -> np.ndarray:
 
 
 def augment_window(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig,
-                   layout: skeletons.Layout = skeletons.CANONICAL) -> tuple[np.ndarray, bool]:
+                   layout: skeletons.Layout = skeletons.CANONICAL,
+                   global_centre: bool = False) -> tuple[np.ndarray, bool]:
     """Apply flip, affine, dropouts and noise to one window; returns (window, flipped).
 
-    Temporal speed jitter changes the window's time axis and its targets together, so it is
-    done by the window sampler (:mod:`nfbl.detectors.data`), not here.
+    ``global_centre``: the centre joint holds the global displacement (see
+    :func:`nfbl.model_input.add_global_centre`); the random translation then moves only it
+    (an error in the reference centre) and the other joints stay neck-centred, as at
+    inference. Temporal speed jitter changes the window's time axis and its targets
+    together, so it is done by the window sampler (:mod:`nfbl.detectors.data`), not here.
     """
     if not cfg.enabled:
         return x, False
@@ -161,7 +165,13 @@ def augment_window(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig,
     if flipped:
         x = flip(x, layout)
     shift = rng.uniform(-cfg.translate, cfg.translate, size=2)
-    x = affine(x, random_affine_matrix(rng, cfg), shift)
+    if global_centre:
+        x = affine(x, random_affine_matrix(rng, cfg))
+        c = layout.index[layout.center]
+        has = x[:, c, 2] > 0
+        x[has, c, :2] += shift.astype(np.float32)
+    else:
+        x = affine(x, random_affine_matrix(rng, cfg), shift)
     x = joint_dropout(x, rng, cfg.joint_dropout)
     x = hand_dropout(x, rng, cfg.hand_dropout_prob, cfg.hand_dropout_span, layout)
     x = add_noise(x, rng, cfg.noise_sigma, cfg.score_jitter)

@@ -81,7 +81,8 @@ def make_card(cfg: DetectorConfig, name: str = "nfbl-detector", version: str = "
                      class_ids=cfg.class_ids, window=window, stride=stride,
                      receptive_field=cfg.receptive_field, decode=dec,
                      training_data=training_data, metrics=dict(metrics or {}),
-                     architecture=cfg.to_dict(), notes=notes, **fields)
+                     architecture=cfg.to_dict(), notes=notes,
+                     **{"global_centre": cfg.global_centre, **fields})
 
 
 def save_checkpoint(path: str | Path, model: NFBLDetector, card: ModelCard | Mapping | None = None,

@@ -189,7 +189,8 @@ def draw_epoch(index: np.ndarray, weights: np.ndarray | None, count: int, window
 
 
 def cut_window(record: VideoRecord, spec: WindowSpec, window: int, num_classes: int,
-               aug: AugmentConfig | None = None, class_flip: np.ndarray | None = None
+               aug: AugmentConfig | None = None, class_flip: np.ndarray | None = None,
+               global_centre: bool = False
                ) -> dict[str, np.ndarray]:
     """Cut, resample (speed), augment one window and build its targets.
 
@@ -220,7 +221,7 @@ def cut_window(record: VideoRecord, spec: WindowSpec, window: int, num_classes: 
     cls[~valid] = 0.0
     dist[~valid] = 0.0
     if aug is not None and aug.enabled:
-        x, flipped = augment_window(x, rng, aug)
+        x, flipped = augment_window(x, rng, aug, global_centre=global_centre)
         if flipped and class_flip is not None:
             cls, dist = cls[:, class_flip], dist[:, class_flip]
         x[~valid] = 0.0

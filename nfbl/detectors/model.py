@@ -13,6 +13,10 @@ frame ``t`` depends only on input frames within ``receptive_field`` of ``t``):
 1. Streams, computed inside the model: joint (x, y, score, present), bone (joint minus its
    parent along ``Layout.bone_pairs``) and motion (frame-to-frame difference); every stream
    is zero wherever a joint it uses is missing, so a missing (0, 0) never looks real.
+   With ``global_centre`` the centre joint (the neck) carries the body centre's
+   displacement from its track median instead of (0, 0) (see :func:`nfbl.model_input.prepare`):
+   its joint and motion streams then hold whole-body position and velocity, and bones use
+   the centre at (0, 0) as before.
 2. Stem: temporal convolution with stride ``stem_stride`` (default 4) per joint.
 3. Graph blocks (ST-GCN++ style) at low temporal resolution: adaptive graph convolution
    (fixed spatial-partition adjacency + learned offset, as plain MatMul) and a multi-scale
@@ -55,7 +59,10 @@ class DetectorConfig:
     channels/strides: per graph block; dilations: of the multi-scale temporal convolutions;
     neck_channels: width of the pooled 1-D features; pyramid_levels: extra stride-2 levels of
     the temporal U-Net; head_channels: width at frame rate; max_offset_frames: boundary
-    distances are clamped to this (frames).
+    distances are clamped to this (frames); global_centre: the input's centre joint carries
+    the body centre's displacement from its track median (whole-body motion, which
+    neck-centring otherwise removes); the card tells :func:`nfbl.model_input.prepare` to
+    provide it.
     """
 
     layout: str = skeletons.CANONICAL.name
@@ -71,6 +78,7 @@ class DetectorConfig:
     head_channels: int = 48
     dropout: float = 0.1
     max_offset_frames: float = 1000.0
+    global_centre: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "class_ids", tuple(int(c) for c in self.class_ids))
@@ -306,20 +314,29 @@ def _upsample(x: torch.Tensor, factor: int, like: torch.Tensor) -> torch.Tensor:
 # --- the model -----------------------------------------------------------------------------
 
 class StreamFeatures(nn.Module):
-    """(x, y, score) ``(N, T, V, 3)`` → masked joint/bone/motion features ``(N, 8, T, V)``."""
+    """(x, y, score) ``(N, T, V, 3)`` → masked joint/bone/motion features ``(N, 8, T, V)``.
 
-    def __init__(self, layout: skeletons.Layout):
+    ``global_centre``: the layout's centre joint holds the global displacement, so bones are
+    computed with the centre at (0, 0) (its local position after neck-centring).
+    """
+
+    def __init__(self, layout: skeletons.Layout, global_centre: bool = False):
         super().__init__()
         pairs = np.asarray(layout.bone_pairs, dtype=np.int64)
         self.register_buffer("parent", torch.as_tensor(pairs[:, 1]), persistent=False)
+        local = torch.ones(layout.num_joints, 1)
+        if global_centre:
+            local[layout.index[layout.center]] = 0.0
+        self.register_buffer("local", local, persistent=False)   # (V, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         score = x[..., 2:3]
         present = (score > 0).to(x.dtype)                       # (N, T, V, 1)
         xy = x[..., :2] * present
-        pxy = torch.index_select(xy, 2, self.parent)
+        lxy = xy * self.local                                   # centre at 0 for bones
+        pxy = torch.index_select(lxy, 2, self.parent)
         ppres = torch.index_select(present, 2, self.parent)
-        bone = (xy - pxy) * (present * ppres)                   # zero if either is missing
+        bone = (lxy - pxy) * (present * ppres)                  # zero if either is missing
         prev_xy = F.pad(xy[:, :-1], (0, 0, 0, 0, 1, 0))         # frame t-1 (zeros at t=0)
         prev_pres = F.pad(present[:, :-1], (0, 0, 0, 0, 1, 0))
         motion = (xy - prev_xy) * (present * prev_pres)
@@ -337,7 +354,7 @@ class NFBLDetector(nn.Module):
         v = layout.num_joints
         self.num_joints = v
         adj = layout.adjacency
-        self.streams = StreamFeatures(layout)
+        self.streams = StreamFeatures(layout, cfg.global_centre)
         self.input_bn = nn.BatchNorm2d(NUM_STREAM_FEATURES)
         s = cfg.stem_stride
         self.stem = nn.Sequential(

@@ -24,7 +24,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -423,11 +423,15 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, device: str | None
     if cfg.run.init_checkpoint and not resume:
         from nfbl.detectors import checkpoint
         init = checkpoint.load_checkpoint(cfg.run.init_checkpoint, map_location="cpu")
-        if init.config != mcfg:
+        # global_centre changes what the centre joint carries, not any weight's shape: a
+        # neck-centred model can be fine-tuned into a global-centre one.
+        if replace(init.config, global_centre=mcfg.global_centre) != mcfg:
             raise NfblError(f"{cfg.run.init_checkpoint}: its model config differs from [model] "
                             "of the training config; copy its [model] settings")
         model.load_state_dict(init.model.state_dict())
-        log.info("initialised the weights from %s", cfg.run.init_checkpoint)
+        log.info("initialised the weights from %s%s", cfg.run.init_checkpoint,
+                 " (adding the global-centre input)" if mcfg.global_centre
+                 and not init.config.global_centre else "")
         before = (init.card or {}).get("training_data")
         data_desc += (f"; fine-tuned from the weights of {Path(cfg.run.init_checkpoint).name}"
                       + (f", itself trained on: {before}" if before else ""))
@@ -469,8 +473,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, device: str | None
         bar = tqdm(total=math.ceil(len(specs) / cfg.optim.batch_size), disable=not show,
                    desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", leave=False)
         for chunk in D.batches(specs, cfg.optim.batch_size):
-            items = [D.cut_window(train_records[s.record], s, w, k, cfg.augment, class_flip)
-                     for s in chunk]
+            items = [D.cut_window(train_records[s.record], s, w, k, cfg.augment, class_flip,
+                                  mcfg.global_centre) for s in chunk]
             batch = {name: torch.from_numpy(a).to(dev) for name, a in D.collate(items).items()}
             logits, offsets = net(batch["x"])
             loss, lc, lreg = compute_loss(logits, offsets, batch, cfg)
