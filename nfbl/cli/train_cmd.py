@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--layouts", nargs="+",
                    default=["nfbl56", "openpose_body25_hands", "mediapipe_pose33_hands",
                             "coco_wholebody133"],
-                   help="keypoint layouts; video with seed s uses layouts[s % n]")
+                   help="keypoint layouts; video with seed s uses layouts[s %% n]")
     e.add_argument("--candidate-threshold", type=float, default=0.2,
                    help="frames with probability >= this propose events (default 0.2; the "
                         "other decoding settings come from the model card)")
