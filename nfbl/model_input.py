@@ -124,7 +124,8 @@ class OnlinePreparer:
     width over the first ``warmup_frames`` frames that show both shoulders (offline: over
     the whole track); for a ``global_centre`` model the reference centre is the median centre
     of the held-back frames (offline: of the whole track). Frames are held back until the
-    scale is known, then flow through with no delay. Gaps are not interpolated (offline fills gaps of ``card.max_gap``).
+    scale is known, then flow through with no delay. Gaps are not interpolated (offline
+    fills gaps of ``card.max_gap``).
     With no gaps, a constant shoulder width and a centre in every frame, the output equals
     :func:`prepare` exactly.
     """
