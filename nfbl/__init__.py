@@ -7,6 +7,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from nfbl.errors import NfblError
+from nfbl.core.errors import NfblError
 
 __all__ = ["__version__", "NfblError"]

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from nfbl import __version__
-from nfbl.errors import MissingDependencyError, NfblError
+from nfbl.core.errors import MissingDependencyError, NfblError
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class BatchConfig:
     item_timeout: seconds after which an item's task is cancelled (its worker process is
       killed) and the item recorded as failed; counted from submission (see ``_run_tasks``).
     object_store_mb: object store of the local Ray (items exchange only small records).
-    pose: a :class:`nfbl.pipeline.PoseConfig` for video items (backend, max_side,
+    pose: a :class:`nfbl.pose.pipeline.PoseConfig` for video items (backend, max_side,
       de-identification, ...); when given it wins over ``stride`` and ``persons`` for videos
       (its progress bar is switched off). None: the pipeline's defaults with ``stride``.
     """
@@ -601,10 +601,10 @@ def _read_keypoints(item: BatchItem):
 
 def _video_sequence(item: BatchItem, cfg: BatchConfig, timings: dict[str, float]):
     """One decoding pass over a video (decode → de-identify → pose every ``stride``-th frame
-    → tracks, :func:`nfbl.pipeline.analyse`), then the interviewee or all persons.
+    → tracks, :func:`nfbl.pose.pipeline.analyse`), then the interviewee or all persons.
     Fills ``timings["pose_s"]`` (the whole pass: decoding, de-identification and pose run
     interleaved, frame by frame, so they are not timed apart)."""
-    from nfbl import pipeline  # noqa: PLC0415
+    from nfbl.pose import pipeline  # noqa: PLC0415
 
     t = time.perf_counter()
     if cfg.pose is not None:
@@ -678,7 +678,7 @@ def process_item(item: BatchItem, out_dir: str, cfg: BatchConfig) -> ItemRecord:
 
 
 def _write_timeline(stream, seq, path: Path) -> None:
-    from nfbl.timeline_plot import plot_timeline  # noqa: PLC0415
+    from nfbl.viz.timeline import plot_timeline  # noqa: PLC0415
 
     plot_timeline(stream, path, duration=seq.duration, title=seq.video_id)
 

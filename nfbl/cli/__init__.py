@@ -14,7 +14,7 @@ from typing import Sequence
 from nfbl import __version__
 from nfbl.cli import (batch_cmd, bench_cmd, demo_cmd, detect_cmd, emotion_cmd, events_cmd,
                       keypoints_cmd, synth_cmd, video_cmd)
-from nfbl.errors import NfblError
+from nfbl.core.errors import NfblError
 
 log = logging.getLogger("nfbl")
 

@@ -95,7 +95,7 @@ def _config(args: argparse.Namespace, pose=None):
 
 def run_batch_command(args: argparse.Namespace, pose=None) -> int:
     """Run a batch from parsed arguments (``args.inputs``, ``args.out`` and the options of
-    :func:`add_batch_arguments`); ``pose``: an optional :class:`nfbl.pipeline.PoseConfig` for
+    :func:`add_batch_arguments`); ``pose``: an optional :class:`nfbl.pose.pipeline.PoseConfig` for
     video items. Prints a line per finished item (stderr) and the summary table (stdout)."""
     from nfbl.batch import Status, run_batch  # noqa: PLC0415
 

@@ -61,8 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _detect(args: argparse.Namespace) -> int:
-    from nfbl.bench import detection, report
-    from nfbl.errors import NfblError
+    from nfbl.metrics import evaluate as detection, report
+    from nfbl.core.errors import NfblError
 
     if not 0.0 < args.tiou <= 1.0:
         raise NfblError(f"--tiou must be in (0, 1], got {args.tiou}")
@@ -81,12 +81,12 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _speed(args: argparse.Namespace) -> int:
-    from nfbl import speedbench
-    from nfbl.errors import NfblError
+    from nfbl.perf import detector as speedbench
+    from nfbl.core.errors import NfblError
 
     if min(args.threads, args.window, args.batch, args.chunk) < 1:
         raise NfblError("--threads, --window, --batch and --chunk must be >= 1")
-    from nfbl import skeletons
+    from nfbl.core import skeletons
     skeletons.get_layout(args.stgcn_layout)
     if any(m <= 0 for m in args.minutes):
         raise NfblError(f"--minutes must be > 0, got {args.minutes}")
@@ -114,8 +114,8 @@ def _speed(args: argparse.Namespace) -> int:
 
 
 def _scoring_speed(args: argparse.Namespace) -> int:
-    from nfbl.bench import scoring_speed
-    from nfbl.errors import NfblError
+    from nfbl.perf import scoring as scoring_speed
+    from nfbl.core.errors import NfblError
 
     if args.events < 1 or args.videos < 1:
         raise NfblError("--events and --videos must be >= 1")

@@ -18,13 +18,13 @@ log = logging.getLogger("nfbl.cli.demo")
 
 def run(out_dir: Path, minutes: float = 2.0, seed: int = 2026) -> dict:
     """Run the demo; returns the scores. Writes into ``out_dir``."""
-    from nfbl import taxonomy
-    from nfbl.bench.metrics import THRESHOLDS_ACTIVITYNET, detection_ap, f1_at_tiou
+    from nfbl.core import taxonomy
+    from nfbl.metrics.scores import THRESHOLDS_ACTIVITYNET, detection_ap, f1_at_tiou
     from nfbl.exports.runtime import Detector
     from nfbl.io.event_formats import write_events
     from nfbl.prompts import prompts_for_stream
     from nfbl.synth import SynthConfig, generate_video
-    from nfbl.timeline_plot import plot_timeline
+    from nfbl.viz.timeline import plot_timeline
 
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"nfbl demo -> {out_dir}/")

@@ -50,14 +50,14 @@ def _register_export(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from nfbl.errors import NfblError
+    from nfbl.core.errors import NfblError
     try:
         import torch  # noqa: F401
     except ImportError:
-        from nfbl.errors import MissingDependencyError
+        from nfbl.core.errors import MissingDependencyError
         raise MissingDependencyError("torch", "train", "nfbl export") from None
     from nfbl.detectors import checkpoint as C
-    from nfbl.exports import onnx as X
+    from nfbl.detectors import export as X
 
     over: dict = {}
     if args.name:
@@ -97,7 +97,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     decode_over = {k: v for k, v in (("threshold", args.threshold),
                                      ("nms_iou", args.nms_iou)) if v is not None}
     if decode_over:
-        from nfbl.decoding import DecodeConfig
+        from nfbl.exports.decoding import DecodeConfig
         dc = DecodeConfig.from_dict({**dict(card.decode), **decode_over})   # checks ranges
         card = dataclasses.replace(card, decode=dc.to_dict())
     if args.flip_average:
@@ -134,7 +134,7 @@ def _register_detect_keypoints(sub: argparse._SubParsersAction) -> None:
 
 
 def _read_sequences(path: str, fmt: str | None, fps: float | None, trust_pickle: bool) -> list:
-    from nfbl.sequence import PoseSequence
+    from nfbl.core.sequence import PoseSequence
     try:
         from nfbl.io import keypoints as K
     except ImportError:
@@ -149,7 +149,7 @@ def _read_sequences(path: str, fmt: str | None, fps: float | None, trust_pickle:
 def _cmd_detect_keypoints(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from nfbl.events import EventStream
+    from nfbl.core.events import EventStream
     from nfbl.exports.runtime import Detector
     from nfbl.io.event_formats import write_events
 

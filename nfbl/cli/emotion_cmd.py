@@ -112,7 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _load(args: argparse.Namespace, paths: list[str]):
     """Read every event file; returns [(path, stream, video_ids)] and a durations table."""
-    from nfbl.errors import NfblError
+    from nfbl.core.errors import NfblError
     from nfbl.io.event_formats import read_events
     from nfbl.prompts.aggregate import read_durations
 
@@ -140,7 +140,7 @@ def _load(args: argparse.Namespace, paths: list[str]):
 
 
 def _summaries(args, loaded, durations, only: str | None = None):
-    from nfbl.errors import NfblError
+    from nfbl.core.errors import NfblError
     from nfbl.prompts.aggregate import AggregateConfig, summarise
 
     cfg = AggregateConfig(args.burst_window, args.burst_min)
@@ -155,7 +155,7 @@ def _summaries(args, loaded, durations, only: str | None = None):
 
 
 def _prompts(args, loaded, durations):
-    from nfbl.errors import NfblError
+    from nfbl.core.errors import NfblError
     from nfbl.prompts.templates import PromptConfig, build_prompt, load_template, parse_labels
 
     tpl = load_template(args.template)
@@ -174,7 +174,7 @@ def _prompts(args, loaded, durations):
 
 def _write_text(text: str, output: str | None) -> None:
     if output:
-        from nfbl.io.atomic import atomic_open
+        from nfbl.core.atomic import atomic_open
 
         with atomic_open(output) as fh:
             fh.write(text)
@@ -203,7 +203,7 @@ def _prompt(args: argparse.Namespace) -> int:
 def _emotion(args: argparse.Namespace) -> int:
     action = args.inputs[0] if args.inputs[0] in ("train", "eval") else None
     paths = args.inputs[1:] if action else args.inputs
-    from nfbl.errors import NfblError
+    from nfbl.core.errors import NfblError
 
     if not paths:
         raise NfblError(f"nfbl emotion {action}: give at least one event file")
@@ -213,7 +213,7 @@ def _emotion(args: argparse.Namespace) -> int:
 
 
 def _emotion_llm(args: argparse.Namespace, paths: list[str]) -> int:
-    from nfbl.io.atomic import atomic_open
+    from nfbl.core.atomic import atomic_open
     from nfbl.prompts.llm_client import LLMConfig, classify
 
     config = LLMConfig.from_env(args.llm_url, args.llm_model, args.api_key,
@@ -237,8 +237,8 @@ def _emotion_llm(args: argparse.Namespace, paths: list[str]) -> int:
 
 
 def _emotion_supervised(args: argparse.Namespace, action: str, paths: list[str]) -> int:
-    from nfbl.errors import NfblError
-    from nfbl.io.atomic import atomic_open
+    from nfbl.core.errors import NfblError
+    from nfbl.core.atomic import atomic_open
     from nfbl.prompts import emotion
     from nfbl.prompts.aggregate import feature_vector
 
@@ -260,7 +260,7 @@ def _emotion_supervised(args: argparse.Namespace, action: str, paths: list[str])
     report: dict = {"n_videos": len(data.video_ids), "label_counts": dict(sorted(counts.items())),
                     "grouped_by_subject": data.groups is not None}
     if action == "eval" and args.model_file:
-        from nfbl.bench.metrics import emotion_metrics
+        from nfbl.metrics.scores import emotion_metrics
 
         model = emotion.load_model(args.model_file, trust_pickle=args.trust_pickle)
         pred = emotion.predict(model, data.X)
@@ -299,7 +299,7 @@ def _emotion_supervised(args: argparse.Namespace, action: str, paths: list[str])
 def _features(args: argparse.Namespace) -> int:
     import csv
 
-    from nfbl.io.atomic import atomic_open
+    from nfbl.core.atomic import atomic_open
     from nfbl.prompts.aggregate import FEATURE_NAMES, feature_vector
 
     loaded, durations = _load(args, args.events)

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _classes(args: argparse.Namespace) -> int:
-    from nfbl import taxonomy
+    from nfbl.core import taxonomy
 
     rows = taxonomy.table_rows()
     if args.json:

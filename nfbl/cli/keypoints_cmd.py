@@ -83,8 +83,9 @@ def _read(args, path):
 
 
 def _process(seq, args):
-    from nfbl import cleaning, skeletons, tracking
-    from nfbl.errors import NfblError
+    from nfbl.keypoints import cleaning, tracking
+    from nfbl.core import skeletons
+    from nfbl.core.errors import NfblError
 
     if args.person != "all":
         if args.person == "interviewee":
@@ -136,7 +137,7 @@ def _convert(args) -> int:
 
 
 def _summary(seq) -> dict:
-    from nfbl import cleaning
+    from nfbl.keypoints import cleaning
 
     persons = []
     for m in range(seq.num_persons):
@@ -182,7 +183,7 @@ def _bench_openpose(args) -> int:
 
     import numpy as np
 
-    from nfbl.errors import NfblError
+    from nfbl.core.errors import NfblError
     from nfbl.io import openpose
 
     if args.frames < 1:

@@ -53,21 +53,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _parse_classes(text: str | None) -> tuple[int, ...] | None:
     if not text:
         return None
-    from nfbl import taxonomy
+    from nfbl.core import taxonomy
 
     return tuple(taxonomy.lookup(int(t) if t.strip().isdigit() else t.strip()).id
                  for t in text.split(",") if t.strip())
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from nfbl.errors import NfblError
+    from nfbl.core.errors import NfblError
     from nfbl.synth import NoiseConfig, SynthConfig, write_corpus
 
     config = SynthConfig(minutes=None if args.sample_lengths else args.minutes, fps=args.fps,
                          layout=args.layout, flatten_tail=args.flatten_tail, split=args.split,
                          classes=_parse_classes(args.classes), noise=NoiseConfig(level=args.noise))
     if args.bench:
-        from nfbl.synth.bench import run_bench
+        from nfbl.perf.synth import run_bench
 
         res = run_bench(config, seed=args.seed)
         print(res.summary())
@@ -89,8 +89,8 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from nfbl.errors import NfblError
-    from nfbl.sequence import PoseSequence
+    from nfbl.core.errors import NfblError
+    from nfbl.core.sequence import PoseSequence
 
     seq = PoseSequence.load(args.seq)
     events = None
@@ -109,7 +109,7 @@ def _render(args: argparse.Namespace) -> int:
         raise NfblError(f"--person {args.person}: {args.seq} has {seq.num_persons} person(s)")
     out = Path(args.output)
     suffix = out.suffix.lower()
-    from nfbl import render
+    from nfbl.viz import render
 
     if suffix == ".png":
         frames = None

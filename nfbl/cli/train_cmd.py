@@ -63,7 +63,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:
         import torch  # noqa: F401
     except ImportError:
-        from nfbl.errors import MissingDependencyError
+        from nfbl.core.errors import MissingDependencyError
         raise MissingDependencyError("torch", "train", "nfbl train") from None
     from nfbl.detectors.config import load_config
     from nfbl.detectors import train as T
@@ -106,11 +106,11 @@ def _synthetic_pairs(args: argparse.Namespace):
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from nfbl import decoding
-    from nfbl.bench.detection import evaluate
-    from nfbl.errors import NfblError
-    from nfbl.events import EventStream
-    from nfbl.io.atomic import atomic_open
+    from nfbl.exports import decoding
+    from nfbl.metrics.evaluate import evaluate
+    from nfbl.core.errors import NfblError
+    from nfbl.core.events import EventStream
+    from nfbl.core.atomic import atomic_open
 
     if args.videos < 1:
         raise NfblError(f"--videos must be at least 1, got {args.videos}")

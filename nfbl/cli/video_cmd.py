@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from nfbl.cli.batch_cmd import add_batch_arguments, run_batch_command
-from nfbl.errors import NfblError
+from nfbl.core.errors import NfblError
 
 #: defaults of nfbl.pose.deid.DeidConfig, repeated here so that `nfbl --help` does not import
 #: the video stack (tests/test_video_pipeline.py checks that they agree)
@@ -75,7 +75,7 @@ def _crop(text: str) -> tuple[int, int, int, int]:
 
 
 def _pose_config(args: argparse.Namespace, deid_enabled: bool = True):
-    from nfbl.pipeline import PoseConfig  # noqa: PLC0415
+    from nfbl.pose.pipeline import PoseConfig  # noqa: PLC0415
     from nfbl.pose.deid import DeidConfig  # noqa: PLC0415
     given = {"tiles": args.face_tiles, "persist_seconds": args.persist,
              "hold_seconds": args.hold, "bystanders": args.bystanders}
@@ -93,24 +93,24 @@ def _pose_config(args: argparse.Namespace, deid_enabled: bool = True):
 
 
 def _check_suffix(path: Path | None, suffixes: tuple[str, ...], what: str) -> None:
-    from nfbl.errors import NfblError  # noqa: PLC0415
+    from nfbl.core.errors import NfblError  # noqa: PLC0415
     if path is not None and path.suffix.lower() not in suffixes:
         raise NfblError(f"{path}: {what} must end in {', '.join(suffixes)}")
 
 
 def _check_video(video: Path) -> None:
-    from nfbl.errors import NfblError  # noqa: PLC0415
+    from nfbl.core.errors import NfblError  # noqa: PLC0415
     if not video.exists():
         raise NfblError(f"{video}: no such video file")
 
 
 def _pose(args: argparse.Namespace) -> int:
-    from nfbl.pipeline import run_pose  # noqa: PLC0415
+    from nfbl.pose.pipeline import run_pose  # noqa: PLC0415
     _check_video(args.video)
     _check_suffix(args.output, (".npz",), "the keypoint output")
     _check_suffix(args.deid_video, VIDEO_SUFFIXES, "--deid-video")
     if args.benchmark:
-        from nfbl.cli.videobench import main as bench_main  # noqa: PLC0415
+        from nfbl.perf.video import main as bench_main  # noqa: PLC0415
         return bench_main([str(args.video), "--stride",
                            str(args.stride or DEFAULT_STRIDE)])
     cfg = _pose_config(args, deid_enabled=not args.no_deid)
@@ -125,7 +125,7 @@ def _pose(args: argparse.Namespace) -> int:
 
 
 def _deid(args: argparse.Namespace) -> int:
-    from nfbl.pipeline import run_deid  # noqa: PLC0415
+    from nfbl.pose.pipeline import run_deid  # noqa: PLC0415
     _check_video(args.video)
     _check_suffix(args.output, VIDEO_SUFFIXES, "the de-identified video")
     cfg = _pose_config(args)
@@ -165,7 +165,7 @@ def _detect_batch(args: argparse.Namespace) -> int:
 
 def _detect_one(args: argparse.Namespace) -> int:
     from nfbl.io.event_formats import guess_format, write_events  # noqa: PLC0415
-    from nfbl.pipeline import DetectConfig, run_detect  # noqa: PLC0415
+    from nfbl.pose.pipeline import DetectConfig, run_detect  # noqa: PLC0415
     _check_video(args.video)
     if args.format is None:
         guess_format(args.output, for_reading=False)  # fail before the long pass
@@ -201,7 +201,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-deid", action="store_true",
                    help="run pose on the original frames (no face blurring)")
     p.add_argument("--benchmark", action="store_true",
-                   help="measure frames/s of each stage on VIDEO instead (see nfbl.cli.videobench)")
+                   help="measure frames/s of each stage on VIDEO instead (see nfbl.perf.video)")
     _add_pose_options(p)
     p.set_defaults(func=_pose)
 

@@ -1,7 +1,7 @@
 """Skeleton augmentations for training windows (numpy, seeded by the caller's Generator).
 
 Every function takes keypoints ``x`` float32 ``(T, V, C)`` as prepared by
-:func:`nfbl.model_input.prepare` — channels 0, 1 are normalised (x, y) coordinates centred
+:func:`nfbl.exports.model_input.prepare` — channels 0, 1 are normalised (x, y) coordinates centred
 on the body, channel 2 is the confidence score, and a joint with score 0 is *missing* (its
 coordinates are 0). Missing joints stay missing through every augmentation: geometric
 transforms only touch present joints, resampling never invents a joint from a missing one.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nfbl import skeletons
+from nfbl.core import skeletons
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def augment_window(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig,
     """Apply flip, affine, dropouts and noise to one window; returns (window, flipped).
 
     ``global_centre``: the centre joint holds the global displacement (see
-    :func:`nfbl.model_input.add_global_centre`); the random translation then moves only it
+    :func:`nfbl.exports.model_input.add_global_centre`); the random translation then moves only it
     (an error in the reference centre) and the other joints stay neck-centred, as at
     inference. Temporal speed jitter changes the window's time axis and its targets
     together, so it is done by the window sampler (:mod:`nfbl.detectors.data`), not here.

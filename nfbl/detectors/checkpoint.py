@@ -15,11 +15,11 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from nfbl import decoding
+from nfbl.exports import decoding
 from nfbl.detectors.model import DetectorConfig, NFBLDetector
-from nfbl.errors import InputFormatError, NfblError
-from nfbl.io.atomic import atomic_path
-from nfbl.modelcard import ModelCard
+from nfbl.core.errors import InputFormatError, NfblError
+from nfbl.core.atomic import atomic_path
+from nfbl.exports.modelcard import ModelCard
 
 log = logging.getLogger(__name__)
 

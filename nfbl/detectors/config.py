@@ -22,7 +22,7 @@ except ImportError:  # Python 3.10: the 'tomli' backport (train extra, python_ve
     import tomli as tomllib  # type: ignore[no-redef]
 
 from nfbl.detectors.augment import AugmentConfig
-from nfbl.errors import NfblError
+from nfbl.core.errors import NfblError
 
 DEFAULT_LAYOUTS = ("nfbl56", "openpose_body25_hands", "mediapipe_pose33_hands",
                    "coco_wholebody133")
@@ -34,7 +34,7 @@ class DataConfig:
 
     ``source``: ``"synthetic"`` (videos generated from seeds by :mod:`nfbl.synth`, cached
     under ``cache_dir`` when set), ``"corpus"`` (a folder written by ``nfbl synth``:
-    ``corpus_dir``) or ``"dataset"`` (a real dataset read by :mod:`nfbl.datasets`:
+    ``corpus_dir``) or ``"dataset"`` (a real dataset read by :mod:`nfbl.io.datasets`:
     ``dataset``, ``dataset_root``, ``train_split``/``val_split``).
     Synthetic videos ``seed = train_seed + i`` (``i < train_videos``) use ``split="train"``
     generator parameters; validation videos ``val_seed + i`` use ``split="heldout"``.

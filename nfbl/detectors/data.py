@@ -3,7 +3,7 @@
 Targets of one window with T frames and K model classes (multi-label):
 
 * ``cls`` float32 ``(T, K)``: 1 where the frame's timestamp lies in ``[start, end)`` of an
-  event of class k (the rule of :func:`nfbl.events.to_multihot`), else 0.
+  event of class k (the rule of :func:`nfbl.core.events.to_multihot`), else 0.
 * ``dist`` float32 ``(T, K, 2)``: on those positive cells, the distances **in frames**
   from the frame's timestamp back to the event start and forward to the event end,
   ``((t - start) / period, (end - t) / period)``, so ``t - left·period`` and
@@ -26,8 +26,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from nfbl.detectors.augment import AugmentConfig, augment_window, resample
-from nfbl.events import EventStream
-from nfbl.sequence import PoseSequence
+from nfbl.core.events import EventStream
+from nfbl.core.sequence import PoseSequence
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 class VideoRecord:
     """One person of one video, prepared for the model.
 
-    ``x`` float16/float32 ``(T, V, C)`` model input (from ``nfbl.model_input.prepare``);
+    ``x`` float16/float32 ``(T, V, C)`` model input (from ``nfbl.exports.model_input.prepare``);
     ``times`` float64 ``(T,)`` frame timestamps in seconds; ``labels`` int64 ``(E,)`` model
     class *indices* (position in the model's class list) with ``starts``/``ends`` float64
     seconds; ``events`` the ground truth in NFBL ids (for validation).
@@ -245,7 +245,7 @@ def shard(specs: Sequence[WindowSpec], rank: int, world: int) -> list[WindowSpec
 
 def save_video(path: Path, seq: PoseSequence, events: EventStream) -> None:
     """Cache a generated video: keypoints ``.npz`` + its events as ``.events.json``."""
-    from nfbl.io.atomic import atomic_open
+    from nfbl.core.atomic import atomic_open
     seq.save(path.with_suffix(".npz"))
     with atomic_open(path.with_suffix(".events.json")) as fh:
         json.dump([e.to_dict() for e in events], fh)
@@ -253,7 +253,7 @@ def save_video(path: Path, seq: PoseSequence, events: EventStream) -> None:
 
 def load_video(path: Path) -> tuple[PoseSequence, EventStream]:
     """Inverse of :func:`save_video`."""
-    from nfbl.events import Event
+    from nfbl.core.events import Event
     seq = PoseSequence.load(path.with_suffix(".npz"))
     rows = json.loads(path.with_suffix(".events.json").read_text())
     return seq, EventStream(tuple(Event.from_dict(r) for r in rows))

@@ -1,11 +1,11 @@
 """The NFBL detector: a fast ST-GCN++-style backbone with a dense, anchor-free head.
 
 Input ``x``: float32 ``(N, T, V, 3)`` = NORMALISED keypoints of the model's layout (x, y in
-shoulder widths around the neck, see :func:`nfbl.model_input.prepare`; score 0 = missing).
+shoulder widths around the neck, see :func:`nfbl.exports.model_input.prepare`; score 0 = missing).
 Output: ``cls_logits`` ``(N, T, C)`` (multi-label, one sigmoid per class) and ``offsets``
 ``(N, T, C, 2)`` = non-negative distances in FRAMES from each frame ``t`` to the start and to
 the (exclusive) end of the event of that class it lies in, i.e. the event is
-``[t - offsets[..., 0], t + offsets[..., 1])`` in frame units (see :mod:`nfbl.decoding`).
+``[t - offsets[..., 0], t + offsets[..., 1])`` in frame units (see :mod:`nfbl.exports.decoding`).
 
 Architecture (all temporal convolutions are "same"-padded and centred, so the output at
 frame ``t`` depends only on input frames within ``receptive_field`` of ``t``):
@@ -14,7 +14,7 @@ frame ``t`` depends only on input frames within ``receptive_field`` of ``t``):
    parent along ``Layout.bone_pairs``) and motion (frame-to-frame difference); every stream
    is zero wherever a joint it uses is missing, so a missing (0, 0) never looks real.
    With ``global_centre`` the centre joint (the neck) carries the body centre's
-   displacement from its track median instead of (0, 0) (see :func:`nfbl.model_input.prepare`):
+   displacement from its track median instead of (0, 0) (see :func:`nfbl.exports.model_input.prepare`):
    its joint and motion streams then hold whole-body position and velocity, and bones use
    the centre at (0, 0) as before.
 2. Stem: temporal convolution with stride ``stem_stride`` (default 4) per joint.
@@ -38,8 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nfbl import skeletons, taxonomy
-from nfbl.errors import NfblError
+from nfbl.core import skeletons, taxonomy
+from nfbl.core.errors import NfblError
 
 #: Number of per-joint input features built from (x, y, score): x, y, score, present,
 #: bone dx, bone dy, motion dx, motion dy.
@@ -61,7 +61,7 @@ class DetectorConfig:
     the temporal U-Net; head_channels: width at frame rate; max_offset_frames: boundary
     distances are clamped to this (frames); global_centre: the input's centre joint carries
     the body centre's displacement from its track median (whole-body motion, which
-    neck-centring otherwise removes); the card tells :func:`nfbl.model_input.prepare` to
+    neck-centring otherwise removes); the card tells :func:`nfbl.exports.model_input.prepare` to
     provide it.
     """
 

@@ -4,7 +4,7 @@ Built from the paper's description: input batch-normalisation over (joint, chann
 ST-GCN units with output channels 64, 64, 64, 64, 128, 128, 128, 256, 256, 256 and temporal
 stride 2 in the 5th and 8th unit; each unit is a spatial graph convolution over the
 spatial-partition adjacency (root / centripetal / centrifugal subsets, from
-:attr:`nfbl.skeletons.Layout.adjacency`) with a learnable edge-importance mask, followed by
+:attr:`nfbl.core.skeletons.Layout.adjacency`) with a learnable edge-importance mask, followed by
 BN-ReLU, a temporal convolution of kernel 9, BN, dropout, a residual connection (none in the
 first unit; a strided 1x1 convolution + BN where shape changes) and ReLU; global average
 pooling over time and joints; a linear classifier. On COCO-17 with 33 classes it has about
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nfbl import skeletons, taxonomy
+from nfbl.core import skeletons, taxonomy
 
 #: Output channels of the ten units and their temporal strides (the paper's design).
 CHANNELS: tuple[int, ...] = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
@@ -134,7 +134,7 @@ def export_onnx(path: str, cfg: STGCNConfig = STGCNConfig(), window: int = 300,
     """
     import warnings
 
-    from nfbl.io.atomic import atomic_path
+    from nfbl.core.atomic import atomic_path
 
     torch.manual_seed(seed)
     model = ReferenceSTGCN(cfg).eval()

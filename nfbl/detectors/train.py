@@ -6,7 +6,7 @@ drawn (class-balanced, see :mod:`nfbl.detectors.data`) from a random generator s
 run sees exactly the windows an uninterrupted one would. After every ``run.val_every``
 epochs the model decodes the validation videos into events and is scored with F1@0.3
 (MiGA, events scored ≥ ``run.decode_threshold``) and mAP@0.5 (ActivityNet) from
-:mod:`nfbl.bench.metrics`. ``last.pt`` is written every epoch and ``best.pt`` whenever the
+:mod:`nfbl.metrics.scores`. ``last.pt`` is written every epoch and ``best.pt`` whenever the
 monitored metric improves; training stops early after ``run.patience`` epochs without
 improvement.
 
@@ -32,15 +32,16 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from nfbl import decoding, skeletons
+from nfbl.exports import decoding
+from nfbl.core import skeletons
 from nfbl.detectors import data as D
 from nfbl.detectors.augment import identity_class_flip
 from nfbl.detectors.config import TrainConfig
 from nfbl.detectors.losses import boundary_loss, sigmoid_focal_loss
 from nfbl.detectors.model import DetectorConfig, NFBLDetector
-from nfbl.errors import NfblError
-from nfbl.events import EventStream
-from nfbl.io.atomic import atomic_open
+from nfbl.core.errors import NfblError
+from nfbl.core.events import EventStream
+from nfbl.core.atomic import atomic_open
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +96,9 @@ def init_distributed(device_name: str) -> DistInfo:
 
 def _prepare(seq, model_cfg: DetectorConfig, person: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Keypoints of one person → the model's normalised input ``(T, V, 3)`` and timestamps,
-    through :func:`nfbl.model_input.prepare` with the model's card (the same function and
+    through :func:`nfbl.exports.model_input.prepare` with the model's card (the same function and
     settings inference uses)."""
-    from nfbl import model_input
+    from nfbl.exports import model_input
     from nfbl.detectors.checkpoint import make_card
     return model_input.prepare(seq, person, make_card(model_cfg))
 
@@ -143,15 +144,15 @@ def _records_from(pairs, model_cfg: DetectorConfig, desc: str, progress: bool) -
 
 def _corpus_pairs(folder: str):
     """(PoseSequence, EventStream) of every video in a folder written by ``nfbl synth``
-    (``<vid>.npz`` + ``<vid>.events.jsonl``, read as an :mod:`nfbl.datasets` folder)."""
-    from nfbl import datasets
+    (``<vid>.npz`` + ``<vid>.events.jsonl``, read as an :mod:`nfbl.io.datasets` folder)."""
+    from nfbl.io import datasets
     for sample in datasets.open_dataset(folder, kind="folder"):
         yield sample.sequence, sample.events
 
 
 def _dataset_pairs(cfg: TrainConfig, split: str):
-    """(PoseSequence, EventStream) of one split of a real dataset (:mod:`nfbl.datasets`)."""
-    from nfbl import datasets
+    """(PoseSequence, EventStream) of one split of a real dataset (:mod:`nfbl.io.datasets`)."""
+    from nfbl.io import datasets
     for sample in datasets.open_dataset(cfg.data.dataset_root, kind=cfg.data.dataset,
                                         split=split or None):
         yield sample.sequence, sample.events
@@ -218,7 +219,7 @@ def predict_record(model: NFBLDetector, record: D.VideoRecord, device: torch.dev
 
 def decode_record(record: D.VideoRecord, probs: np.ndarray, offsets: np.ndarray,
                   class_ids: Sequence[int], model_name: str = "", decode_cfg=None) -> EventStream:
-    """Model outputs of one record → events, via :func:`nfbl.decoding.decode`."""
+    """Model outputs of one record → events, via :func:`nfbl.exports.decoding.decode`."""
     return EventStream(tuple(decoding.decode(probs, offsets, record.times, class_ids, cfg=decode_cfg,
                                              video_id=record.video_id, fps=record.fps,
                                              model=model_name)))
@@ -226,7 +227,7 @@ def decode_record(record: D.VideoRecord, probs: np.ndarray, offsets: np.ndarray,
 
 def score_events(truth: EventStream, pred: EventStream, min_score: float) -> dict[str, float]:
     """F1@0.3 (events scored ≥ ``min_score``) and mAP@0.5 (all events) of ``pred``."""
-    from nfbl.bench import metrics as M
+    from nfbl.metrics import scores as M
     if len(truth) == 0:
         return {"f1": math.nan, "precision": math.nan, "recall": math.nan, "map50": math.nan}
     f1 = M.f1_at_tiou(truth, pred, 0.3, min_score=min_score)

@@ -1,15 +1,15 @@
 """Run an exported NFBL detector with onnxruntime (numpy + onnxruntime only, never torch).
 
-:class:`Detector` loads an ONNX file written by :func:`nfbl.exports.onnx.export` (or the
+:class:`Detector` loads an ONNX file written by :func:`nfbl.detectors.export.export` (or the
 bundled default model), reads its model card, and offers
 
 - :meth:`Detector.predict`: normalised keypoints ``(T, V, 3)`` → ``probs (T, C)``,
   ``offsets (T, C, 2)``, in chunks of ``card.window`` frames with ``card.overlap`` frames of
   context on each side (chunk starts aligned to ``card.stride``), so memory does not grow
   with T and the result equals whole-sequence inference (to float rounding);
-- :meth:`Detector.detect`: a :class:`~nfbl.sequence.PoseSequence` → an
-  :class:`~nfbl.events.EventStream` (preprocessing by :func:`nfbl.model_input.prepare`,
-  decoding by :func:`nfbl.decoding.decode`);
+- :meth:`Detector.detect`: a :class:`~nfbl.core.sequence.PoseSequence` → an
+  :class:`~nfbl.core.events.EventStream` (preprocessing by :func:`nfbl.exports.model_input.prepare`,
+  decoding by :func:`nfbl.exports.decoding.decode`);
 - :meth:`Detector.stream`: a :class:`StreamingDetector` that takes normalised frames as
   they arrive and yields events as they close (online mode), exactly the offline events.
 """
@@ -22,11 +22,11 @@ from typing import Sequence
 
 import numpy as np
 
-from nfbl import decoding, model_input
-from nfbl.errors import NfblError
-from nfbl.events import Event, EventStream
-from nfbl.modelcard import METADATA_KEY, ModelCard
-from nfbl.sequence import PoseSequence
+from nfbl.exports import decoding, model_input
+from nfbl.core.errors import NfblError
+from nfbl.core.events import Event, EventStream
+from nfbl.exports.modelcard import METADATA_KEY, ModelCard
+from nfbl.core.sequence import PoseSequence
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ class Detector:
         return decode if decode is not None else decoding.DecodeConfig.from_dict(self.card.decode)
 
     def persons(self, seq: PoseSequence, persons: str | int | Sequence[int] = "interviewee") -> list[int]:
-        """Person indices to run: ``"interviewee"`` (one, :func:`nfbl.tracking.choose_interviewee`),
+        """Person indices to run: ``"interviewee"`` (one, :func:`nfbl.keypoints.tracking.choose_interviewee`),
         ``"all"``, or explicit indices."""
         if seq.num_persons == 0:
             raise NfblError(f"{seq.video_id or 'sequence'}: no person in the keypoints")
@@ -187,7 +187,7 @@ class Detector:
         if persons == "interviewee":
             if seq.num_persons == 1:
                 return [0]
-            from nfbl import tracking
+            from nfbl.keypoints import tracking
             return [tracking.choose_interviewee(seq.keypoints, seq.frame_size)]
         if isinstance(persons, str):
             raise NfblError(f"persons must be 'interviewee', 'all' or indices, got {persons!r}")
@@ -222,7 +222,7 @@ class Detector:
 
         ``layout``: the layout of pixel keypoints given to
         :meth:`StreamingDetector.push_keypoints` (prepared causally by
-        :class:`nfbl.model_input.OnlinePreparer` with ``warmup_frames``).
+        :class:`nfbl.exports.model_input.OnlinePreparer` with ``warmup_frames``).
         """
         return StreamingDetector(self, video_id, track_id, decode, layout, warmup_frames)
 
@@ -231,9 +231,9 @@ class StreamingDetector:
     """Online detection for one person: push frames as they arrive, get events as they close.
 
     ``push(x, timestamps)`` takes ``(t, V, 3)`` model-input frames (already prepared — see
-    :func:`nfbl.model_input.prepare`) and their timestamps; ``push_keypoints(kp,
+    :func:`nfbl.exports.model_input.prepare`) and their timestamps; ``push_keypoints(kp,
     timestamps)`` takes pixel keypoints of the ``layout`` given to :meth:`Detector.stream`
-    and prepares them causally (:class:`nfbl.model_input.OnlinePreparer`). The model runs
+    and prepares them causally (:class:`nfbl.exports.model_input.OnlinePreparer`). The model runs
     whenever a whole chunk plus its right context is buffered; closed events are returned;
     ``close()`` flushes the rest. ``push`` runs the same chunks as :meth:`Detector.predict`
     on the same inputs, so its events are exactly those of offline decoding of the same
@@ -284,7 +284,7 @@ class StreamingDetector:
 
     def push_keypoints(self, keypoints: np.ndarray, timestamps: np.ndarray | Sequence[float]) -> list[Event]:
         """Append PIXEL keypoints ``(t, V, 3)`` of the stream's ``layout`` (at the model's
-        frame rate), prepared causally (:class:`nfbl.model_input.OnlinePreparer`: frames wait
+        frame rate), prepared causally (:class:`nfbl.exports.model_input.OnlinePreparer`: frames wait
         for the scale during the warm-up); returns closed events."""
         if self.preparer is None:
             raise NfblError("push_keypoints needs a stream opened with the keypoints' layout: "

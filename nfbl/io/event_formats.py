@@ -27,12 +27,12 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from nfbl import taxonomy
-from nfbl.errors import InputFormatError, MissingDependencyError, NfblError
-from nfbl.events import SCHEMA_VERSION, Event, EventStream
-from nfbl.io.atomic import atomic_open, atomic_path
+from nfbl.core import taxonomy
+from nfbl.core.errors import InputFormatError, MissingDependencyError, NfblError
+from nfbl.core.events import SCHEMA_VERSION, Event, EventStream
+from nfbl.core.atomic import atomic_open, atomic_path
 
-JSONL_SCHEMA = "nfbl.events"
+JSONL_SCHEMA = "nfbl.core.events"
 CSV_COLUMNS = ("video_id", "track_id", "class_id", "code", "label", "start", "end", "score", "model")
 IMIGUE_COLUMNS = ("video_id", "label_id", "start_time", "start_frame", "end_time", "end_frame",
                   "class", "subject_id", "subject_gender", "subject_nationality", "win_or_lose")

@@ -19,9 +19,9 @@ from __future__ import annotations
 import enum
 from pathlib import Path
 
-from nfbl.errors import InputFormatError, NfblError
-from nfbl.events import EventStream
-from nfbl.sequence import PoseSequence
+from nfbl.core.errors import InputFormatError, NfblError
+from nfbl.core.events import EventStream
+from nfbl.core.sequence import PoseSequence
 
 
 class KeypointFormat(str, enum.Enum):

@@ -1,7 +1,7 @@
 """MiGA challenge skeleton CSV (``<vid>_light_hand.csv``) → PoseSequence.
 
 Each row: column 0 a frame index, then 35 joints x (x, y, c) — 106 columns, no header.
-The joints are those of :data:`nfbl.skeletons.MIGA35` (13 OpenPose upper-body points + 2x11
+The joints are those of :data:`nfbl.core.skeletons.MIGA35` (13 OpenPose upper-body points + 2x11
 hand points). The kit names the subject's right side "Left" (mirrored); nfbl names joints by
 the subject's side. The joint order is a reconstruction from the kit's description, not
 from a specification: check it against your copy (docs/keypoints.md). A (0, 0, 0) or c = 0
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nfbl import skeletons
-from nfbl.errors import InputFormatError, NfblError
-from nfbl.events import EventStream
-from nfbl.sequence import PoseSequence
+from nfbl.core import skeletons
+from nfbl.core.errors import InputFormatError, NfblError
+from nfbl.core.events import EventStream
+from nfbl.core.sequence import PoseSequence
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def video_id_of(path: str | Path, suffix: str) -> str:
 
 def read_miga(path: str | Path, fps: float | None = None, video_id: str | None = None,
               frame_size: tuple[int, int] = (0, 0)) -> PoseSequence:
-    """Read a ``<vid>_light_hand.csv`` into a one-person :data:`~nfbl.skeletons.MIGA35`
+    """Read a ``<vid>_light_hand.csv`` into a one-person :data:`~nfbl.core.skeletons.MIGA35`
     PoseSequence; timestamps are ``index / fps`` (``fps`` defaults to 25)."""
     path = Path(path)
     if fps is None:

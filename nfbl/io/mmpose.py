@@ -10,7 +10,7 @@ Accepted shapes (what mmpose writes):
 - ``demo/topdown_demo_with_mmdet.py --save-predictions``:
   ``{"meta_info": {...}, "instance_info": [{"frame_id": 1, "instances": [...]}, ...]}``.
 
-Instances are unordered people: they are linked with :func:`nfbl.tracking.link_people`.
+Instances are unordered people: they are linked with :func:`nfbl.keypoints.tracking.link_people`.
 mmpose gives every keypoint a position and a score; joints with score <= ``min_score`` are
 marked missing (default 0: keep every joint with its score).
 """
@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nfbl import skeletons, tracking
-from nfbl.errors import InputFormatError, NfblError
-from nfbl.sequence import PoseSequence
+from nfbl.core import skeletons
+from nfbl.keypoints import tracking
+from nfbl.core.errors import InputFormatError, NfblError
+from nfbl.core.sequence import PoseSequence
 
 log = logging.getLogger(__name__)
 

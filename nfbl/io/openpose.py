@@ -1,10 +1,10 @@
-"""OpenPose JSON (one file per frame) → :class:`~nfbl.sequence.PoseSequence`.
+"""OpenPose JSON (one file per frame) → :class:`~nfbl.core.sequence.PoseSequence`.
 
 Files are named ``<vid>_<12-digit frame>_keypoints.json`` and hold
 ``{"people": [{"pose_keypoints_2d": [75 values], "hand_left_keypoints_2d": [63],
 "hand_right_keypoints_2d": [63], "face_keypoints_2d": [...]}, ...]}`` (BODY_25 + hands; the
 face is ignored). (0, 0, 0) marks a missing joint; a frame may hold 0, 1 or several people,
-in no particular order: :func:`nfbl.tracking.link_people` links them into tracks.
+in no particular order: :func:`nfbl.keypoints.tracking.link_people` links them into tracks.
 This is the raw skeleton format of iMiGUE (a 15-minute video is ~22,500 files).
 """
 from __future__ import annotations
@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nfbl import skeletons, tracking
-from nfbl.errors import InputFormatError, NfblError
-from nfbl.sequence import PoseSequence
+from nfbl.core import skeletons
+from nfbl.keypoints import tracking
+from nfbl.core.errors import InputFormatError, NfblError
+from nfbl.core.sequence import PoseSequence
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +109,9 @@ def read_openpose(path: str | Path, fps: float | None = None, video_id: str | No
     Frames are ordered by their 12-digit number and timestamped ``number / fps`` seconds
     (``fps`` defaults to 25, the iMiGUE rate; OpenPose JSON stores none), so a missing file
     leaves a gap in the timestamps rather than shifting later frames. People are linked
-    across frames with :func:`nfbl.tracking.link_people` (``max_distance``, ``max_lost``);
+    across frames with :func:`nfbl.keypoints.tracking.link_people` (``max_distance``, ``max_lost``);
     the result keeps every track seen in at least ``min_track_frames`` frames (default 2:
-    single-frame flickers are dropped; see :func:`nfbl.tracking.select_person`). A folder with
+    single-frame flickers are dropped; see :func:`nfbl.keypoints.tracking.select_person`). A folder with
     files of several videos needs ``video_id``. ``frame_size`` (width, height) is not in the
     files; pass it if known. ``io_threads`` > 1 reads files in threads (parsing stays
     serial); it may help on a cold or network file system, not on a warm local one.

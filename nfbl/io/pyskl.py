@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nfbl import skeletons
-from nfbl.errors import InputFormatError, NfblError
-from nfbl.sequence import PoseSequence
+from nfbl.core import skeletons
+from nfbl.core.errors import InputFormatError, NfblError
+from nfbl.core.sequence import PoseSequence
 
 log = logging.getLogger(__name__)
 

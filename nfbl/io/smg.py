@@ -6,11 +6,11 @@
 header). nfbl keeps the pixel x, y with score 1; a joint whose pixel position is not finite
 (Kinect maps untracked joints to -inf) or exactly (0, 0) is missing. World coordinates and
 orientations are not kept. The joint order is the Kinect v2 ``JointType`` order
-(:data:`nfbl.skeletons.KINECT_V2_25`).
+(:data:`nfbl.core.skeletons.KINECT_V2_25`).
 
 ``<ID>_finelabels.csv``: ``label,start,end`` per row, label 1-based over SMG's 17 classes,
 start/end frame numbers (end inclusive). Labels are mapped with
-:func:`nfbl.taxonomy.smg_to_nfbl`; classes without an NFBL counterpart are skipped with a
+:func:`nfbl.core.taxonomy.smg_to_nfbl`; classes without an NFBL counterpart are skipped with a
 logged warning.
 """
 from __future__ import annotations
@@ -23,11 +23,11 @@ from typing import Iterable
 
 import numpy as np
 
-from nfbl import skeletons, taxonomy
-from nfbl.errors import InputFormatError, NfblError
-from nfbl.events import Event, EventStream
+from nfbl.core import skeletons, taxonomy
+from nfbl.core.errors import InputFormatError, NfblError
+from nfbl.core.events import Event, EventStream
 from nfbl.io.miga import read_numeric_rows, video_id_of
-from nfbl.sequence import PoseSequence
+from nfbl.core.sequence import PoseSequence
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from nfbl.errors import MissingDependencyError
+from nfbl.core.errors import MissingDependencyError
 
 log = logging.getLogger(__name__)
 

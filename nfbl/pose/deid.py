@@ -33,8 +33,8 @@ from typing import Iterable
 
 import numpy as np
 
-from nfbl import skeletons
-from nfbl.errors import MissingDependencyError, NfblError
+from nfbl.core import skeletons
+from nfbl.core.errors import MissingDependencyError, NfblError
 
 log = logging.getLogger(__name__)
 

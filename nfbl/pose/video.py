@@ -19,7 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
-from nfbl.errors import MissingDependencyError, NfblError
+from nfbl.core.errors import MissingDependencyError, NfblError
 
 log = logging.getLogger(__name__)
 

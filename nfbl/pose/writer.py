@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nfbl.errors import NfblError
-from nfbl.io.atomic import atomic_path
+from nfbl.core.errors import NfblError
+from nfbl.core.atomic import atomic_path
 from nfbl.pose.video import _av
 
 log = logging.getLogger(__name__)

@@ -24,9 +24,9 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from nfbl import taxonomy
-from nfbl.errors import InputFormatError, NfblError
-from nfbl.events import Event, EventStream
+from nfbl.core import taxonomy
+from nfbl.core.errors import InputFormatError, NfblError
+from nfbl.core.events import Event, EventStream
 
 #: How the duration of a video was obtained.
 DURATION_GIVEN = "given"

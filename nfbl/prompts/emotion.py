@@ -11,7 +11,7 @@ Two classifiers (scikit-learn, imported lazily; it is in the ``extras`` extra):
 
 Cross-validation is stratified by label, and grouped by subject when the label table gives
 subject ids (no subject in both a training and a test fold). Metrics: accuracy and macro-F1
-from :func:`nfbl.bench.metrics.emotion_metrics`.
+from :func:`nfbl.metrics.scores.emotion_metrics`.
 """
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from typing import Mapping
 
 import numpy as np
 
-from nfbl.errors import InputFormatError, MissingDependencyError, NfblError
-from nfbl.io.atomic import atomic_open, atomic_path
+from nfbl.core.errors import InputFormatError, MissingDependencyError, NfblError
+from nfbl.core.atomic import atomic_open, atomic_path
 from nfbl.prompts.aggregate import FEATURE_NAMES, FEATURES_VERSION
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ def cross_validate(data: Dataset, kind: str = "logreg", folds: int = 5, seed: in
     _sklearn()
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-    from nfbl.bench.metrics import emotion_metrics
+    from nfbl.metrics.scores import emotion_metrics
 
     classes, counts = np.unique(data.y.astype(str), return_counts=True)
     if len(classes) < 2:

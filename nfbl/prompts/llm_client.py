@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from nfbl.errors import NfblError
-from nfbl.io.atomic import atomic_open
+from nfbl.core.errors import NfblError
+from nfbl.core.atomic import atomic_open
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from nfbl import taxonomy
-from nfbl.errors import NfblError
-from nfbl.events import Event
+from nfbl.core import taxonomy
+from nfbl.core.errors import NfblError
+from nfbl.core.events import Event
 from nfbl.prompts.aggregate import (DURATION_GIVEN, DURATION_LAST_EVENT, DURATION_META, Summary)
 
 #: Smallest timeline budget that still leaves room for a few lines and the omission note.

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from nfbl.errors import InputFormatError, NfblError
-from nfbl.events import Event, EventStream
+from nfbl.core.errors import InputFormatError, NfblError
+from nfbl.core.events import Event, EventStream
 from nfbl.prompts.aggregate import AggregateConfig, Summary, summarise
 from nfbl.prompts.summary_text import summary_text, timeline_text
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nfbl.skeletons import HAND_JOINTS, hand_links
+from nfbl.core.skeletons import HAND_JOINTS, hand_links
 
 HAND_INDEX = {n: i for i, n in enumerate(HAND_JOINTS)}
 

@@ -2,8 +2,8 @@
 
 One video = a random body, camera and idle style, an event timeline calibrated to iMiGUE,
 gesture programs driving a 3D kinematic model, projection and pose-estimator noise. The
-result is a :class:`~nfbl.sequence.PoseSequence` (float32 pixels with scores, score 0 =
-missing) and the ground-truth :class:`~nfbl.events.EventStream` (score 1.0).
+result is a :class:`~nfbl.core.sequence.PoseSequence` (float32 pixels with scores, score 0 =
+missing) and the ground-truth :class:`~nfbl.core.events.EventStream` (score 1.0).
 Everything is deterministic given the seed.
 """
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from nfbl import skeletons, taxonomy
-from nfbl.errors import NfblError
-from nfbl.events import Event, EventStream
-from nfbl.io.atomic import atomic_open
-from nfbl.sequence import PoseSequence
+from nfbl.core import skeletons, taxonomy
+from nfbl.core.errors import NfblError
+from nfbl.core.events import Event, EventStream
+from nfbl.core.atomic import atomic_open
+from nfbl.core.sequence import PoseSequence
 from nfbl.synth import body as B
 from nfbl.synth import camera as C
 from nfbl.synth import motion as M

@@ -14,7 +14,7 @@ def showcase(out_png: str | Path, classes: Sequence[int] = GENERATED_CLASSES, se
              cell: tuple[int, int] = (360, 300)) -> Path:
     """Draw, for each class, the frame at fraction ``at`` of its first event (clean keypoints
     by default) from a short single-class video."""
-    from nfbl.render import render_cells
+    from nfbl.viz.render import render_cells
 
     base = config or SynthConfig(minutes=0.75, noise=NoiseConfig(level=0.0), beats=False)
     cells = []

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from nfbl.errors import NfblError
+from nfbl.core.errors import NfblError
 from nfbl.synth.gestures import GESTURES
 
 STATS_FILE = "imigue_event_stats.json"

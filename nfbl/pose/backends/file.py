@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nfbl.errors import NfblError
+from nfbl.core.errors import NfblError
 from nfbl.pose.backends.base import PoseBackend
-from nfbl.sequence import PoseSequence
+from nfbl.core.sequence import PoseSequence
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nfbl import skeletons
-from nfbl.errors import MissingDependencyError, NfblError
+from nfbl.core import skeletons
+from nfbl.core.errors import MissingDependencyError, NfblError
 from nfbl.pose.backends.base import PoseBackend
 
 log = logging.getLogger(__name__)

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nfbl import skeletons
-from nfbl.errors import MissingDependencyError, NfblError
+from nfbl.core import skeletons
+from nfbl.core.errors import MissingDependencyError, NfblError
 from nfbl.pose.backends.base import PoseBackend
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Foundation: errors, taxonomy, skeleton layouts, events, pose sequences, atomic writes (numpy only)."""

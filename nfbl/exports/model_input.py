@@ -1,0 +1,239 @@
+"""PoseSequence → detector input: the ONE preprocessing used by training and inference.
+
+:func:`prepare` turns one person of a :class:`~nfbl.core.sequence.PoseSequence` into the float32
+``(T', V, 3)`` array an NFBL detector takes (and its per-frame timestamps), following the
+model card: layout conversion by joint name, resampling to the model's frame rate, short-gap
+interpolation, neck-centred shoulder-width normalisation. numpy only (foundation).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+import numpy as np
+
+from nfbl.keypoints import cleaning
+from nfbl.core import skeletons
+from nfbl.core.errors import NfblError
+from nfbl.core.sequence import PoseSequence
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_GAP = 10
+
+
+class InputSpec(Protocol):
+    """What :func:`prepare` reads from a model card (a DetectorConfig also fits)."""
+
+    layout: str
+    fps: float
+
+
+def needs_resampling(timestamps: np.ndarray, fps: float, seq_fps: float | None = None,
+                     tol: float = 1e-3) -> bool:
+    """True unless the frames are already evenly spaced at ``fps`` (relative tolerance)."""
+    ts = np.asarray(timestamps, dtype=np.float64)
+    if seq_fps is not None and abs(seq_fps - fps) > tol * fps:
+        return True
+    if len(ts) < 2:
+        return False
+    return bool(np.max(np.abs(np.diff(ts) * fps - 1.0)) > tol)
+
+
+def check_finite(x: np.ndarray, where: str = "input") -> None:
+    """Raise :class:`NfblError` naming the first frame with NaN/inf; ``x`` is ``(T, ...)``."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        frame = int(np.argmax(bad.reshape(bad.shape[0], -1).any(axis=1)))
+        raise NfblError(f"{where}: keypoints contain NaN or inf (first at frame {frame}); "
+                        f"mark missing joints with score 0 instead")
+
+
+def prepare(seq: PoseSequence, person: int, card: InputSpec) -> tuple[np.ndarray, np.ndarray]:
+    """One person of ``seq`` → normalised model input.
+
+    Steps: (1) check that the sequence's layout can feed the model (``card.check_layout``,
+    an error naming both layouts); (2) take person ``person`` (index into the M axis);
+    (3) convert to ``card.layout`` by joint name (missing joints → score 0);
+    (4) resample to ``card.fps`` with :func:`nfbl.keypoints.cleaning.resample` when the sequence's
+    frame rate differs or its timestamps are not evenly spaced; (5) fill gaps of at most
+    ``card.max_gap`` frames (:func:`nfbl.keypoints.cleaning.interpolate_gaps`); (6) normalise
+    (:func:`nfbl.keypoints.cleaning.normalize`: neck-centred, divided by the median shoulder width).
+
+    Returns ``x`` float32 ``(T', V, 3)`` and ``timestamps`` float64 ``(T',)`` seconds.
+    """
+    target = skeletons.get_layout(card.layout)
+    if hasattr(card, "check_layout"):
+        card.check_layout(seq.layout)
+    if not -seq.num_persons <= person < seq.num_persons:
+        raise NfblError(f"{seq.video_id or 'sequence'}: person index {person} is out of range "
+                        f"(the sequence has {seq.num_persons} person(s))")
+    person = person % seq.num_persons
+    check_finite(seq.keypoints[person], seq.video_id or "sequence")
+    kp = seq.keypoints[person:person + 1]
+    if seq.layout != target.name:
+        kp = skeletons.convert(kp, seq.layout_def, target)
+    one = PoseSequence(kp, target.name, seq.fps, seq.timestamps, seq.frame_size,
+                       seq.track_ids[person:person + 1], seq.video_id)
+    fps = float(card.fps)
+    if needs_resampling(one.timestamps, fps, seq.fps):
+        log.info("%s: resampling %g fps -> %g fps", seq.video_id or "sequence", seq.fps, fps)
+        one = cleaning.resample(one, fps)
+    x = one.keypoints[0]
+    max_gap = int(getattr(card, "max_gap", DEFAULT_MAX_GAP))
+    if max_gap > 0:
+        x = cleaning.interpolate_gaps(x, max_gap=max_gap)
+    x, norm = cleaning.normalize(x, target)
+    if getattr(card, "global_centre", False):
+        x = add_global_centre(x, norm.center, norm.scale, target)
+    return np.ascontiguousarray(x, dtype=np.float32), one.timestamps.copy()
+
+
+def add_global_centre(x: np.ndarray, centre: np.ndarray, scale: float,
+                      layout: skeletons.Layout, reference: np.ndarray | None = None) -> np.ndarray:
+    """Write whole-body displacement into the centre joint of normalised keypoints.
+
+    Neck-centring sets the centre joint (the neck) to (0, 0) in every frame, which removes
+    whole-body motion (leaning, sitting up, shifting in the chair). This puts
+    ``(centre[t] - reference) / scale`` there instead, for frames where the centre joint is
+    present; ``reference`` defaults to the median centre of those frames. x: ``(T, V, 3)``
+    normalised; centre: ``(T, 2)`` pixels; scale: pixels per shoulder width. Returns a copy.
+    """
+    out = np.array(x, dtype=np.float32, copy=True)
+    c = layout.index[layout.center]
+    has = out[:, c, 2] > 0
+    if not has.any():
+        return out
+    centre = np.asarray(centre, dtype=np.float64)
+    ref = np.median(centre[has], axis=0) if reference is None else np.asarray(reference, np.float64)
+    out[has, c, :2] = ((centre[has] - ref) / float(scale)).astype(np.float32)
+    return out
+
+
+def prepare_for_config(seq: PoseSequence, person: int, spec: InputSpec) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`prepare` for a model config (anything with ``layout``, ``fps`` and optionally
+    ``max_gap``) instead of a card: used by training, identical steps."""
+    return prepare(seq, person, spec)
+
+
+class OnlinePreparer:
+    """A causal :func:`prepare` for streaming: pixel keypoints of one person in, model input out.
+
+    Frames must already be at the model's frame rate (no online resampling). Per frame the
+    centre is the neck, else the mid-shoulder point, else the last known centre (offline:
+    the nearest frame's, which may lie in the future); the scale is the median shoulder
+    width over the first ``warmup_frames`` frames that show both shoulders (offline: over
+    the whole track); for a ``global_centre`` model the reference centre is the median centre
+    of the held-back frames (offline: of the whole track). Frames are held back until the
+    scale is known, then flow through with no delay. Gaps are not interpolated (offline
+    fills gaps of ``card.max_gap``).
+    With no gaps, a constant shoulder width and a centre in every frame, the output equals
+    :func:`prepare` exactly.
+    """
+
+    def __init__(self, card: InputSpec, layout: str, warmup_frames: int = 50):
+        self.target = skeletons.get_layout(card.layout)
+        if hasattr(card, "check_layout"):
+            card.check_layout(layout)
+        self.source = skeletons.get_layout(layout)
+        self.fps = float(card.fps)
+        self.global_centre = bool(getattr(card, "global_centre", False))
+        self._reference: np.ndarray | None = None
+        self.warmup_frames = int(warmup_frames)
+        t = self.target.index
+        self._ls, self._rs, self._neck = (t.get("left_shoulder"), t.get("right_shoulder"),
+                                          t.get("neck"))
+        self._held: list[np.ndarray] = []
+        self._held_ts: list[np.ndarray] = []
+        self._widths: list[float] = []
+        self._scale: float | None = None
+        self._centre: np.ndarray | None = None
+        self._frames = 0
+
+    @property
+    def scale(self) -> float | None:
+        """Pixels per shoulder width once known."""
+        return self._scale
+
+    def _centres(self, kp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        present = kp[..., 2] > 0
+        centre = np.zeros((len(kp), 2))
+        ok = np.zeros(len(kp), dtype=bool)
+        if self._ls is not None and self._rs is not None:
+            both = present[:, self._ls] & present[:, self._rs]
+            centre[both] = 0.5 * (kp[both, self._ls, :2] + kp[both, self._rs, :2])
+            ok |= both
+        if self._neck is not None:
+            has = present[:, self._neck]
+            centre[has] = kp[has, self._neck, :2]
+            ok |= has
+        return centre, ok
+
+    def _emit(self, kp: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        centre, ok = self._centres(kp)
+        if self._centre is None and ok.any():
+            self._centre = centre[int(np.argmax(ok))]  # before the first centre: the first one
+        for i in range(len(kp)):
+            if ok[i]:
+                self._centre = centre[i]
+            elif self._centre is not None:
+                centre[i] = self._centre
+        present = kp[..., 2] > 0
+        xy = (kp[..., :2].astype(np.float64) - centre[:, None, :]) / float(self._scale or 1.0)
+        out = np.zeros(kp.shape, np.float32)
+        out[..., :2] = np.where(present[..., None], xy, 0.0)
+        out[..., 2] = np.where(present, kp[..., 2], 0.0)
+        if self.global_centre:
+            if self._reference is None:
+                has = out[:, self.target.index[self.target.center], 2] > 0
+                self._reference = np.median(centre[has], axis=0) if has.any() else None
+            if self._reference is not None:
+                out = add_global_centre(out, centre, float(self._scale or 1.0), self.target,
+                                        self._reference)
+        return out, ts
+
+    def push(self, keypoints: np.ndarray, timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel keypoints ``(t, V_src, 3)`` + timestamps → model input frames ready so far."""
+        kp = np.asarray(keypoints, dtype=np.float32)
+        ts = np.asarray(timestamps, dtype=np.float64).reshape(-1)
+        if kp.ndim != 3 or kp.shape[1:] != (self.source.num_joints, 3) or len(ts) != len(kp):
+            raise NfblError(f"online keypoints must be (t, {self.source.num_joints}, 3) with one "
+                            f"timestamp per frame, got {kp.shape} and {ts.shape[0]} timestamps")
+        bad = ~np.isfinite(kp)
+        if bad.any():
+            frame = self._frames + int(np.argmax(bad.reshape(len(kp), -1).any(axis=1)))
+            raise NfblError(f"online keypoints contain NaN or inf (first at frame {frame}); "
+                            f"mark missing joints with score 0 instead")
+        self._frames += len(kp)
+        if self.source is not self.target:
+            kp = skeletons.convert(kp, self.source, self.target)
+        else:
+            kp = kp.copy()
+            kp[kp[..., 2] <= 0] = 0.0
+        if self._scale is not None:
+            return self._emit(kp, ts)
+        self._held.append(kp)
+        self._held_ts.append(ts)
+        if self._ls is not None and self._rs is not None:
+            both = (kp[:, self._ls, 2] > 0) & (kp[:, self._rs, 2] > 0)
+            self._widths += np.linalg.norm(kp[both, self._ls, :2] - kp[both, self._rs, :2],
+                                           axis=1).tolist()
+        if len(self._widths) >= self.warmup_frames:
+            return self.flush()
+        return np.zeros((0, self.target.num_joints, 3), np.float32), np.zeros(0)
+
+    def flush(self) -> tuple[np.ndarray, np.ndarray]:
+        """Release held-back frames (fixing the scale from what has been seen)."""
+        if self._scale is None:
+            w = float(np.median(self._widths)) if self._widths else 0.0
+            if not w > 1e-6:
+                held = np.concatenate(self._held) if self._held else np.zeros((0,) + (
+                    self.target.num_joints, 3), np.float32)
+                _, norm = cleaning.normalize(held, self.target) if len(held) else (None, None)
+                w = float(norm.scale) if norm is not None else 1.0
+            self._scale = w
+        if not self._held:
+            return np.zeros((0, self.target.num_joints, 3), np.float32), np.zeros(0)
+        kp, ts = np.concatenate(self._held), np.concatenate(self._held_ts)
+        self._held, self._held_ts = [], []
+        return self._emit(kp, ts)

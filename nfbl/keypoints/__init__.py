@@ -1,0 +1,1 @@
+"""Keypoint sequences after reading: cleaning (gaps, smoothing, normalisation) and tracking."""

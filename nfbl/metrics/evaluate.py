@@ -1,0 +1,150 @@
+"""Score a detector's event files against ground truth: load, compute every metric, summarise.
+
+The summary is a plain JSON-serialisable dict (:func:`evaluate`) that :mod:`nfbl.metrics.report`
+turns into a table, Markdown and charts.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from nfbl.core import taxonomy
+from nfbl.metrics import scores as M
+from nfbl.core.errors import NfblError
+from nfbl.core.events import EventStream
+
+log = logging.getLogger(__name__)
+
+#: File name endings read when a folder of event files is given.
+EVENT_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".eaf")
+
+
+def load_events(path: str | Path, fmt: str | None = None, fps: float = 25.0) -> EventStream:
+    """Read one event file, or every event file of a folder (sorted by name, concatenated),
+    in any format :func:`nfbl.io.event_formats.read_events` reads."""
+    from nfbl.io.event_formats import read_events
+
+    p = Path(path)
+    if not p.exists():
+        raise NfblError(f"{p}: no such file or folder")
+    if not p.is_dir():
+        return read_events(p, fmt=fmt, fps=fps)
+    files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")
+                   and f.name.lower().endswith(EVENT_SUFFIXES))
+    if not files:
+        raise NfblError(f"{p}: folder holds no event files ({', '.join(EVENT_SUFFIXES)})")
+    streams = [read_events(f, fmt=fmt, fps=fps) for f in files]
+    log.info("read %d event files from %s", len(files), p)
+    return EventStream(tuple(e for s in streams for e in s.events), {"source": str(p)})
+
+
+def _num(x: float) -> float | None:
+    """JSON-safe float (NaN → None), rounded to 6 decimals."""
+    x = float(x)
+    return None if math.isnan(x) else round(x, 6)
+
+
+def class_name(class_id: int) -> str:
+    return taxonomy.get(class_id).name if taxonomy.is_known(class_id) else f"class {class_id}"
+
+
+def evaluate(gt: EventStream, pred: EventStream, tiou: float = M.MIGA_TIOU, fps: float = 25.0,
+             min_score: float | None = None, curve_points: int = 400) -> dict:
+    """All detection metrics of ``pred`` against ``gt`` as a JSON-serialisable dict.
+
+    Keys: ``counts``, ``f1`` (MiGA F1@``tiou``), ``map`` (ActivityNet mAP for 0.5:0.05:0.95
+    and 0.3:0.1:0.7), ``frame`` (frame-level at ``fps``), ``classes`` (one row per class of
+    the ground truth or predictions) and ``pr_curves`` (per ground-truth class at tIoU 0.5,
+    at most ``curve_points`` points each). ``min_score`` filters predictions for F1 and the
+    frame metrics only (AP ranks all predictions).
+    """
+    g, p = M.segments(gt, "ground truth"), M.segments(pred, "predictions")
+    if len(g) == 0:
+        raise NfblError("ground truth holds no events: nothing to score against")
+    anet = M.detection_ap(g, p, M.THRESHOLDS_ACTIVITYNET)
+    thumos = M.detection_ap(g, p, M.THRESHOLDS_THUMOS, keep_curves=False)
+    f1 = M.f1_at_tiou(g, p, tiou, min_score=min_score)
+    frame = M.frame_metrics(gt, pred, fps=fps, min_score=min_score)
+
+    k50 = int(np.flatnonzero(np.isclose(anet.thresholds, 0.5))[0])
+    classes = sorted(set(f1.per_class) | set(int(c) for c in anet.classes))
+    rows = []
+    for c in classes:
+        in_gt = c in set(int(x) for x in anet.classes)
+        ap_row = anet.ap_of(c) if in_gt else None
+        ap_th = thumos.ap_of(c) if in_gt else None
+        prf = f1.per_class.get(c, M.PRF.from_counts(0, 0, 0))
+        fr = frame.per_class.get(c)
+        rows.append({
+            "class_id": c, "code": f"N{c}", "name": class_name(c),
+            "n_gt": int(np.count_nonzero(g.class_id == c)),
+            "n_pred": int(np.count_nonzero(p.class_id == c)),
+            "ap_50": _num(ap_row[k50]) if in_gt else None,
+            "ap_50_95": _num(ap_row.mean()) if in_gt else None,
+            "ap_30_70": _num(ap_th.mean()) if in_gt else None,
+            "f1": _num(prf.f1), "precision": _num(prf.precision), "recall": _num(prf.recall),
+            "tp": prf.tp, "fp": prf.fp, "fn": prf.fn,
+            "frame_f1": None if fr is None else _num(fr.f1),
+        })
+    curves = {}
+    for c, per_th in anet.curves.items():
+        prec, rec = per_th[k50]
+        if prec.size > curve_points:
+            idx = np.unique(np.linspace(0, prec.size - 1, curve_points).round().astype(int))
+            prec, rec = prec[idx], rec[idx]
+        curves[f"N{c}"] = {"precision": [round(float(x), 5) for x in prec],
+                           "recall": [round(float(x), 5) for x in rec]}
+    return {
+        "counts": {"gt_events": len(g), "pred_events": len(p),
+                   "gt_videos": int(np.unique(g.video.astype(str)).size),
+                   "pred_videos": int(np.unique(p.video.astype(str)).size),
+                   "gt_classes": int(anet.classes.size)},
+        "f1": {"tiou": float(tiou), "min_score": min_score, "precision": _num(f1.micro.precision),
+               "recall": _num(f1.micro.recall), "f1": _num(f1.micro.f1), "tp": f1.micro.tp,
+               "fp": f1.micro.fp, "fn": f1.micro.fn, "macro_f1": _num(f1.macro_f1)},
+        "map": {
+            "activitynet": {"thresholds": [round(float(t), 4) for t in anet.thresholds],
+                            "map": [_num(x) for x in anet.mAP],
+                            "average_map": _num(anet.average_map)},
+            "thumos": {"thresholds": [round(float(t), 4) for t in thumos.thresholds],
+                       "map": [_num(x) for x in thumos.mAP],
+                       "average_map": _num(thumos.average_map)},
+        },
+        "frame": {"fps": float(fps), "num_frames": frame.num_frames,
+                  "macro_f1": _num(frame.macro_f1), "exact_match": _num(frame.exact_match),
+                  "hamming_accuracy": _num(frame.hamming_accuracy),
+                  "jaccard": _num(frame.jaccard)},
+        "classes": rows,
+        "pr_curves": {"tiou": 0.5, "curves": curves},
+    }
+
+
+def summary_table(result: dict, classes: Sequence[dict] | None = None) -> str:
+    """Plain-text table of the headline numbers and the per-class rows (for the terminal)."""
+    f1, anet, th, fr, n = (result["f1"], result["map"]["activitynet"], result["map"]["thumos"],
+                           result["frame"], result["counts"])
+    fmt = lambda x: "  -  " if x is None else f"{x:.3f}"  # noqa: E731
+    lines = [
+        f"ground truth: {n['gt_events']} events in {n['gt_videos']} videos, "
+        f"{n['gt_classes']} classes; predictions: {n['pred_events']} events",
+        f"F1@tIoU {f1['tiou']:g} (MiGA, micro): {fmt(f1['f1'])}  P {fmt(f1['precision'])}  "
+        f"R {fmt(f1['recall'])}  (TP {f1['tp']}, FP {f1['fp']}, FN {f1['fn']}); "
+        f"macro-F1 {fmt(f1['macro_f1'])}",
+        f"mAP (ActivityNet) @0.5 {fmt(anet['map'][0])}  @0.75 {fmt(anet['map'][5])}  "
+        f"avg 0.5:0.95 {fmt(anet['average_map'])};  avg 0.3:0.7 {fmt(th['average_map'])}",
+        f"frame level ({fr['fps']:g} fps, {fr['num_frames']} frames): macro-F1 "
+        f"{fmt(fr['macro_f1'])}  exact-match {fmt(fr['exact_match'])}  "
+        f"Hamming acc {fmt(fr['hamming_accuracy'])}  Jaccard {fmt(fr['jaccard'])}",
+        "",
+        f"{'code':<5} {'name':<32} {'#gt':>6} {'#pred':>6} {'AP@.5':>6} {'AP.5:.95':>8} "
+        f"{'F1':>6} {'P':>6} {'R':>6} {'frameF1':>7}",
+    ]
+    for r in classes if classes is not None else result["classes"]:
+        lines.append(f"{r['code']:<5} {r['name'][:32]:<32} {r['n_gt']:>6} {r['n_pred']:>6} "
+                     f"{fmt(r['ap_50']):>6} {fmt(r['ap_50_95']):>8} {fmt(r['f1']):>6} "
+                     f"{fmt(r['precision']):>6} {fmt(r['recall']):>6} {fmt(r['frame_f1']):>7}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Speed benchmarks (``nfbl bench speed`` and friends); the library never imports this package."""

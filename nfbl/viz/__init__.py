@@ -1,0 +1,1 @@
+"""Pictures: stick-figure render and contact sheets, the event timeline."""

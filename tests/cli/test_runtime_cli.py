@@ -1,0 +1,123 @@
+"""`nfbl export`, `nfbl model-info`, `nfbl detect-keypoints` through the real entry point."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from nfbl.detectors import checkpoint as C  # noqa: E402
+from nfbl.detectors.model import DetectorConfig, NFBLDetector  # noqa: E402
+from nfbl.core.sequence import PoseSequence  # noqa: E402
+
+
+def nfbl(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nfbl", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A random checkpoint (class bias 0, so events come out) exported with `nfbl export`."""
+    d = tmp_path_factory.mktemp("cli")
+    torch.manual_seed(0)
+    m = NFBLDetector(DetectorConfig()).eval()
+    torch.nn.init.zeros_(m.cls_head.bias)
+    card = C.make_card(m.cfg, name="cli-model", version="0.9", window=512,
+                       decode={"threshold": 0.5})
+    ck = C.save_checkpoint(d / "model.pt", m, card=card)
+    (d / "metrics.json").write_text(json.dumps({"f1@0.3": 0.123}))
+    out = nfbl("export", str(ck), "-o", str(d / "model.onnx"), "--model-version", "1.0",
+               "--training-data", "random weights for a test", "--metrics", str(d / "metrics.json"))
+    assert out.returncode == 0, out.stderr
+    assert "wrote" in out.stdout and "checked against torch" in out.stdout
+    return d
+
+
+def _npz(path, layout="nfbl56", t=800, persons=2):
+    from nfbl.core import skeletons
+    v = skeletons.get_layout(layout).num_joints
+    rng = np.random.default_rng(0)
+    kp = np.zeros((persons, t, v, 3), np.float32)
+    kp[..., :2] = rng.normal(0, 20, size=(persons, t, v, 2)).cumsum(axis=1) * 0.05 + 300
+    kp[..., 2] = rng.uniform(0.3, 1, size=(persons, t, v))
+    PoseSequence(kp, layout, 25.0, np.arange(t) / 25.0, (640, 480), None, "talk").save(path)
+    return path
+
+
+def test_model_info_prints_the_card(exported):
+    out = nfbl("model-info", str(exported / "model.onnx"))
+    assert out.returncode == 0, out.stderr
+    assert "cli-model 1.0" in out.stdout and "random weights for a test" in out.stdout
+    assert "f1@0.3" in out.stdout and "N16 Folding arms" in out.stdout
+    js = nfbl("model-info", str(exported / "model.onnx"), "--json")
+    card = json.loads(js.stdout)
+    assert card["version"] == "1.0" and card["metrics"] == {"f1@0.3": 0.123}
+    assert card["window"] == 512 and card["decode"]["threshold"] == 0.5
+
+
+def test_detect_keypoints_writes_events(exported, tmp_path):
+    seq = _npz(tmp_path / "talk.npz")
+    out = nfbl("detect-keypoints", str(seq), "-o", str(tmp_path / "ev.jsonl"), "--model",
+               str(exported / "model.onnx"), "--threshold", "0.5", "--all-persons")
+    assert out.returncode == 0, out.stderr
+    lines = (tmp_path / "ev.jsonl").read_text().splitlines()
+    rows = [json.loads(x) for x in lines if x.strip()]
+    events = [r for r in rows if "class_id" in r]
+    assert events and {e["track_id"] for e in events} == {0, 1}
+    assert all(e["video_id"] == "talk" and e["model"] == "cli-model@1.0" for e in events)
+    one = nfbl("detect-keypoints", str(seq), "-o", str(tmp_path / "one.jsonl"), "--model",
+               str(exported / "model.onnx"))
+    assert one.returncode == 0, one.stderr
+    tracks = {json.loads(x).get("track_id") for x in (tmp_path / "one.jsonl").read_text().splitlines()
+              if '"class_id"' in x}
+    assert len(tracks) == 1
+
+
+def test_cli_bad_input_is_one_line(exported, tmp_path):
+    bad = nfbl("detect-keypoints", str(_npz(tmp_path / "c.npz", layout="coco17", t=50)), "-o",
+               str(tmp_path / "x.jsonl"), "--model", str(exported / "model.onnx"))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "coco17" in bad.stderr and "nfbl56" in bad.stderr and len(bad.stderr.splitlines()) == 1
+    assert not (tmp_path / "x.jsonl").exists()
+    (tmp_path / "fake.onnx").write_bytes(b"\x00\x01garbage")
+    bad = nfbl("model-info", str(tmp_path / "fake.onnx"))
+    assert bad.returncode == 2 and "not an nfbl model" in bad.stderr
+    bad = nfbl("export", str(tmp_path / "nothing.pt"), "-o", str(tmp_path / "m.onnx"))
+    assert bad.returncode == 2 and "no such checkpoint" in bad.stderr
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_export_untrained_says_so(tmp_path):
+    out = nfbl("export", "--untrained", "-o", str(tmp_path / "u.onnx"))
+    assert out.returncode == 0, out.stderr
+    info = nfbl("model-info", str(tmp_path / "u.onnx"), "--benchmark", "300")
+    assert info.returncode == 0, info.stderr
+    assert "UNTRAINED" in info.stdout and "untrained model" in info.stdout
+    assert "frames/s" in info.stdout
+
+
+def test_export_with_flip_average_and_decode_settings(exported, tmp_path):
+    out = nfbl("export", str(exported / "model.pt"), "-o", str(tmp_path / "tta.onnx"),
+               "--flip-average", "--threshold", "0.45", "--nms-iou", "0.3")
+    assert out.returncode == 0, out.stderr
+    card = json.loads(nfbl("model-info", str(tmp_path / "tta.onnx"), "--json").stdout)
+    assert card["test_time_flip"] is True
+    assert card["decode"]["threshold"] == 0.45 and card["decode"]["nms_iou"] == 0.3
+    info = nfbl("model-info", str(tmp_path / "tta.onnx"))
+    assert "test-time flip:  yes" in info.stdout
+    # the runtime runs it like any model (the graph holds both passes)
+    seq = _npz(tmp_path / "talk.npz", persons=1)
+    ev = nfbl("detect-keypoints", str(seq), "-o", str(tmp_path / "ev.jsonl"),
+              "--model", str(tmp_path / "tta.onnx"))
+    assert ev.returncode == 0, ev.stderr
+    bad = nfbl("export", str(exported / "model.pt"), "-o", str(tmp_path / "bad.onnx"),
+               "--nms-iou", "1.5")
+    assert bad.returncode == 2 and "nms_iou" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad.onnx").exists()

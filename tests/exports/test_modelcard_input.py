@@ -1,0 +1,148 @@
+"""nfbl.exports.modelcard (card JSON, layout checks) and nfbl.exports.model_input.prepare (numpy only)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nfbl.keypoints import cleaning
+from nfbl.core import skeletons
+from nfbl.core.errors import NfblError
+from nfbl.exports.model_input import check_finite, needs_resampling, prepare
+from nfbl.exports.modelcard import ModelCard
+from nfbl.core.sequence import PoseSequence
+
+
+def _card(**kw) -> ModelCard:
+    base = dict(name="m", version="1.2", layout="nfbl56", fps=25.0, class_ids=(16, 22, 34),
+                window=512, stride=32, receptive_field=300, training_data="synthetic 20 h",
+                metrics={"f1@0.3": 0.5}, decode={"threshold": 0.4})
+    base.update(kw)
+    return ModelCard(**base)
+
+
+def _seq(layout: str, t: int = 120, persons: int = 2, fps: float = 25.0, seed: int = 0) -> PoseSequence:
+    lay = skeletons.get_layout(layout)
+    rng = np.random.default_rng(seed)
+    kp = np.zeros((persons, t, lay.num_joints, 3), np.float32)
+    kp[..., 0] = rng.normal(320, 40, size=kp.shape[:3])
+    kp[..., 1] = rng.normal(240, 40, size=kp.shape[:3])
+    kp[..., 2] = rng.uniform(0.3, 1.0, size=kp.shape[:3])
+    for side, dx in (("left", 50.0), ("right", -50.0)):  # shoulders 100 px apart
+        j = lay.index[f"{side}_shoulder"]
+        kp[:, :, j, 0], kp[:, :, j, 1] = 320 + dx, 200
+    return PoseSequence(kp, layout, fps, np.arange(t) / fps, (640, 480), np.array([3, 8][:persons]),
+                        "vid")
+
+
+def test_card_json_round_trip_and_fields():
+    card = _card()
+    again = ModelCard.from_json(card.to_json())
+    assert again == card
+    d = json.loads(card.to_json())
+    assert d["schema"] == "nfbl.model_card" and d["class_codes"] == ["N16", "N22", "N34"]
+    assert d["class_names"][0] == "Folding arms"
+    assert card.overlap == 320 and card.trained
+    assert "held-out metrics" in card.summary() and "f1@0.3" in card.summary()
+    d["added_by_a_newer_nfbl"] = 1
+    assert ModelCard.from_dict(d) == card
+
+
+@pytest.mark.parametrize("change, msg", [
+    ({"class_ids": (16, 33)}, "N33"),
+    ({"class_ids": ()}, "class_ids"),
+    ({"fps": 0}, "fps"),
+    ({"window": 100}, "multiple of the stride"),
+])
+def test_card_validation(change, msg):
+    with pytest.raises(NfblError, match=msg):
+        _card(**change)
+
+
+def test_card_json_errors():
+    with pytest.raises(NfblError, match="not valid JSON"):
+        ModelCard.from_json("{oops", source="x.onnx")
+    with pytest.raises(NfblError, match="lacks the field 'fps'"):
+        ModelCard.from_dict({"name": "m", "version": "1", "layout": "nfbl56", "class_ids": [16]})
+    with pytest.raises(NfblError, match="newer"):
+        ModelCard.from_dict({**_card().to_dict(), "card_version": 99})
+
+
+def test_check_layout_names_both_layouts():
+    card = _card()
+    for ok in ("nfbl56", "openpose_body25_hands", "coco_wholebody133", "mediapipe_pose33_hands",
+               "miga35", "kinect_v2_25"):
+        card.check_layout(ok)
+    with pytest.raises(NfblError, match=r"'coco17' cannot feed model 'm' \(layout 'nfbl56'\).*"
+                                        r"left_hand_wrist"):
+        card.check_layout("coco17")
+    with pytest.raises(NfblError, match="'nope' is unknown.*'nfbl56'"):
+        card.check_layout("nope")
+
+
+def test_prepare_converts_selects_and_normalises():
+    seq = _seq("openpose_body25_hands")
+    card = _card()
+    x, ts = prepare(seq, 1, card)
+    assert x.shape == (120, 56, 3) and x.dtype == np.float32
+    np.testing.assert_array_equal(ts, seq.timestamps)
+    canon = skeletons.convert(seq.keypoints[1], seq.layout_def)
+    want, _ = cleaning.normalize(cleaning.interpolate_gaps(canon, card.max_gap), "nfbl56")
+    np.testing.assert_allclose(x, want, atol=1e-6)
+    # shoulders are 100 px apart → 1 shoulder width; missing joints stay (0, 0, 0)
+    ls, rs = skeletons.CANONICAL.index["left_shoulder"], skeletons.CANONICAL.index["right_shoulder"]
+    assert np.allclose(x[:, ls, 0] - x[:, rs, 0], 1.0)
+    with pytest.raises(NfblError, match="person index 5"):
+        prepare(seq, 5, card)
+
+
+def test_prepare_resamples_to_the_model_rate():
+    seq = _seq("nfbl56", t=100, fps=30.0, persons=1)
+    x, ts = prepare(seq, 0, _card())
+    assert len(x) == len(ts) == int(np.floor(99 / 30 * 25 + 1e-9)) + 1
+    np.testing.assert_allclose(np.diff(ts), 1 / 25)
+    assert not needs_resampling(np.arange(10) / 25, 25.0, 25.0)
+    assert needs_resampling(np.r_[0, 0.04, 0.1], 25.0, 25.0)
+
+
+def test_prepare_refuses_layouts_the_model_cannot_take():
+    with pytest.raises(NfblError, match="coco17.*nfbl56"):
+        prepare(_seq("coco17"), 0, _card())
+
+
+def test_check_finite_names_the_first_bad_frame():
+    x = np.zeros((50, 56, 3), np.float32)
+    x[17, 3, 1] = np.inf
+    x[30, 0, 0] = np.nan
+    with pytest.raises(NfblError, match="first at frame 17"):
+        check_finite(x)
+
+
+def test_online_preparer_holds_frames_until_the_scale_is_known():
+    from nfbl.exports.model_input import OnlinePreparer
+    seq = _seq("openpose_body25_hands", t=40, persons=1)
+    prep = OnlinePreparer(_card(), seq.layout, warmup_frames=10)
+    x, ts = prep.push(seq.keypoints[0, :6], seq.timestamps[:6])
+    assert len(x) == 0 and prep.scale is None
+    x, ts = prep.push(seq.keypoints[0, 6:12], seq.timestamps[6:12])
+    assert len(x) == 12 and prep.scale == pytest.approx(100.0)
+    want, _ = prepare(seq, 0, _card())
+    np.testing.assert_allclose(x, want[:12], atol=1e-6)
+    kp = seq.keypoints[0, 12:20].copy()
+    kp[5, 0, 0] = np.nan
+    with pytest.raises(NfblError, match="first at frame 17"):
+        prep.push(kp, seq.timestamps[12:20])
+
+
+def test_contract_modules_import_neither_torch_nor_onnxruntime():
+    import subprocess
+    import sys
+    code = ("import sys\n"
+            "import nfbl.exports.decoding, nfbl.exports.modelcard, nfbl.exports.model_input\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('torch', 'onnxruntime', 'onnx') or m.startswith(('nfbl.detectors', 'nfbl.exports.runtime', 'nfbl.pose')))\n"
+            "print(bad)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,170 @@
+"""Datasets (folder → Samples, built-in splits) and the `nfbl keypoints` CLI."""
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nfbl.io import datasets
+from nfbl.core.errors import NfblError
+from nfbl.core.events import Event, EventStream
+from nfbl.io.event_formats import write_events
+from nfbl.core.sequence import PoseSequence
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "keypoints"
+
+
+def nfbl(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "nfbl", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+# --- datasets
+
+def test_split_tables():
+    assert len(datasets.IMIGUE_TRAIN_SUBJECTS) == 37 and len(datasets.IMIGUE_TEST_SUBJECTS) == 35
+    assert not datasets.IMIGUE_TRAIN_SUBJECTS & datasets.IMIGUE_TEST_SUBJECTS
+    assert datasets.imigue_split_of("2") == "train" and datasets.imigue_split_of(1) == "test"
+    assert datasets.imigue_split_of(99) is None and datasets.imigue_split_of("x") is None
+    assert datasets.smg_split_of("35") == "train" and datasets.smg_split_of("36") == "test"
+    assert datasets.smg_split_of("Sample41") is None
+
+
+def test_imigue_dataset_openpose_with_label_table(tmp_path):
+    shutil.copytree(FIX / "openpose" / "interview01", tmp_path / "skel" / "interview01")
+    shutil.copy(FIX / "imigue" / "labels.imigue.csv", tmp_path)
+    ds = datasets.open_dataset(tmp_path)
+    assert ds.kind is datasets.DatasetKind.IMIGUE and len(ds) == 1
+    s = ds[0]
+    assert s.subject_id == "2" and s.video_label == "win"
+    assert s.sequence.keypoints.shape == (2, 5, 67, 3)
+    assert [(e.class_id, e.start, e.end) for e in s.events] == [(16, 0.0, 0.08), (31, 0.08, 0.2)]
+    assert len(datasets.open_dataset(tmp_path, "imigue", split="train")) == 1
+    with pytest.raises(NfblError, match="no imigue sequences found in the test split"):
+        datasets.open_dataset(tmp_path, "imigue", split="test")
+    with pytest.raises(NfblError, match="unknown split"):
+        datasets.open_dataset(tmp_path, split="val")
+
+
+def test_miga_dataset_uses_companion_labels(tmp_path):
+    ds = datasets.open_dataset(FIX / "miga")
+    assert ds.kind is datasets.DatasetKind.MIGA and len(ds) == 1
+    s = next(iter(ds))
+    assert s.sequence.layout == "miga35" and len(s.events) == 2 and s.subject_id is None
+    with pytest.raises(NfblError, match="needs the iMiGUE label table"):
+        datasets.open_dataset(FIX / "miga", split="train")
+
+
+def test_smg_dataset_split():
+    ds = datasets.open_dataset(FIX / "smg")
+    assert [r.video_id for r in ds.refs] == ["01", "36"]
+    train = datasets.open_dataset(FIX / "smg", split="train")
+    test = datasets.open_dataset(FIX / "smg", "smg", split="test")
+    assert [r.video_id for r in train.refs] == ["01"] and [r.video_id for r in test.refs] == ["36"]
+    sample = test[0]
+    assert sample.subject_id == "36" and [e.class_id for e in sample.events] == [22]
+
+
+def test_folder_dataset_npz_and_events(tmp_path):
+    for k, split in enumerate(("train", "train", "test")):
+        kp = np.zeros((1, 10, 56, 3), np.float32)
+        kp[..., 2] = 1.0
+        seq = PoseSequence(kp, "nfbl56", 25.0, np.arange(10) / 25, (640, 480), video_id=f"v{k}",
+                           meta={"subject_id": 7, "video_label": "lose"})
+        seq.save(tmp_path / split / f"v{k}.npz")
+        write_events(EventStream((Event(f"v{k}", 16, 0.0, 0.2),)),
+                     tmp_path / split / f"v{k}.events.jsonl")
+    ds = datasets.open_dataset(tmp_path)
+    assert ds.kind is datasets.DatasetKind.FOLDER and len(ds) == 3
+    train = datasets.open_dataset(tmp_path, split="train")
+    assert len(train) == 2 and len(train[:1]) == 1
+    s = train[1]
+    assert s.sequence.video_id == "v1" and s.subject_id == "7" and s.video_label == "lose"
+    assert [e.class_id for e in s.events] == [16]
+
+
+# --- CLI
+
+def test_cli_convert_and_info_openpose(tmp_path):
+    out = tmp_path / "a.npz"
+    r = nfbl("keypoints", "convert", FIX / "openpose" / "interview01", out, "--format", "openpose",
+             "--person", "interviewee", "--fps", "25")
+    assert r.returncode == 0, r.stderr
+    seq = PoseSequence.load(out)
+    assert seq.num_persons == 1 and seq.num_frames == 5
+    assert seq.keypoints[0, 0, 0, 0] == 600  # the central person is the interviewee
+    r = nfbl("keypoints", "info", out)
+    assert r.returncode == 0, r.stderr
+    assert "5 frames, 25 fps" in r.stdout and "1 person(s)" in r.stdout
+    assert "right_hand 20.0%" in r.stdout  # the interviewee is absent from 1 of 5 frames
+    r = nfbl("keypoints", "info", FIX / "openpose" / "interview01", "--json")
+    info = json.loads(r.stdout)
+    assert info["persons"] == 2 and info["frames"] == 5 and info["missing_by_part"]["arms"] == 0.35
+
+
+def test_cli_convert_miga_writes_events_and_canonical(tmp_path):
+    out = tmp_path / "clip01.npz"
+    r = nfbl("keypoints", "convert", FIX / "miga" / "clip01_light_hand.csv", out,
+             "--format", "miga",
+             "--canonical", "--interpolate", "5", "--smooth", "savgol", "--resample", "50")
+    assert r.returncode == 0, r.stderr
+    seq = PoseSequence.load(out)
+    assert seq.layout == "nfbl56" and seq.fps == 50 and seq.num_frames == 9
+    ev = (tmp_path / "clip01.events.jsonl").read_text().splitlines()
+    assert len(ev) == 3 and '"N31"' in ev[2]
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    cases = [
+        (["keypoints", "convert", FIX / "openpose" / "truncated", tmp_path / "x.npz"],
+         "broken_000000000001_keypoints.json:221"),
+        (["keypoints", "info", FIX / "miga_bad" / "clip02_light_hand.csv"],
+         "clip02_light_hand.csv:2: expected 106 columns"),
+        (["keypoints", "info", tmp_path / "nothing.npz"], "no such file"),
+        (["keypoints", "convert", FIX / "miga" / "clip01_light_hand.csv", tmp_path / "y.npz",
+          "--person", "5"], "out of range"),
+    ]
+    for args, expect in cases:
+        r = nfbl(*args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and expect in lines[0], r.stderr
+        assert "Traceback" not in r.stderr
+    assert not (tmp_path / "x.npz").exists() and not (tmp_path / "y.npz").exists()
+
+
+def test_cli_pickle_needs_trust(tmp_path):
+    p = tmp_path / "ann.pkl"
+    kp = np.ones((1, 3, 17, 2), np.float32)
+    with open(p, "wb") as fh:
+        pickle.dump({"split": {}, "annotations": [
+            {"frame_dir": "c0", "keypoint": kp, "keypoint_score": np.ones((1, 3, 17), np.float32),
+             "img_shape": (480, 640), "label": 1, "total_frames": 3},
+            {"frame_dir": "c1", "keypoint": kp, "keypoint_score": np.ones((1, 3, 17), np.float32),
+             "img_shape": (480, 640), "label": 2, "total_frames": 3}]}, fh)
+    r = nfbl("keypoints", "convert", p, tmp_path / "out", "--format", "pyskl")
+    assert r.returncode == 2 and "--trust-pickle" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = nfbl("keypoints", "convert", p, tmp_path / "out", "--format", "pyskl", "--trust-pickle")
+    assert r.returncode == 0, r.stderr
+    assert sorted(x.name for x in (tmp_path / "out").iterdir()) == ["c0.npz", "c1.npz"]
+
+
+def test_cli_bench_openpose_small(tmp_path):
+    r = nfbl("keypoints", "bench-openpose", "--frames", "40", "--dir", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "frames: 40" in r.stdout and "x 40 frames x 67 joints" in r.stdout
+    assert not any(tmp_path.iterdir())  # the temporary folder is removed
+
+
+def test_load_alias_guesses_empty_kind():
+    ds = datasets.load("", FIX / "smg", split="train")
+    assert ds.kind is datasets.DatasetKind.SMG and len(ds) == 1
+    with pytest.raises(NfblError, match="unknown dataset kind"):
+        datasets.load("ntu", FIX / "smg")

@@ -1,0 +1,247 @@
+"""Keypoint readers on small hand-written fixtures in the exact source formats."""
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nfbl.core import skeletons
+from nfbl.core.errors import InputFormatError, NfblError
+from nfbl.io import keypoints, miga, mmpose, openpose, pyskl, smg
+from nfbl.io.keypoints import KeypointFormat, read_keypoints
+from nfbl.core.sequence import PoseSequence
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "keypoints"
+OP = skeletons.OPENPOSE_BODY25_HANDS
+
+
+def assert_missing_is_zero(kp):
+    assert np.all(kp[kp[..., 2] <= 0] == 0)
+
+
+# --- OpenPose
+
+def test_openpose_two_persons_empty_frame_leave_and_return():
+    seq = read_keypoints(FIX / "openpose" / "interview01")
+    assert isinstance(seq, PoseSequence)
+    assert seq.layout == OP.name and seq.video_id == "interview01"
+    assert seq.keypoints.shape == (2, 5, 67, 3)
+    np.testing.assert_allclose(seq.timestamps, np.arange(5) / 25.0)
+    a, b = seq.keypoints  # A appears first in frame 0
+    nose = OP.index["nose"]
+    # A: x0 = 600 + dx, nose at (x0, 200); B: x0 = 100 + dx
+    np.testing.assert_allclose(a[[0, 1, 3, 4], nose, 0], [600, 601, 603, 604])
+    np.testing.assert_allclose(b[[0, 1, 4], nose, 0], [100, 102, 104])
+    assert np.all(seq.keypoints[:, 2] == 0)      # the empty frame
+    assert np.all(b[3] == 0)                     # B left in frame 3 and came back in 4
+    # A's wrists (BODY_25 4 and 7) are missing in frame 1, stay (0, 0, 0)
+    assert np.all(a[1, [OP.index["right_wrist"], OP.index["left_wrist"]]] == 0)
+    # hands are read: left hand wrist of A at x0 + 60
+    assert a[0, OP.index["left_hand_wrist"], 0] == pytest.approx(660)
+    assert_missing_is_zero(seq.keypoints)
+    assert seq.meta["empty_frames"] == 1
+
+
+def test_openpose_truncated_json_names_file_and_line():
+    with pytest.raises(InputFormatError) as err:
+        read_keypoints(FIX / "openpose" / "truncated", "openpose")
+    msg = str(err.value)
+    assert "broken_000000000001_keypoints.json:221" in msg and "truncated JSON" in msg
+    assert "\n" not in msg
+
+
+def test_openpose_bad_structures(tmp_path):
+    src = FIX / "openpose" / "interview01" / "interview01_000000000003_keypoints.json"
+    good = json.loads(src.read_text())
+    p = tmp_path / "v_000000000000_keypoints.json"
+    good["people"][0]["pose_keypoints_2d"] = good["people"][0]["pose_keypoints_2d"][:54]
+    p.write_text(json.dumps(good))
+    with pytest.raises(InputFormatError, match="COCO-18"):
+        openpose.read_openpose(tmp_path)
+    p.write_text(json.dumps({"version": 1.3}))
+    with pytest.raises(InputFormatError, match="no 'people' list"):
+        openpose.read_openpose(tmp_path)
+    (tmp_path / "w_000000000000_keypoints.json").write_text('{"people": []}')
+    with pytest.raises(InputFormatError, match="2 videos"):
+        openpose.read_openpose(tmp_path)
+    with pytest.raises(InputFormatError, match="no OpenPose"):
+        openpose.read_openpose(_empty(tmp_path))
+
+
+def _empty(tmp_path: Path) -> Path:
+    d = tmp_path / "empty"
+    d.mkdir()
+    return d
+
+
+def test_openpose_frame_gaps_keep_timestamps_and_writer_roundtrip(tmp_path):
+    rng = np.random.default_rng(0)
+    people = np.zeros((1, 67, 3))
+    people[0, :, :2] = rng.uniform(100, 500, (67, 2))
+    people[0, :, 2] = 0.7
+    people[0, 30] = 0
+    for n in (0, 1, 5):  # frames 2..4 have no file
+        openpose.write_openpose_frame(tmp_path / f"x_{n:012d}_keypoints.json", people)
+    seq = read_keypoints(tmp_path, fps=10.0)
+    np.testing.assert_allclose(seq.timestamps, [0.0, 0.1, 0.5])
+    np.testing.assert_allclose(seq.keypoints[0, 0], np.round(people[0], 3), atol=1e-4)
+    # a folder of > 64 files takes the threaded path: same result
+    for n in range(6, 80):
+        openpose.write_openpose_frame(tmp_path / f"x_{n:012d}_keypoints.json", people)
+    a = openpose.read_openpose(tmp_path, io_threads=1)
+    b = openpose.read_openpose(tmp_path, io_threads=3)
+    np.testing.assert_array_equal(a.keypoints, b.keypoints)
+
+
+# --- MiGA
+
+def test_miga_reads_skeleton_and_labels():
+    path = FIX / "miga" / "clip01_light_hand.csv"
+    seq = read_keypoints(path)
+    assert seq.layout == "miga35" and seq.keypoints.shape == (1, 5, 35, 3)
+    assert seq.video_id == "clip01"
+    kp = seq.keypoints[0]
+    np.testing.assert_allclose(kp[0, 0], [100, 200, 0.9], rtol=1e-6)
+    np.testing.assert_allclose(kp[3, 1, :2], [105 + 6, 203])
+    assert np.all(kp[2, 4] == 0) and np.all(kp[1:4, 20] == 0)
+    ev = keypoints.read_companion_events(path, seq)
+    assert [(e.class_id, e.start, e.end) for e in ev] == [(2, 0.0, 0.12), (31, 0.08, 0.2)]
+    assert all(e.video_id == "clip01" for e in ev)
+
+
+def test_miga_wrong_column_count_names_file_and_line():
+    with pytest.raises(InputFormatError) as err:
+        read_keypoints(FIX / "miga_bad" / "clip02_light_hand.csv")
+    assert "clip02_light_hand.csv:2: expected 106 columns" in str(err.value)
+
+
+def test_miga_non_numeric_and_non_increasing(tmp_path):
+    lines = (FIX / "miga" / "clip01_light_hand.csv").read_text().splitlines()
+    p = tmp_path / "x_light_hand.csv"
+    p.write_text("\n".join([lines[0], lines[1].replace(",0.9,", ",abc,", 1)]) + "\n")
+    with pytest.raises(InputFormatError, match=r"x_light_hand.csv:2: value 'abc'"):
+        miga.read_miga(p)
+    p.write_text("\n".join([lines[1], lines[0]]) + "\n")
+    with pytest.raises(InputFormatError, match="does not increase"):
+        miga.read_miga(p)
+
+
+# --- SMG
+
+def test_smg_pixels_missing_and_labels(caplog):
+    path = FIX / "smg" / "01_skeleton.csv"
+    seq = read_keypoints(path)
+    assert seq.layout == "kinect_v2_25" and seq.fps == 30.0
+    assert seq.keypoints.shape == (1, 3, 25, 3) and seq.frame_size == (1920, 1080)
+    kp = seq.keypoints[0]
+    np.testing.assert_allclose(kp[0, 3], [930, 360, 1.0])
+    assert np.all(kp[1, 7] == 0)  # -inf pixel = untracked
+    with caplog.at_level("WARNING"):
+        ev = keypoints.read_companion_events(path, seq)
+    # label 3 (folding arms) -> N16, label 2 (crossing legs) skipped, 10 -> N3
+    assert [(e.class_id, round(e.start, 4), round(e.end, 4)) for e in ev] == \
+        [(16, 0.0, round(2 / 30, 4)), (3, round(2 / 30, 4), 0.1)]
+    assert "Crossing legs" in caplog.text
+
+
+def test_smg_bad_label_file(tmp_path):
+    p = tmp_path / "01_finelabels.csv"
+    p.write_text("3,0,1\n3,4\n")
+    with pytest.raises(InputFormatError, match=r"01_finelabels.csv:2: expected 3 columns"):
+        smg.read_smg_labels(p)
+    p.write_text("18,0,1\n")
+    with pytest.raises(InputFormatError, match=r":1: SMG label 18"):
+        smg.read_smg_labels(p)
+
+
+# --- mmpose
+
+def test_mmpose_inferencer_video_output():
+    default = read_keypoints(FIX / "mmpose" / "talk_preds.json")
+    assert default.keypoints.shape == (1, 3, 17, 3)  # the one-frame track is dropped
+    seq = mmpose.read_mmpose(FIX / "mmpose" / "talk_preds.json", min_track_frames=1)
+    assert seq.layout == "coco17" and seq.keypoints.shape == (2, 3, 17, 3)
+    np.testing.assert_allclose(seq.keypoints[0, 1, 0], [502, 201, 0.9], rtol=1e-6)
+    assert np.all(seq.keypoints[0, 0, 15] == 0)  # score 0 -> missing
+    assert np.all(seq.keypoints[:, 2] == 0)
+    assert seq.keypoints[1, 1, 0, 0] == 50
+
+
+def test_mmpose_topdown_wholebody_and_errors(tmp_path):
+    rng = np.random.default_rng(1)
+    inst = {"keypoints": rng.uniform(0, 500, (133, 2)).tolist(),
+            "keypoint_scores": rng.uniform(0.1, 1, 133).tolist()}
+    p = tmp_path / "demo.json"
+    p.write_text(json.dumps({"meta_info": {"dataset_name": "coco_wholebody"},
+                             "instance_info": [{"frame_id": 1, "instances": [inst]},
+                                               {"frame_id": 2, "instances": [inst]}]}))
+    seq = mmpose.read_mmpose(p, min_score=0.5)
+    assert seq.layout == "coco_wholebody133" and seq.keypoints.shape == (1, 2, 133, 3)
+    assert np.all(seq.keypoints[0, 0, np.array(inst["keypoint_scores"]) <= 0.5] == 0)
+    inst["keypoints"] = inst["keypoints"][:20]
+    inst["keypoint_scores"] = inst["keypoint_scores"][:20]
+    p.write_text(json.dumps([inst]))
+    with pytest.raises(InputFormatError, match="20 keypoints"):
+        mmpose.read_mmpose(p)
+    p.write_text('[{"frame_id": 0, "instances": [')
+    with pytest.raises(InputFormatError, match=r"demo.json:1: invalid or truncated JSON"):
+        mmpose.read_mmpose(p)
+
+
+# --- pyskl
+
+def _pyskl_file(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(2)
+    anns = [{"frame_dir": f"clip{k}",
+             "keypoint": rng.uniform(0, 300, (2, 4, 17, 2)).astype(np.float32),
+             "keypoint_score": rng.uniform(0, 1, (2, 4, 17)).astype(np.float32),
+             "total_frames": 4, "img_shape": (480, 640), "label": k} for k in range(3)]
+    anns[0]["keypoint_score"][0, 0, 0] = 0.0
+    p = tmp_path / "ann.pkl"
+    with open(p, "wb") as fh:
+        pickle.dump({"split": {"xsub_train": ["clip0", "clip1"], "xsub_val": ["clip2"]},
+                     "annotations": anns}, fh)
+    return p
+
+
+def test_pyskl_refused_without_trust(tmp_path):
+    p = _pyskl_file(tmp_path)
+    with pytest.raises(NfblError) as err:
+        read_keypoints(p)
+    assert "--trust-pickle" in str(err.value) and str(p) in str(err.value)
+
+
+def test_pyskl_trusted(tmp_path):
+    p = _pyskl_file(tmp_path)
+    seqs = read_keypoints(p, trust_pickle=True)
+    assert isinstance(seqs, list) and len(seqs) == 3
+    s = seqs[0]
+    assert s.layout == "coco17" and s.keypoints.shape == (2, 4, 17, 3)
+    assert s.frame_size == (640, 480) and s.meta["label"] == 0
+    assert s.meta["splits"] == ["xsub_train"]
+    assert np.all(s.keypoints[0, 0, 0] == 0)
+    assert [x.video_id for x in pyskl.read_pyskl(p, True, split="xsub_val")] == ["clip2"]
+    with pytest.raises(NfblError, match="no split"):
+        pyskl.read_pyskl(p, True, split="nope")
+
+
+# --- dispatcher
+
+def test_guess_format_and_npz_roundtrip(tmp_path):
+    assert keypoints.guess_format(FIX / "openpose" / "interview01") is KeypointFormat.OPENPOSE
+    assert keypoints.guess_format("a_light_hand.csv") is KeypointFormat.MIGA
+    assert keypoints.guess_format("01_skeleton.csv") is KeypointFormat.SMG
+    assert keypoints.guess_format("p.json") is KeypointFormat.MMPOSE
+    assert keypoints.guess_format("p.pkl") is KeypointFormat.PYSKL
+    with pytest.raises(NfblError, match="--format"):
+        keypoints.guess_format("thing.txt")
+    with pytest.raises(NfblError, match="unknown keypoint format"):
+        read_keypoints(FIX / "smg" / "01_skeleton.csv", "kinect")
+    seq = read_keypoints(FIX / "smg" / "01_skeleton.csv")
+    out = seq.save(tmp_path / "s.npz")
+    back = read_keypoints(out)
+    np.testing.assert_array_equal(back.keypoints, seq.keypoints)
+    assert back.layout == seq.layout and back.fps == seq.fps
