@@ -117,7 +117,7 @@ def run_batch_command(args: argparse.Namespace, pose=None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.bench is None:
         return run_batch_command(args)
-    from nfbl.batch import benchmark  # noqa: PLC0415
+    from nfbl.perf.batch import benchmark  # noqa: PLC0415
 
     result = benchmark(args.inputs, args.out, _config(args), workers=tuple(args.bench or (1, 2)),
                        repeat=args.bench_repeat)

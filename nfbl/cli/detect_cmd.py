@@ -196,8 +196,8 @@ def _cmd_model_info(args: argparse.Namespace) -> int:
         print(f"file:            {det.path}")
         print(det.card.summary())
     if args.benchmark:
-        from nfbl.exports.runtime import benchmark
-        res = benchmark(det, args.benchmark)
+        from nfbl.perf.runtime import predict_speed
+        res = predict_speed(det, args.benchmark)
         print(f"speed:           {res['frames_per_s']:,.0f} frames/s wall clock (one person, "
               f"{res['frames']} frames, {args.threads} intra-op threads, best of "
               f"{res['repeats']}: {res['seconds']:.2f} s; {res['frames_per_cpu_s']:,.0f} "

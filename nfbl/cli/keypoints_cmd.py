@@ -176,58 +176,16 @@ def _info(args) -> int:
 
 
 def _bench_openpose(args) -> int:
-    import os
-    import shutil
-    import tempfile
-    import time
+    from nfbl.perf.keypoints import openpose_read_speed
 
-    import numpy as np
-
-    from nfbl.core.errors import NfblError
-    from nfbl.io import openpose
-
-    if args.frames < 1:
-        raise NfblError("--frames must be >= 1")
-    tmp = Path(tempfile.mkdtemp(prefix="nfbl-openpose-bench-", dir=args.dir))
-    try:
-        rng = np.random.default_rng(0)
-        v = openpose.LAYOUT.num_joints
-        base = rng.uniform(300, 900, size=(v, 2))
-        t0 = time.perf_counter()
-        for i in range(args.frames):
-            n = 2 if i % 10 == 0 else 1
-            people = np.zeros((n, v, 3))
-            for k in range(n):
-                people[k, :, :2] = base + [k * 500.0, 0] + rng.normal(0, 2, (v, 2))
-                people[k, :, 2] = rng.uniform(0.3, 1.0, v)
-                people[k, rng.random(v) < 0.1] = 0.0
-            doc_path = tmp / f"bench_{i:012d}_keypoints.json"
-            openpose.write_openpose_frame(doc_path, people)
-            # OpenPose also writes 70 face points; add them so file sizes are realistic
-            with open(doc_path, "r+", encoding="utf-8") as fh:
-                face = json.dumps(np.round(rng.uniform(0, 1000, 210), 3).tolist(),
-                                  separators=(",", ":"))
-                text = fh.read().replace('"face_keypoints_2d":[]', '"face_keypoints_2d":' + face)
-                fh.seek(0)
-                fh.write(text)
-                fh.truncate()
-        write_s = time.perf_counter() - t0
-        size = sum(f.stat().st_size for f in tmp.iterdir())
-        times, cpu = [], []
-        for _ in range(max(1, args.repeat)):
-            t0, c0 = time.perf_counter(), time.process_time()
-            seq = openpose.read_openpose(tmp, io_threads=args.io_threads)
-            times.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
-        best = min(times)
-        print(f"frames: {args.frames}  folder: {size / 1e6:.1f} MB  (written in {write_s:.1f} s)")
-        print(f"read_openpose wall s: {', '.join(f'{t:.2f}' for t in times)}; CPU s: "
-              f"{', '.join(f'{t:.2f}' for t in cpu)}")
-        print(f"read_openpose: best {best:.2f} s of {len(times)} "
-              f"({args.frames / best:.0f} frames/s), io_threads={args.io_threads}, "
-              f"cpus={os.cpu_count()}")
-        print(f"result: {seq.num_persons} tracks x {seq.num_frames} frames x "
-              f"{seq.keypoints.shape[2]} joints")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    r = openpose_read_speed(args.frames, repeat=args.repeat, io_threads=args.io_threads,
+                            workdir=args.dir)
+    print(f"frames: {r['frames']}  folder: {r['folder_mb']:.1f} MB  (written in "
+          f"{r['write_s']:.1f} s)")
+    print(f"read_openpose wall s: {', '.join(f'{t:.2f}' for t in r['walls'])}; CPU s: "
+          f"{', '.join(f'{t:.2f}' for t in r['cpus'])}")
+    print(f"read_openpose: best {r['best_s']:.2f} s of {len(r['walls'])} "
+          f"({r['frames'] / r['best_s']:.0f} frames/s), io_threads={args.io_threads}, "
+          f"cpus={r['cpu_count']}")
+    print(f"result: {r['tracks']} tracks x {r['seq_frames']} frames x {r['joints']} joints")
     return 0

@@ -251,20 +251,16 @@ def validate(model: NFBLDetector, records: Sequence[D.VideoRecord], device: torc
     return score_events(EventStream.concat(truths), EventStream.concat(preds), min_score)
 
 
-#: files of nfbl/synth that do not change what is generated
-_DIGEST_SKIP = frozenset({"bench.py"})
-
-
 def synth_source_digest() -> str:
-    """First 12 hex digits of the sha256 of the generator's source files (``nfbl/synth``,
-    without its speed benchmark ``bench.py``, which generates nothing), so a card pins the
+    """First 12 hex digits of the sha256 of the generator's source files (``nfbl/synth``;
+    its speed benchmark lives in ``nfbl/perf``), so a card pins the
     exact generator even while its version number stays the same."""
     import hashlib
     import nfbl.synth
     h = hashlib.sha256()
     root = Path(nfbl.synth.__file__).parent
     for f in sorted(root.glob("*")):
-        if f.suffix in (".py", ".json") and f.is_file() and f.name not in _DIGEST_SKIP:
+        if f.suffix in (".py", ".json") and f.is_file():
             h.update(f.name.encode())
             h.update(f.read_bytes())
     return h.hexdigest()[:12]

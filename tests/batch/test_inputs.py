@@ -12,7 +12,10 @@ import pytest
 
 from nfbl import batch
 from nfbl.batch import BatchConfig, BatchItem, ItemKind, ItemRecord, Status
+from nfbl.batch.manifest import ManifestWriter
+from nfbl.batch.runner import _check_reachable
 from nfbl.core.errors import NfblError
+from nfbl.perf.batch import BenchResult, BenchRow
 from nfbl.core.sequence import PoseSequence
 
 MP4_HEAD = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 32
@@ -143,7 +146,7 @@ def test_manifest_round_trip_and_torn_last_line(tmp_path: Path):
     d = recs[0].to_dict()
     assert d["status"] == "ok" and d["kind"] == "keypoints" and "error" not in d
     # the next run appends on a fresh line: the torn line costs nothing but itself
-    writer = batch._ManifestWriter(m)
+    writer = ManifestWriter(m)
     writer.write(_record("c", Status.OK))
     writer.close()
     assert [r.id for r in batch.read_manifest(m)] == ["a", "b", "c"]
@@ -151,13 +154,13 @@ def test_manifest_round_trip_and_torn_last_line(tmp_path: Path):
 
 def test_manifest_lock_refuses_a_second_writer(tmp_path: Path):
     m = tmp_path / "manifest.jsonl"
-    first = batch._ManifestWriter(m)
+    first = ManifestWriter(m)
     try:
         with pytest.raises(NfblError, match="another nfbl batch run"):
-            batch._ManifestWriter(m)
+            ManifestWriter(m)
     finally:
         first.close()
-    batch._ManifestWriter(m).close()  # free again
+    ManifestWriter(m).close()  # free again
 
 
 def test_plan_skips_done_retries_failed_and_reruns_on_change(tmp_path: Path):
@@ -209,13 +212,13 @@ def test_missing_ray_says_how_to_install(tmp_path: Path):
 
 
 def test_bench_result_arithmetic_and_table():
-    rows = (batch.BenchRow("in-process serial", 0, 10, 10, 0.0, (2.0, 3.0, 4.0), (3.0,) * 3,
+    rows = (BenchRow("in-process serial", 0, 10, 10, 0.0, (2.0, 3.0, 4.0), (3.0,) * 3,
                            (1.0,) * 3),
-            batch.BenchRow("ray, 1 worker", 1, 10, 10, 6.0, (3.5, 3.1, 9.0), (3.0,) * 3,
+            BenchRow("ray, 1 worker", 1, 10, 10, 6.0, (3.5, 3.1, 9.0), (3.0,) * 3,
                            (1.0,) * 3),
-            batch.BenchRow("  empty tasks", -1, 10, 10, 0.0, (0.05, 0.04, 0.06), (0.0,) * 3),
-            batch.BenchRow("ray, 2 workers", 2, 10, 10, 6.0, (1.8, 1.7, 1.9), (3.0,) * 3))
-    res = batch.BenchResult(rows, media_s=600.0)
+            BenchRow("  empty tasks", -1, 10, 10, 0.0, (0.05, 0.04, 0.06), (0.0,) * 3),
+            BenchRow("ray, 2 workers", 2, 10, 10, 6.0, (1.8, 1.7, 1.9), (3.0,) * 3))
+    res = BenchResult(rows, media_s=600.0)
     assert rows[1].wall_s == 3.5 and rows[3].items_per_s == pytest.approx(10 / 1.8)
     assert res.overhead_per_item_s() == pytest.approx((3.5 - 3.0) / 10)
     assert rows[1].outside_task_s == pytest.approx(0.05)   # median of (0.05, 0.01, 0.6)
@@ -232,8 +235,8 @@ def test_unreachable_cluster_fails_fast():
         port = s.getsockname()[1]
         for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
             with pytest.raises(NfblError, match="cannot reach the Ray cluster"):
-                batch._check_reachable(address, timeout=5)
-    batch._check_reachable("auto")  # left to Ray
+                _check_reachable(address, timeout=5)
+    _check_reachable("auto")  # left to Ray
 
 
 def test_batch_options_fit_a_single_video_command():
