@@ -19,9 +19,10 @@ DEFAULT_STRIDE = 3
 
 def _add_pose_options(p: argparse.ArgumentParser, stride_default: int = DEFAULT_STRIDE) -> None:
     g = p.add_argument_group("pose estimation")
-    g.add_argument("--backend", choices=("mediapipe", "onnx", "file"), default="mediapipe",
-                   help="pose estimator: mediapipe (default; Holistic body+hands, one person), "
-                        "onnx (your RTMPose/RTMW/DWPose files, everybody), file (precomputed)")
+    from nfbl.pose.backends import BACKENDS  # noqa: PLC0415 - no heavy import: factories are lazy
+    g.add_argument("--backend", choices=tuple(BACKENDS), default="mediapipe",
+                   help="pose estimator: " + "; ".join(f"{b.name}: {b.help}"
+                                                       for b in BACKENDS.values()))
     g.add_argument("--pose-model", type=Path, metavar="POSE.onnx",
                    help="onnx backend: top-down SimCC pose model (COCO-17 or WholeBody-133)")
     g.add_argument("--det-model", type=Path, metavar="DET.onnx",
@@ -81,8 +82,9 @@ def _pose_config(args: argparse.Namespace, deid_enabled: bool = True):
              "hold_seconds": args.hold, "bystanders": args.bystanders}
     deid = DeidConfig(enabled=deid_enabled, mode=args.deid_mode, detect_every=args.face_every,
                       **{k: v for k, v in given.items() if v is not None})
+    from nfbl.pose.backends import BACKENDS  # noqa: PLC0415
     stride = args.stride if args.stride is not None else (
-        1 if args.backend == "file" else args.stride_default)
+        BACKENDS[args.backend].default_stride or args.stride_default)
     return PoseConfig(backend=args.backend, stride=stride, max_side=args.max_side,
                       all_persons=getattr(args, "all_persons", False), deid=deid,
                       onnx_pose=args.pose_model, onnx_detector=args.det_model,

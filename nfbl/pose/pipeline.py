@@ -31,12 +31,12 @@ import numpy as np
 from nfbl.core import skeletons
 from nfbl.core.errors import NfblError
 from nfbl.core.events import EventStream
+from nfbl.pose.backends import BACKENDS
 from nfbl.pose.deid import DeidConfig
 from nfbl.core.sequence import PoseSequence
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("mediapipe", "onnx", "file")
 
 
 @dataclass(frozen=True)
@@ -75,11 +75,9 @@ class PoseConfig:
                             f"{', '.join(BACKENDS)}")
         if self.stride < 1:
             raise NfblError(f"--stride must be >= 1, got {self.stride}")
-        if self.backend == "onnx" and self.onnx_pose is None:
-            raise NfblError("the onnx backend needs a pose model: --pose-model RTMPOSE.onnx "
-                            "(and usually --det-model DETECTOR.onnx)")
-        if self.backend == "file" and self.keypoints is None:
-            raise NfblError("the file backend needs --keypoints FILE (precomputed keypoints)")
+        for field_name, message in BACKENDS[self.backend].requires:
+            if getattr(self, field_name) is None:
+                raise NfblError(message)
         if self.max_side is not None and self.max_side < 16:
             raise NfblError(f"--max-side must be >= 16 pixels, got {self.max_side}")
 
@@ -120,14 +118,7 @@ class PassResult:
 
 def make_backend(cfg: PoseConfig, static_images: bool = False):
     """The pose backend that ``cfg`` names (caller closes it)."""
-    if cfg.backend == "mediapipe":
-        from nfbl.pose.backends.mediapipe_backend import MediaPipeBackend, MediaPipeConfig
-        return MediaPipeBackend(MediaPipeConfig(static_image_mode=static_images))
-    if cfg.backend == "onnx":
-        from nfbl.pose.backends.onnx_backend import OnnxPoseBackend
-        return OnnxPoseBackend(cfg.onnx_pose, cfg.onnx_detector, threads=cfg.threads)
-    from nfbl.pose.backends.file import FileBackend
-    return FileBackend(cfg.keypoints, cfg.keypoints_format)
+    return BACKENDS[cfg.backend].build(cfg, static_images)
 
 
 def _progress(total: int | None, desc: str, enabled: bool):
@@ -338,6 +329,22 @@ def run_detect(video: str | Path, cfg: DetectConfig = DetectConfig(),
     res.timings = {"pass_s": t1 - t0, "detector_s": t2 - t1, "overlay_s": t3 - t2,
                    "frames": result.frames, "pose_frames": result.pose_frames}
     return res
+
+
+def detect_video(video: str | Path, model: str | Path | None = None, *,
+                 pose: PoseConfig | None = None, threads: int = 2,
+                 overlay: str | Path | None = None, timeline: str | Path | None = None,
+                 deid_video: str | Path | None = None) -> DetectResult:
+    """Video → NFBL events in one call (the public ``nfbl.detect_video``).
+
+    ``model``: an nfbl ONNX detector (None: the bundled one); ``pose``: how keypoints are
+    taken (default :class:`PoseConfig`: MediaPipe Holistic on de-identified frames, the
+    interviewee only); ``overlay`` / ``timeline`` / ``deid_video``: optional extra outputs.
+    Returns a :class:`DetectResult` (``.events``, ``.sequence``, the written paths).
+    """
+    cfg = DetectConfig(pose=pose or PoseConfig(), model=None if model is None else Path(model),
+                       threads=threads)
+    return run_detect(video, cfg, overlay=overlay, timeline=timeline, deid_video=deid_video)
 
 
 # --- overlay -------------------------------------------------------------------------------
