@@ -134,14 +134,8 @@ def _register_detect_keypoints(sub: argparse._SubParsersAction) -> None:
 
 
 def _read_sequences(path: str, fmt: str | None, fps: float | None, trust_pickle: bool) -> list:
-    from nfbl.core.sequence import PoseSequence
-    try:
-        from nfbl.io import keypoints as K
-    except ImportError:
-        K = None  # noqa: N806
-    if K is None:
-        seq = PoseSequence.load(path)
-        return [seq]
+    from nfbl.io import keypoints as K
+
     got = K.read_keypoints(path, fmt, trust_pickle=trust_pickle, fps=fps)
     return list(got) if isinstance(got, (list, tuple)) else [got]
 
@@ -206,8 +200,7 @@ def _cmd_model_info(args: argparse.Namespace) -> int:
 
 
 # --- training (nfbl train, nfbl evaluate) ----------------------------------------------------
-# Owned by the training issue: the commands live in nfbl/cli/train_cmd.py and are hooked in
-# here so that nfbl/cli/__init__.py needs no change.
+# The commands live in nfbl/cli/train_cmd.py.
 
 def _register_training(sub: argparse._SubParsersAction) -> None:
     """`nfbl train` and `nfbl evaluate` (see :mod:`nfbl.cli.train_cmd`)."""

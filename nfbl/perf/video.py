@@ -161,9 +161,9 @@ def bench_stages(video: Path, seconds: float, pose_frames: int, model: Path | No
 
 def bench_detector(model: Path | None, minutes: float = 10.0) -> dict:
     """The ONNX detector alone on ``minutes`` of synthetic keypoints (one person)."""
-    from nfbl.pose.pipeline import load_detector  # noqa: PLC0415
+    from nfbl.exports.runtime import Detector  # noqa: PLC0415
     from nfbl.synth.corpus import SynthConfig, generate_video  # noqa: PLC0415
-    det = load_detector(model, 2)
+    det = Detector.load(model, threads=2)
     seq, _ = generate_video(SynthConfig(minutes=minutes, layout=det.card.layout), seed=0)
     det.detect(seq.with_keypoints(seq.keypoints[:, :200], timestamps=seq.timestamps[:200]))
     t0 = _clock()
@@ -229,8 +229,8 @@ def stride_accuracy(strides: list[int], videos: int = 4, minutes: float = 2.0,
     from nfbl.synth.corpus import SynthConfig, generate_video  # noqa: PLC0415
     det = None
     if model is not None:
-        from nfbl.pose.pipeline import load_detector  # noqa: PLC0415
-        det = load_detector(model, 2)
+        from nfbl.exports.runtime import Detector  # noqa: PLC0415
+        det = Detector.load(model, threads=2)
     lay = skeletons.CANONICAL
     body = [i for i, j in enumerate(lay.joints) if "_hand_" not in j]
     hands = [i for i, j in enumerate(lay.joints) if "_hand_" in j]

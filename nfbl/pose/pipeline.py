@@ -294,15 +294,6 @@ def run_deid(video: str | Path, out: str | Path, cfg: PoseConfig = PoseConfig())
     return boxed[0]
 
 
-def load_detector(model: str | Path | None, threads: int = 2):
-    """The ONNX detector runtime (bundled model when ``model`` is None)."""
-    try:
-        from nfbl.exports.runtime import Detector  # noqa: PLC0415
-    except ImportError as exc:
-        raise NfblError(f"the detector runtime is not available in this nfbl ({exc})") from None
-    return Detector.load(model, threads=threads)
-
-
 def run_detect(video: str | Path, cfg: DetectConfig = DetectConfig(),
                overlay: str | Path | None = None, timeline: str | Path | None = None,
                deid_video: str | Path | None = None) -> DetectResult:
@@ -311,7 +302,9 @@ def run_detect(video: str | Path, cfg: DetectConfig = DetectConfig(),
     The detector is loaded first, so a bad model fails before the long video pass.
     """
     import time as _time  # noqa: PLC0415
-    detector = load_detector(cfg.model, cfg.threads)
+
+    from nfbl.exports.runtime import Detector  # noqa: PLC0415
+    detector = Detector.load(cfg.model, threads=cfg.threads)
     t0 = _time.perf_counter()
     result = analyse(video, cfg.pose, deid_video, keep_boxes=overlay is not None)
     t1 = _time.perf_counter()
@@ -356,22 +349,8 @@ TRACK_COLORS = ((255, 80, 80), (80, 200, 255), (120, 255, 120), (255, 200, 60),
 def _draw_person(image: np.ndarray, kp: np.ndarray, layout: skeletons.Layout,
                  color: tuple[int, int, int] | None) -> None:
     """Skeleton of one person ``(V, 3)`` (processing pixels) drawn in place."""
-    try:
-        from nfbl.viz.render import draw_skeleton  # noqa: PLC0415
-    except ImportError:
-        draw_skeleton = None
-    if draw_skeleton is not None:
-        draw_skeleton(image, kp, layout, color=color)
-        return
-    import cv2  # noqa: PLC0415
-    color = color or (255, 80, 80)
-    ok = kp[:, 2] > 0
-    for a, b in layout.edges:
-        if ok[a] and ok[b]:
-            cv2.line(image, (int(kp[a, 0]), int(kp[a, 1])), (int(kp[b, 0]), int(kp[b, 1])),
-                     color, 2, cv2.LINE_AA)
-    for x, y, _ in kp[ok]:
-        cv2.circle(image, (int(x), int(y)), 3, color, -1, cv2.LINE_AA)
+    from nfbl.viz.render import draw_skeleton  # noqa: PLC0415
+    draw_skeleton(image, kp, layout, color=color)
 
 
 def _draw_events(image: np.ndarray, header: str,
