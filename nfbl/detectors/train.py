@@ -192,29 +192,14 @@ class _Sized:
 
 # --- validation ----------------------------------------------------------------------------
 
-@torch.no_grad()
 def predict_record(model: NFBLDetector, record: D.VideoRecord, device: torch.device,
                    chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame class probabilities ``(T, K)`` and offsets ``(T, K, 2)`` (frames) of one
-    record, in overlapping chunks (margins of the receptive field, so chunk seams do not
-    change the result)."""
-    model.eval()
-    x = torch.from_numpy(record.x.astype(np.float32))
-    t = x.shape[0]
-    r = model.cfg.receptive_field
-    step = model.cfg.total_stride
-    probs = np.zeros((t, model.cfg.num_classes), dtype=np.float32)
-    offs = np.zeros((t, model.cfg.num_classes, 2), dtype=np.float32)
-    start = 0
-    while start < t:
-        end = min(t, start + chunk)
-        lo = max(0, ((start - r) // step) * step)
-        hi = min(t, end + r)
-        logits, off = model(x[None, lo:hi].to(device))
-        probs[start:end] = torch.sigmoid(logits[0, start - lo:end - lo]).cpu().numpy()
-        offs[start:end] = off[0, start - lo:end - lo].cpu().numpy()
-        start = end
-    return probs, offs
+    record: :class:`nfbl.detectors.adapter.TorchDetector` with ``chunk``-frame chunks (the
+    one chunk plan of :mod:`nfbl.exports.chunks`, so seams do not change the result).
+    Leaves the model in eval mode."""
+    from nfbl.detectors.adapter import TorchDetector
+    return TorchDetector(model, window=chunk, device=device).predict(record.x)
 
 
 def decode_record(record: D.VideoRecord, probs: np.ndarray, offsets: np.ndarray,

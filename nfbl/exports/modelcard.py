@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from nfbl import __version__
 from nfbl.core import skeletons, taxonomy
+from nfbl.exports.chunks import context_frames
 from nfbl.core.errors import NfblError
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ class ModelCard:
     @property
     def overlap(self) -> int:
         """Context frames on each side of a chunk: the receptive field rounded up to the stride."""
-        return -(-self.receptive_field // self.stride) * self.stride
+        return context_frames(self.receptive_field, self.stride)
 
     @property
     def trained(self) -> bool:

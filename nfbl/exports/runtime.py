@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from nfbl.exports import decoding, model_input
+from nfbl.exports.chunks import chunk_at, chunk_plan
 from nfbl.core.errors import NfblError
 from nfbl.core.events import Event, EventStream
 from nfbl.exports.modelcard import METADATA_KEY, ModelCard
@@ -53,89 +54,24 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def chunk_plan(num_frames: int, window: int, overlap: int) -> list[tuple[int, int, int, int]]:
-    """Chunks ``(in_lo, in_hi, out_lo, out_hi)``: outputs ``[out_lo, out_hi)`` are taken from
-    a run on inputs ``[in_lo, in_hi)`` (``out_lo`` multiples of ``window``; ``in_lo =
-    max(0, out_lo - overlap)``, ``in_hi = min(T, out_hi + overlap)``)."""
-    plan = []
-    for lo in range(0, num_frames, window):
-        hi = min(num_frames, lo + window)
-        plan.append((max(0, lo - overlap), min(num_frames, hi + overlap), lo, hi))
-    return plan
+class DenseDetector:
+    """What every NFBL detector offers, whatever runs the network: :meth:`predict` (chunked
+    dense inference, :mod:`nfbl.exports.chunks`), :meth:`detect` (a sequence → events) and
+    :meth:`stream` (online). Subclasses provide :meth:`run`, one network call on one chunk:
+    :class:`Detector` (onnxruntime) here, :class:`nfbl.detectors.adapter.TorchDetector`
+    (a torch model, for validation during training) on the torch side."""
 
-
-class Detector:
-    """An ONNX NFBL detector and its card. Build with :meth:`load`."""
-
-    def __init__(self, session, card: ModelCard, path: Path | None = None, threads: int = 2,
-                 inter_op_threads: int = 1, window: int | None = None):
-        self.session = session
+    def __init__(self, card: ModelCard, window: int | None = None):
         self.card = card
-        self.path = path
-        self.threads = threads
-        self.inter_op_threads = inter_op_threads
         w = int(window or card.window)
         self.window = -(-w // card.stride) * card.stride
         self.overlap = card.overlap
         self.num_joints = card.layout_def.num_joints
-        self._out_names = [o.name for o in session.get_outputs()]
 
-    # -- loading
-    @classmethod
-    def load(cls, path: str | Path | None = None, threads: int = 2, inter_op_threads: int = 1,
-             window: int | None = None, allow_spinning: bool = False) -> "Detector":
-        """Load an nfbl ONNX model (None → the bundled default model).
-
-        threads: onnxruntime ``intra_op_num_threads`` (0 = onnxruntime's choice);
-        inter_op_threads: ``inter_op_num_threads``; window: frames per chunk (default: the
-        card's; rounded up to the card's stride); allow_spinning: let idle onnxruntime
-        threads busy-wait (off by default: on shared cores spinning threads steal time from
-        the working ones — measured 15.6k vs 20.6k frames/s with 2 threads on a busy box).
-        """
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise NfblError("running the detector needs onnxruntime, a core dependency of "
-                            "nfbl that is missing; reinstall nfbl or: pip install onnxruntime") from None
-        if path is None:
-            found = bundled_model_path()
-            if found is None:
-                raise NfblError(f"no bundled detector model is installed (nfbl/models/"
-                                f"{BUNDLED_MODEL} is missing); pass a model file with --model "
-                                f"(export one with: nfbl export CKPT -o model.onnx)")
-            path = found
-        path = Path(path)
-        if not path.is_file():
-            raise NfblError(f"{path}: no such model file")
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = int(threads)
-        so.inter_op_num_threads = int(inter_op_threads)
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.log_severity_level = 3
-        so.add_session_config_entry("session.intra_op.allow_spinning",
-                                    "1" if allow_spinning else "0")
-        so.add_session_config_entry("session.inter_op.allow_spinning",
-                                    "1" if allow_spinning else "0")
-        try:
-            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            raise NfblError(f"not an nfbl model: {path} is not a readable ONNX file ({first})") from None
-        meta = sess.get_modelmeta().custom_metadata_map
-        if METADATA_KEY not in meta:
-            raise NfblError(f"not an nfbl model: {path} has no '{METADATA_KEY}' model card in its "
-                            f"metadata; export models with: nfbl export CKPT -o model.onnx")
-        card = ModelCard.from_json(meta[METADATA_KEY], source=str(path))
-        inputs = sess.get_inputs()
-        if len(inputs) != 1 or inputs[0].name != INPUT_NAME or len(inputs[0].shape) != 4:
-            raise NfblError(f"not an nfbl model: {path} does not take one '{INPUT_NAME}' "
-                            f"(batch, time, V, 3) input")
-        v = inputs[0].shape[2]
-        if isinstance(v, int) and v != card.layout_def.num_joints:
-            raise NfblError(f"{path}: the model takes {v} joints but its card says layout "
-                            f"{card.layout} ({card.layout_def.num_joints} joints)")
-        return cls(sess, card, path, threads, inter_op_threads, window)
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One network call on ``x`` ``(T, V, 3)`` (no chunking): probs ``(T, C)``, offsets
+        ``(T, C, 2)`` (frames)."""
+        raise NotImplementedError
 
     @property
     def model_tag(self) -> str:
@@ -154,11 +90,6 @@ class Detector:
             raise NfblError(f"model input contains NaN or inf (first at frame {frame}); mark "
                             f"missing joints with score 0 instead")
         return arr
-
-    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One onnxruntime call on ``x`` ``(T, V, 3)`` (no chunking): probs, offsets."""
-        logits, offsets = self.session.run(self._out_names, {INPUT_NAME: x[None]})
-        return _sigmoid(logits[0]), offsets[0]
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalised keypoints ``(T, V, 3)`` → ``probs`` ``(T, C)`` in [0, 1] and
@@ -227,6 +158,80 @@ class Detector:
         return StreamingDetector(self, video_id, track_id, decode, layout, warmup_frames)
 
 
+class Detector(DenseDetector):
+    """An ONNX NFBL detector and its card. Build with :meth:`load`."""
+
+    def __init__(self, session, card: ModelCard, path: Path | None = None, threads: int = 2,
+                 inter_op_threads: int = 1, window: int | None = None):
+        super().__init__(card, window)
+        self.session = session
+        self.path = path
+        self.threads = threads
+        self.inter_op_threads = inter_op_threads
+        self._out_names = [o.name for o in session.get_outputs()]
+
+    # -- loading
+    @classmethod
+    def load(cls, path: str | Path | None = None, threads: int = 2, inter_op_threads: int = 1,
+             window: int | None = None, allow_spinning: bool = False) -> "Detector":
+        """Load an nfbl ONNX model (None → the bundled default model).
+
+        threads: onnxruntime ``intra_op_num_threads`` (0 = onnxruntime's choice);
+        inter_op_threads: ``inter_op_num_threads``; window: frames per chunk (default: the
+        card's; rounded up to the card's stride); allow_spinning: let idle onnxruntime
+        threads busy-wait (off by default: on shared cores spinning threads steal time from
+        the working ones — measured 15.6k vs 20.6k frames/s with 2 threads on a busy box).
+        """
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise NfblError("running the detector needs onnxruntime, a core dependency of "
+                            "nfbl that is missing; reinstall nfbl or: pip install onnxruntime") from None
+        if path is None:
+            found = bundled_model_path()
+            if found is None:
+                raise NfblError(f"no bundled detector model is installed (nfbl/models/"
+                                f"{BUNDLED_MODEL} is missing); pass a model file with --model "
+                                f"(export one with: nfbl export CKPT -o model.onnx)")
+            path = found
+        path = Path(path)
+        if not path.is_file():
+            raise NfblError(f"{path}: no such model file")
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = int(threads)
+        so.inter_op_num_threads = int(inter_op_threads)
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3
+        so.add_session_config_entry("session.intra_op.allow_spinning",
+                                    "1" if allow_spinning else "0")
+        so.add_session_config_entry("session.inter_op.allow_spinning",
+                                    "1" if allow_spinning else "0")
+        try:
+            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise NfblError(f"not an nfbl model: {path} is not a readable ONNX file ({first})") from None
+        meta = sess.get_modelmeta().custom_metadata_map
+        if METADATA_KEY not in meta:
+            raise NfblError(f"not an nfbl model: {path} has no '{METADATA_KEY}' model card in its "
+                            f"metadata; export models with: nfbl export CKPT -o model.onnx")
+        card = ModelCard.from_json(meta[METADATA_KEY], source=str(path))
+        inputs = sess.get_inputs()
+        if len(inputs) != 1 or inputs[0].name != INPUT_NAME or len(inputs[0].shape) != 4:
+            raise NfblError(f"not an nfbl model: {path} does not take one '{INPUT_NAME}' "
+                            f"(batch, time, V, 3) input")
+        v = inputs[0].shape[2]
+        if isinstance(v, int) and v != card.layout_def.num_joints:
+            raise NfblError(f"{path}: the model takes {v} joints but its card says layout "
+                            f"{card.layout} ({card.layout_def.num_joints} joints)")
+        return cls(sess, card, path, threads, inter_op_threads, window)
+
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One onnxruntime call on ``x`` ``(T, V, 3)`` (no chunking): probs, offsets."""
+        logits, offsets = self.session.run(self._out_names, {INPUT_NAME: x[None]})
+        return _sigmoid(logits[0]), offsets[0]
+
 class StreamingDetector:
     """Online detection for one person: push frames as they arrive, get events as they close.
 
@@ -242,7 +247,7 @@ class StreamingDetector:
     ``max_duration_s`` (load the detector with a smaller ``window`` for less).
     """
 
-    def __init__(self, detector: Detector, video_id: str = "", track_id: int = 0,
+    def __init__(self, detector: DenseDetector, video_id: str = "", track_id: int = 0,
                  decode: decoding.DecodeConfig | None = None, layout: str | None = None,
                  warmup_frames: int = 50):
         self.detector = detector
@@ -311,8 +316,7 @@ class StreamingDetector:
         det, out = self.detector, []
         w, ov, n = det.window, det.overlap, self._received
         while self._next < n:
-            lo, hi = self._next, min(n, self._next + w)
-            in_lo, in_hi = max(0, lo - ov), min(n, hi + ov)
+            in_lo, in_hi, lo, hi = chunk_at(self._next, n, w, ov)
             if not final and (hi < lo + w or in_hi < hi + ov):
                 break  # the offline plan would see more frames: wait for them
             self._join()

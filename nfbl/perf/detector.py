@@ -13,7 +13,7 @@ subprocess, so peak memory numbers never mix):
   an open V gets ``joints`` (default 56).
 * ``nfbl-torch`` — :class:`nfbl.detectors.model.NFBLDetector` (random weights, eval mode)
   over the whole sequence in chunks of ``chunk`` frames with receptive-field margins (the
-  protocol of :func:`nfbl.detectors.train.predict_record`).
+  protocol of :class:`nfbl.detectors.adapter.TorchDetector`, the one chunk plan).
 * ``stgcn-torch`` — the classic ST-GCN clip classifier
   (:mod:`nfbl.detectors.reference_stgcn`), on windows of ``window`` frames with stride
   ``window`` (every frame is seen once), ``batch`` windows per forward pass.
@@ -300,34 +300,21 @@ def _run_stgcn(frames: int, cfg: SpeedConfig) -> dict:
 
 def _run_nfbl_torch(frames: int, cfg: SpeedConfig) -> dict:
     torch = _torch_threads(cfg.threads)
+    from nfbl.detectors.adapter import TorchDetector
     from nfbl.detectors.model import DetectorConfig, NFBLDetector, count_parameters
 
     torch.manual_seed(cfg.seed)
     model = NFBLDetector(DetectorConfig()).eval()
+    det = TorchDetector(model, window=cfg.chunk)
     kp = synthetic_keypoints(frames, model.num_joints, cfg.seed)
-    x = torch.from_numpy(kp)
-    r, step_ = model.cfg.receptive_field, model.cfg.total_stride
     base = _rss_mb()
-
-    def whole() -> None:
-        start = 0
-        with torch.inference_mode():
-            while start < frames:
-                end = min(frames, start + cfg.chunk)
-                lo = max(0, ((start - r) // step_) * step_)
-                hi = min(frames, end + r)
-                logits, _ = model(x[None, lo:hi])
-                torch.sigmoid(logits[0, start - lo:end - lo])
-                start = end
-
-    with torch.inference_mode():
-        model(x[None, :min(frames, cfg.chunk)])  # warm-up, untimed
+    det.run(kp[:min(frames, cfg.chunk)])  # warm-up, untimed
     t0 = time.perf_counter()
-    whole()
+    det.predict(kp)
     sec = time.perf_counter() - t0
     return {"seconds": sec, "base_rss_mb": base, "params": count_parameters(model),
-            "protocol": f"nfbl56 V={model.num_joints}; whole sequence in chunks of {cfg.chunk} "
-                        f"frames + {r}-frame margins, batch 1"}
+            "protocol": f"nfbl56 V={model.num_joints}; TorchDetector.predict: whole sequence in "
+                        f"chunks of {det.window} frames + {det.overlap}-frame context, batch 1"}
 
 
 def _onnx_layout(shape: Sequence, cfg: SpeedConfig) -> tuple[str, int | None, int | None, int]:
