@@ -49,6 +49,42 @@ def hand_links(side: str, names: tuple[str, ...] = HAND_JOINTS) -> tuple[tuple[s
     return tuple(links)
 
 
+#: Body regions. Every joint belongs to one, by its name (:func:`joint_region`); consumers
+#: group regions as they need (the detector pools head/torso/arms/hands, the quality
+#: summary counts missing joints per part, the renderer colours by side and hand).
+REGIONS: tuple[str, ...] = ("head", "face", "torso", "shoulder", "arm", "hand", "leg")
+
+_HAND_LIKE = ("thumb", "index", "pinky", "hand")  # MediaPipe/Kinect finger points count as hand
+_LEG_WORDS = ("knee", "ankle", "foot", "toe", "heel")
+_HEAD_WORDS = ("nose", "eye", "ear", "head", "mouth")
+
+
+def joint_side(name: str) -> str:
+    """``"left"``, ``"right"`` (the subject's) or ``"center"``, from the joint name."""
+    for side in ("left", "right"):
+        if name.startswith(side + "_"):
+            return side
+    return "center"
+
+
+def joint_region(name: str) -> str:
+    """The region (:data:`REGIONS`) of a joint name of nfbl's shared joint vocabulary."""
+    rest = name.split("_", 1)[1] if joint_side(name) != "center" else name
+    if name.startswith("face_"):
+        return "face"
+    if joint_side(name) != "center" and rest.split("_")[0] in _HAND_LIKE:
+        return "hand"
+    if any(w in name for w in _LEG_WORDS):
+        return "leg"
+    if rest == "shoulder":
+        return "shoulder"
+    if rest in ("elbow", "wrist"):
+        return "arm"
+    if any(w in name for w in _HEAD_WORDS):
+        return "head"
+    return "torso"  # neck, hips, spine, pelvis
+
+
 def _swap_side(name: str) -> str:
     for a, b in (("left_", "right_"), ("right_", "left_")):
         if name.startswith(a):
@@ -70,6 +106,10 @@ class Layout:
     center: str
     description: str = ""
     derived: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Normalisation: the body centre joint and the pair whose distance is the body scale
+    #: (their midpoint is the centre's fallback). Names the layout lacks count as absent.
+    centre_joint: str = "neck"
+    scale_joints: tuple[str, str] = ("left_shoulder", "right_shoulder")
 
     def __post_init__(self) -> None:
         if len(set(self.joints)) != len(self.joints):
@@ -88,6 +128,27 @@ class Layout:
     @cached_property
     def index(self) -> Mapping[str, int]:
         return {j: i for i, j in enumerate(self.joints)}
+
+    @cached_property
+    def sides(self) -> tuple[str, ...]:
+        """Per joint: ``"left"``, ``"right"`` or ``"center"`` (:func:`joint_side`)."""
+        return tuple(joint_side(j) for j in self.joints)
+
+    @cached_property
+    def regions(self) -> tuple[str, ...]:
+        """Per joint: its body region (:data:`REGIONS`, :func:`joint_region`)."""
+        return tuple(joint_region(j) for j in self.joints)
+
+    @cached_property
+    def centre_index(self) -> int | None:
+        """Index of :attr:`centre_joint` (None when the layout lacks it)."""
+        return self.index.get(self.centre_joint)
+
+    @cached_property
+    def scale_indices(self) -> tuple[int, int] | None:
+        """Indices of :attr:`scale_joints` (None when the layout lacks either)."""
+        a, b = (self.index.get(n) for n in self.scale_joints)
+        return None if a is None or b is None else (a, b)
 
     def indices(self, names: tuple[str, ...] | list[str]) -> np.ndarray:
         return np.array([self.index[n] for n in names], dtype=np.int64)

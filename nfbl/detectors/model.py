@@ -167,27 +167,21 @@ def receptive_field(cfg: DetectorConfig) -> int:
 
 # --- graph helpers -------------------------------------------------------------------------
 
-def part_groups(layout: skeletons.Layout) -> np.ndarray:
-    """Averaging matrix ``(V, P)`` pooling joints into :data:`PART_NAMES` by name rules.
+#: How the layout's joint regions (:data:`nfbl.core.skeletons.REGIONS`) pool into parts;
+#: sided regions become ``{side}_arm`` / ``{side}_hand``.
+_REGION_TO_PART = {"head": "head", "face": "head", "torso": "torso", "leg": "torso",
+                   "shoulder": "arm", "arm": "arm", "hand": "hand"}
 
-    hands: ``left_hand_*``/``right_hand_*``; arms: ``{side}_elbow``/``{side}_wrist``/
-    ``{side}_shoulder``; head: nose/eyes/ears/head; torso: everything else.
-    Parts with no joint in the layout get an all-zero column.
-    """
-    v = layout.num_joints
-    m = np.zeros((v, len(PART_NAMES)), dtype=np.float32)
-    for i, name in enumerate(layout.joints):
-        if name.startswith("left_hand"):
-            p = "left_hand"
-        elif name.startswith("right_hand"):
-            p = "right_hand"
-        elif name.split("_")[0] in ("left", "right") and name.split("_", 1)[1] in (
-                "shoulder", "elbow", "wrist", "thumb", "pinky", "index"):
-            p = f"{name.split('_')[0]}_arm"
-        elif any(k in name for k in ("nose", "eye", "ear", "head", "mouth")):
-            p = "head"
-        else:
-            p = "torso"
+
+def part_groups(layout: skeletons.Layout) -> np.ndarray:
+    """Averaging matrix ``(V, P)`` pooling joints into :data:`PART_NAMES` by the regions the
+    layout declares (``Layout.regions``): head (and face), torso (and legs), each arm
+    (shoulder, elbow, wrist), each hand. Parts with no joint get an all-zero column."""
+    m = np.zeros((layout.num_joints, len(PART_NAMES)), dtype=np.float32)
+    for i, (region, side) in enumerate(zip(layout.regions, layout.sides)):
+        p = _REGION_TO_PART[region]
+        if p in ("arm", "hand"):
+            p = f"{side}_{p}" if side != "center" else "torso"
         m[i, PART_NAMES.index(p)] = 1.0
     counts = m.sum(axis=0)
     return m / np.maximum(counts, 1.0)[None, :]

@@ -140,9 +140,6 @@ class OnlinePreparer:
         self.global_centre = bool(getattr(card, "global_centre", False))
         self._reference: np.ndarray | None = None
         self.warmup_frames = int(warmup_frames)
-        t = self.target.index
-        self._ls, self._rs, self._neck = (t.get("left_shoulder"), t.get("right_shoulder"),
-                                          t.get("neck"))
         self._held: list[np.ndarray] = []
         self._held_ts: list[np.ndarray] = []
         self._widths: list[float] = []
@@ -155,22 +152,8 @@ class OnlinePreparer:
         """Pixels per shoulder width once known."""
         return self._scale
 
-    def _centres(self, kp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        present = kp[..., 2] > 0
-        centre = np.zeros((len(kp), 2))
-        ok = np.zeros(len(kp), dtype=bool)
-        if self._ls is not None and self._rs is not None:
-            both = present[:, self._ls] & present[:, self._rs]
-            centre[both] = 0.5 * (kp[both, self._ls, :2] + kp[both, self._rs, :2])
-            ok |= both
-        if self._neck is not None:
-            has = present[:, self._neck]
-            centre[has] = kp[has, self._neck, :2]
-            ok |= has
-        return centre, ok
-
     def _emit(self, kp: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        centre, ok = self._centres(kp)
+        centre, ok, _ = cleaning.frame_centres(kp, self.target)
         if self._centre is None and ok.any():
             self._centre = centre[int(np.argmax(ok))]  # before the first centre: the first one
         for i in range(len(kp)):
@@ -214,10 +197,8 @@ class OnlinePreparer:
             return self._emit(kp, ts)
         self._held.append(kp)
         self._held_ts.append(ts)
-        if self._ls is not None and self._rs is not None:
-            both = (kp[:, self._ls, 2] > 0) & (kp[:, self._rs, 2] > 0)
-            self._widths += np.linalg.norm(kp[both, self._ls, :2] - kp[both, self._rs, :2],
-                                           axis=1).tolist()
+        _, _, both = cleaning.frame_centres(kp, self.target)
+        self._widths += cleaning.scale_widths(kp, self.target, both).tolist()
         if len(self._widths) >= self.warmup_frames:
             return self.flush()
         return np.zeros((0, self.target.num_joints, 3), np.float32), np.zeros(0)

@@ -216,24 +216,41 @@ def _fill_nearest(values: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return values[nearest]
 
 
-def _centre_and_scale(person: np.ndarray,
-                      layout: skeletons.Layout) -> tuple[np.ndarray, float, str]:
+def frame_centres(person: np.ndarray,
+                  layout: skeletons.Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-frame body centre of one person ``(T, V, 3)``: the layout's centre joint
+    (``Layout.centre_joint``, the neck) where present, else the midpoint of its scale joints
+    (the shoulders). Returns ``centre`` float64 ``(T, 2)`` pixels (0 where unknown), ``ok``
+    ``(T,)`` (a centre was found) and ``both`` ``(T,)`` (both scale joints present)."""
     present = person[..., 2] > 0
     t_len = person.shape[0]
     centre = np.zeros((t_len, 2))
     ok = np.zeros(t_len, dtype=bool)
-    ls = layout.index.get("left_shoulder")
-    rs = layout.index.get("right_shoulder")
     both = np.zeros(t_len, dtype=bool)
-    if ls is not None and rs is not None:
+    if layout.scale_indices is not None:
+        ls, rs = layout.scale_indices
         both = present[:, ls] & present[:, rs]
         centre[both] = 0.5 * (person[both, ls, :2] + person[both, rs, :2])
         ok |= both
-    neck = layout.index.get("neck")
-    if neck is not None:
-        has = present[:, neck]
-        centre[has] = person[has, neck, :2]
+    if layout.centre_index is not None:
+        has = present[:, layout.centre_index]
+        centre[has] = person[has, layout.centre_index, :2]
         ok |= has
+    return centre, ok, both
+
+
+def scale_widths(person: np.ndarray, layout: skeletons.Layout, both: np.ndarray) -> np.ndarray:
+    """Distances (pixels) between the scale joints in the frames ``both`` marks."""
+    if layout.scale_indices is None or not both.any():
+        return np.zeros(0)
+    ls, rs = layout.scale_indices
+    return np.linalg.norm(person[both, ls, :2] - person[both, rs, :2], axis=1)
+
+
+def _centre_and_scale(person: np.ndarray,
+                      layout: skeletons.Layout) -> tuple[np.ndarray, float, str]:
+    present = person[..., 2] > 0
+    centre, ok, both = frame_centres(person, layout)
     source = "shoulder_width"
     if not ok.any():
         # no neck or shoulders anywhere: centre on the median of all present joints
@@ -241,10 +258,8 @@ def _centre_and_scale(person: np.ndarray,
             centre[:] = np.median(person[present][:, :2], axis=0)
         ok[:] = True
     centre = _fill_nearest(centre, ok)
-    scale = 0.0
-    if both.any():
-        widths = np.linalg.norm(person[both, ls, :2] - person[both, rs, :2], axis=1)
-        scale = float(np.median(widths))
+    widths = scale_widths(person, layout, both)
+    scale = float(np.median(widths)) if len(widths) else 0.0
     if not scale > 1e-6:
         # fallback: a quarter of the median bounding-box diagonal of the present joints
         diags = []
@@ -342,21 +357,17 @@ def resample(seq: PoseSequence, fps: float) -> PoseSequence:
 BODY_PARTS = ("head", "torso", "arms", "left_hand", "right_hand", "legs", "face")
 
 
+#: Quality-summary part of each joint region (:data:`nfbl.core.skeletons.REGIONS`).
+_REGION_TO_PART = {"head": "head", "face": "face", "torso": "torso", "shoulder": "torso",
+                   "arm": "arms", "leg": "legs"}
+
+
 def body_part_of(joint: str) -> str:
-    """Body part of a joint name: one of :data:`BODY_PARTS`."""
-    if joint.startswith("face_"):
-        return "face"
-    for side in ("left", "right"):
-        if joint.startswith(f"{side}_hand") or joint in (f"{side}_thumb", f"{side}_index",
-                                                         f"{side}_pinky"):
-            return f"{side}_hand"
-    if any(k in joint for k in ("knee", "ankle", "foot", "toe", "heel")):
-        return "legs"
-    if any(k in joint for k in ("elbow", "wrist", "pinky", "index", "thumb")):
-        return "arms"
-    if any(k in joint for k in ("nose", "eye", "ear", "head", "mouth")):
-        return "head"
-    return "torso"  # neck, shoulders, hips, spine
+    """Body part of a joint name: one of :data:`BODY_PARTS` (from its declared region)."""
+    region = skeletons.joint_region(joint)
+    if region == "hand":
+        return f"{skeletons.joint_side(joint)}_hand"
+    return _REGION_TO_PART[region]
 
 
 def missing_share_by_part(kp: np.ndarray, layout: skeletons.Layout | str) -> dict[str, float]:

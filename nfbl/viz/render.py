@@ -32,13 +32,9 @@ def _cv2():
 
 
 def _part(name: str) -> str:
-    if "_hand_" in name:
-        return "left_hand" if name.startswith("left") else "right_hand"
-    if name.startswith("left"):
-        return "left"
-    if name.startswith("right"):
-        return "right"
-    return "center"
+    """Colour key of a joint: its side, or ``{side}_hand`` for hand joints."""
+    side = skeletons.joint_side(name)
+    return f"{side}_hand" if side != "center" and skeletons.joint_region(name) == "hand" else side
 
 
 def draw_skeleton(frame: np.ndarray, kp: np.ndarray, layout: skeletons.Layout | str,

@@ -84,3 +84,41 @@ def test_wrong_shape_and_unknown_layout_are_clear_errors():
         sk.convert(np.zeros((3, 18, 3)), sk.COCO17)
     with pytest.raises(NfblError, match="known layouts"):
         sk.get_layout("body_99")
+
+
+def test_layout_declares_regions_sides_and_scale_joints():
+    from nfbl.core import skeletons as S
+    lay = S.CANONICAL
+    region = dict(zip(lay.joints, lay.regions))
+    side = dict(zip(lay.joints, lay.sides))
+    assert region["nose"] == "head" and region["neck"] == "torso"
+    assert region["left_shoulder"] == "shoulder" and region["right_wrist"] == "arm"
+    assert region["left_hand_index_tip"] == "hand" and side["left_hand_index_tip"] == "left"
+    assert side["neck"] == "center"
+    assert lay.centre_index == lay.index["neck"]
+    assert lay.scale_indices == (lay.index["left_shoulder"], lay.index["right_shoulder"])
+    mp = S.MEDIAPIPE_POSE33_HANDS
+    assert dict(zip(mp.joints, mp.regions))["left_thumb"] == "hand"
+    assert mp.centre_index is None  # no neck: the centre falls back to mid-shoulders
+    wb = dict(zip(S.COCO_WHOLEBODY133.joints, S.COCO_WHOLEBODY133.regions))
+    assert wb["face_0"] == "face" and wb["left_knee"] == "leg"
+
+
+def test_every_consumer_groups_the_declared_regions():
+    import numpy as np
+    from nfbl.core import skeletons as S
+    from nfbl.keypoints.cleaning import body_part_of
+    for lay in S.LAYOUTS.values():
+        for j, r in zip(lay.joints, lay.regions):
+            part = body_part_of(j)
+            assert part == {"hand": f"{S.joint_side(j)}_hand", "shoulder": "torso", "arm": "arms",
+                            "leg": "legs"}.get(r, r)
+    try:
+        from nfbl.detectors.model import PART_NAMES, part_groups
+    except ImportError:  # torch absent
+        return
+    m = part_groups(S.CANONICAL)
+    parts = [PART_NAMES[int(np.argmax(row))] for row in m]
+    got = dict(zip(S.CANONICAL.joints, parts))
+    assert got["left_shoulder"] == "left_arm" and got["right_hand_wrist"] == "right_hand"
+    assert got["left_ear"] == "head" and got["left_hip"] == "torso"
