@@ -85,18 +85,8 @@ def _read(args, path):
 def _process(seq, args):
     from nfbl.keypoints import cleaning, tracking
     from nfbl.core import skeletons
-    from nfbl.core.errors import NfblError
 
-    if args.person != "all":
-        if args.person == "interviewee":
-            seq = tracking.select_person(seq, None)
-        else:
-            try:
-                index = int(args.person)
-            except ValueError:
-                raise NfblError(f"--person must be 'all', 'interviewee' or a track index, "
-                                f"got {args.person!r}") from None
-            seq = tracking.select_person(seq, index)
+    seq = tracking.Persons.parse(args.person).apply(seq)
     if args.interpolate:
         seq = seq.with_keypoints(cleaning.interpolate_gaps(seq.keypoints, args.interpolate))
     if args.smooth:

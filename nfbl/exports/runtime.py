@@ -26,6 +26,7 @@ from nfbl.exports import decoding, model_input
 from nfbl.exports.chunks import chunk_at, chunk_plan
 from nfbl.core.errors import NfblError
 from nfbl.core.events import Event, EventStream
+from nfbl.keypoints.tracking import Persons
 from nfbl.exports.modelcard import METADATA_KEY, ModelCard
 from nfbl.core.sequence import PoseSequence
 
@@ -108,27 +109,12 @@ class DenseDetector:
     def decode_config(self, decode: decoding.DecodeConfig | None = None) -> decoding.DecodeConfig:
         return decode if decode is not None else decoding.DecodeConfig.from_dict(self.card.decode)
 
-    def persons(self, seq: PoseSequence, persons: str | int | Sequence[int] = "interviewee") -> list[int]:
-        """Person indices to run: ``"interviewee"`` (one, :func:`nfbl.keypoints.tracking.choose_interviewee`),
-        ``"all"``, or explicit indices."""
-        if seq.num_persons == 0:
-            raise NfblError(f"{seq.video_id or 'sequence'}: no person in the keypoints")
-        if persons == "all":
-            return list(range(seq.num_persons))
-        if persons == "interviewee":
-            if seq.num_persons == 1:
-                return [0]
-            from nfbl.keypoints import tracking
-            return [tracking.choose_interviewee(seq.keypoints, seq.frame_size)]
-        if isinstance(persons, str):
-            raise NfblError(f"persons must be 'interviewee', 'all' or indices, got {persons!r}")
-        idx = [int(persons)] if isinstance(persons, (int, np.integer)) else [int(p) for p in persons]
-        for p in idx:
-            if not 0 <= p < seq.num_persons:
-                raise NfblError(f"person index {p} is out of range ({seq.num_persons} persons)")
-        return idx
+    def persons(self, seq: PoseSequence, persons: Persons | str | int | Sequence[int] = "interviewee") -> list[int]:
+        """Person indices to run (:class:`nfbl.keypoints.tracking.Persons`: ``"interviewee"``,
+        ``"all"`` or explicit indices)."""
+        return Persons.parse(persons).resolve(seq)
 
-    def detect(self, seq: PoseSequence, persons: str | int | Sequence[int] = "interviewee",
+    def detect(self, seq: PoseSequence, persons: Persons | str | int | Sequence[int] = "interviewee",
                decode: decoding.DecodeConfig | None = None) -> EventStream:
         """Events of the chosen persons of ``seq`` (track ids from ``seq.track_ids``)."""
         self.card.check_layout(seq.layout)

@@ -201,17 +201,70 @@ def choose_interviewee(kp: np.ndarray, frame_size: tuple[int, int] = (0, 0)) -> 
 
 
 def select_person(seq: PoseSequence, index: int | None = None) -> PoseSequence:
-    """A PoseSequence with only person ``index`` (``None`` = :func:`choose_interviewee`).
+    """A PoseSequence with only person ``index`` (``None`` = :func:`choose_interviewee`);
+    the person's track id is kept. Shorthand for ``Persons.parse(index).apply(seq)``."""
+    return Persons.parse(index).apply(seq)
 
-    The person's track id is kept.
+
+@dataclass(frozen=True)
+class Persons:
+    """Which persons of a sequence to use — the one selection type of nfbl.
+
+    ``mode``: ``"interviewee"`` (one person, :func:`choose_interviewee`), ``"all"``, or
+    ``"indices"`` with ``indices`` (track positions in the sequence, negative from the end).
+    Build it from what a user typed with :meth:`parse`.
     """
-    if seq.num_persons == 0:
-        raise NfblError(f"{seq.video_id or 'sequence'}: no person to select (0 tracks)")
-    if index is None:
-        index = choose_interviewee(seq.keypoints, seq.frame_size)
-    if not -seq.num_persons <= index < seq.num_persons:
-        raise NfblError(f"person index {index} is out of range: the sequence has "
-                        f"{seq.num_persons} person(s)")
-    index = index % seq.num_persons
-    return seq.with_keypoints(seq.keypoints[index:index + 1].copy(),
-                              track_ids=seq.track_ids[index:index + 1].copy())
+
+    mode: str = "interviewee"
+    indices: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("interviewee", "all", "indices"):
+            raise NfblError(f"persons must be 'interviewee', 'all' or indices, got {self.mode!r}")
+        if (self.mode == "indices") != bool(self.indices):
+            raise NfblError("person indices are given with mode 'indices' and only then")
+
+    @classmethod
+    def parse(cls, value: "Persons | str | int | Sequence[int] | None") -> "Persons":
+        """``"interviewee"`` / None, ``"all"``, an index, ``"0,2"`` or a list of indices."""
+        if isinstance(value, Persons):
+            return value
+        if value is None or value == "interviewee":
+            return cls()
+        if value == "all":
+            return cls("all")
+        if isinstance(value, (int, np.integer)):
+            return cls("indices", (int(value),))
+        if isinstance(value, str):
+            try:
+                return cls("indices", tuple(int(v) for v in value.split(",")))
+            except ValueError:
+                raise NfblError(f"persons must be 'interviewee', 'all' or track indices such as "
+                                f"'0' or '0,2', got {value!r}") from None
+        return cls("indices", tuple(int(v) for v in value))
+
+    def __str__(self) -> str:
+        return ",".join(map(str, self.indices)) if self.mode == "indices" else self.mode
+
+    def resolve(self, seq: PoseSequence) -> list[int]:
+        """Positions of the chosen persons in ``seq`` (raises when there is nobody or an
+        index is out of range)."""
+        m = seq.num_persons
+        if m == 0:
+            raise NfblError(f"{seq.video_id or 'sequence'}: no person in the keypoints (0 tracks)")
+        if self.mode == "all":
+            return list(range(m))
+        if self.mode == "interviewee":
+            return [0] if m == 1 else [choose_interviewee(seq.keypoints, seq.frame_size)]
+        for i in self.indices:
+            if not -m <= i < m:
+                raise NfblError(f"person index {i} is out of range: the sequence has {m} "
+                                f"person(s)")
+        return [i % m for i in self.indices]
+
+    def apply(self, seq: PoseSequence) -> PoseSequence:
+        """``seq`` with only the chosen persons (their track ids kept)."""
+        if self.mode == "all":
+            return seq
+        idx = self.resolve(seq)
+        return seq.with_keypoints(seq.keypoints[idx].copy(), track_ids=seq.track_ids[idx].copy())

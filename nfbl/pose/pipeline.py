@@ -266,8 +266,8 @@ def choose(seq: PoseSequence, all_persons: bool) -> PoseSequence:
     """All tracks, or only the interviewee (largest, most central, longest track)."""
     if all_persons or seq.num_persons <= 1:
         return seq
-    from nfbl.keypoints.tracking import select_person  # noqa: PLC0415
-    return select_person(seq)
+    from nfbl.keypoints.tracking import Persons  # noqa: PLC0415
+    return Persons().apply(seq)
 
 
 def run_pose(video: str | Path, cfg: PoseConfig = PoseConfig(),

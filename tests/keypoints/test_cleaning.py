@@ -279,3 +279,25 @@ def test_normalize_accepts_an_empty_sequence():
     from nfbl.core import skeletons
     out, norm = cleaning.normalize(np.zeros((0, 56, 3), np.float32), skeletons.CANONICAL)
     assert out.shape == (0, 56, 3) and norm.center.shape == (0, 2)
+
+
+def test_persons_is_the_one_selection_type():
+    import numpy as np
+    from nfbl.core.sequence import PoseSequence
+    from nfbl.keypoints.tracking import Persons
+    kp = np.zeros((3, 4, 56, 3), np.float32)
+    kp[..., 2] = 1.0
+    kp[0, ..., :2] = np.random.default_rng(0).uniform(0, 50, (4, 56, 2))     # small, corner
+    kp[1, ..., :2] = np.random.default_rng(1).uniform(300, 700, (4, 56, 2))  # big, central
+    kp[2, ..., :2] = np.random.default_rng(2).uniform(900, 950, (4, 56, 2))
+    seq = PoseSequence(kp, "nfbl56", fps=25.0, timestamps=np.arange(4) / 25.0,
+                       frame_size=(1000, 1000), track_ids=np.array([7, 8, 9]))
+    assert Persons.parse(None).resolve(seq) == [1] == Persons.parse("interviewee").resolve(seq)
+    assert Persons.parse("all").resolve(seq) == [0, 1, 2]
+    assert Persons.parse("0,2").resolve(seq) == [0, 2] == Persons.parse([0, -1]).resolve(seq)
+    assert list(Persons.parse(2).apply(seq).track_ids) == [9]
+    assert str(Persons.parse("0,2")) == "0,2" and str(Persons()) == "interviewee"
+    with pytest.raises(NfblError, match="out of range"):
+        Persons.parse(5).resolve(seq)
+    with pytest.raises(NfblError, match="track indices"):
+        Persons.parse("someone")
