@@ -3,26 +3,21 @@
 A config file has the sections ``[data]``, ``[model]``, ``[optim]``, ``[loss]``,
 ``[sampling]``, ``[augment]`` and ``[run]``; every key is optional (defaults below). An
 unknown section or key is a user error naming the file and the key, so a typo never
-silently trains with a default. ``[model]`` holds the keyword arguments of
+silently trains with a default (:mod:`nfbl.core.config`). ``extends = "other.toml"`` at the
+top starts from another config file. ``[model]`` holds the keyword arguments of
 :class:`nfbl.detectors.model.DetectorConfig`; they are checked when the model is built.
 
 Example: ``configs/synthetic_default.toml``; reference: ``docs/training.md``.
 """
 from __future__ import annotations
 
-import dataclasses
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-try:
-    import tomllib
-except ImportError:  # Python 3.10: the 'tomli' backport (train extra, python_version < '3.11')
-    import tomli as tomllib  # type: ignore[no-redef]
-
-from nfbl.detectors.augment import AugmentConfig
+from nfbl.core.config import from_dict, load_toml, to_dict
 from nfbl.core.errors import NfblError
+from nfbl.detectors.augment import AugmentConfig
 
 DEFAULT_LAYOUTS = ("nfbl56", "openpose_body25_hands", "mediapipe_pose33_hands",
                    "coco_wholebody133")
@@ -144,15 +139,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists): stored in checkpoints and model cards."""
-        def conv(v: Any) -> Any:
-            if dataclasses.is_dataclass(v):
-                return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
-            if isinstance(v, (tuple, list)):
-                return [conv(x) for x in v]
-            if isinstance(v, Mapping):
-                return {k: conv(x) for k, x in v.items()}
-            return v
-        return conv(self)
+        return to_dict(self)
 
     def replace(self, **sections: Mapping[str, Any]) -> "TrainConfig":
         """A copy with some keys changed: ``cfg.replace(run={"epochs": 2})``."""
@@ -162,49 +149,6 @@ class TrainConfig:
                 raise NfblError(f"unknown config section [{name}]")
             d[name] = {**d[name], **dict(changes)}
         return config_from_dict(d)
-
-
-def _convert(value: Any, hint: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise NfblError(f"{where} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise NfblError(f"{where} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise NfblError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise NfblError(f"{where} must be a string, got {value!r}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise NfblError(f"{where} must be a list, got {value!r}")
-        args = typing.get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(v, args[0], where) for v in value)
-        if len(value) != len(args):
-            raise NfblError(f"{where} must be a list of {len(args)} values, got {value!r}")
-        return tuple(_convert(v, a, where) for v, a in zip(value, args))
-    return value
-
-
-def _build(cls: type, table: Any, where: str) -> Any:
-    if not isinstance(table, Mapping):
-        raise NfblError(f"{where} must be a table of keys, got {table!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs = {}
-    for key, value in table.items():
-        if key not in names:
-            raise NfblError(f"{where}: unknown key {key!r} (known: {', '.join(names)})")
-        kwargs[key] = _convert(value, hints[key], f"{where}.{key}")
-    return cls(**kwargs)
 
 
 _SECTIONS = {"data": DataConfig, "optim": OptimConfig, "loss": LossConfig,
@@ -223,7 +167,7 @@ def config_from_dict(d: Mapping[str, Any], where: str = "config") -> TrainConfig
                 raise NfblError(f"{where}: [model] must be a table of keys")
             kwargs[key] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in value.items()}
         else:
-            kwargs[key] = _build(_SECTIONS[key], value, f"{where} [{key}]")
+            kwargs[key] = from_dict(_SECTIONS[key], value, f"{where} [{key}]")
     cfg = TrainConfig(**kwargs)
     validate(cfg, where)
     return cfg
@@ -255,13 +199,7 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
 
 
 def load_config(path: str | Path) -> TrainConfig:
-    """Read a TOML training config; errors name the file (and the bad key)."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise NfblError(f"{path}: no such config file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise NfblError(f"{path}: not valid TOML ({exc})") from None
-    return config_from_dict(raw, where=str(path))
+    """Read a TOML training config; errors name the file (and the bad key). A config may
+    start from another: ``extends = "base.toml"`` (relative to the file); its tables merge
+    key by key, this file's keys win (:func:`nfbl.core.config.load_toml`)."""
+    return config_from_dict(load_toml(path), where=str(path))

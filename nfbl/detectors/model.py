@@ -31,14 +31,15 @@ ONNX with dynamic batch and time axes).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nfbl.core import skeletons, taxonomy
+from nfbl.core import config, skeletons, taxonomy
 from nfbl.core.errors import NfblError
 
 #: Number of per-joint input features built from (x, y, score): x, y, score, present,
@@ -115,20 +116,12 @@ class DetectorConfig:
         return receptive_field(self)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        for k, v in d.items():
-            if isinstance(v, tuple):
-                d[k] = list(v)
-        return d
+        return config.to_dict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DetectorConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise NfblError(f"unknown DetectorConfig fields: {', '.join(sorted(unknown))}")
-        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-        return cls(**kw)
+    def from_dict(cls, d: Mapping, where: str = "DetectorConfig") -> "DetectorConfig":
+        """Strict (unknown keys and wrong types are errors): :func:`nfbl.core.config.from_dict`."""
+        return config.from_dict(cls, d, where)
 
 
 def receptive_field(cfg: DetectorConfig) -> int:

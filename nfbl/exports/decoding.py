@@ -32,10 +32,11 @@ lets :class:`OnlineDecoder` (streaming) emit exactly the offline events as clust
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from nfbl.core import config
 from nfbl.core.errors import NfblError
 from nfbl.core.events import Event
 
@@ -68,13 +69,13 @@ class DecodeConfig:
             raise NfblError("decode soft_nms_sigma must be > 0")
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return config.to_dict(self)
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "DecodeConfig":
-        """Build from a dict (e.g. a model card's ``decode``); unknown keys are ignored."""
-        d = dict(d or {})
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+    def from_dict(cls, d: Mapping | None, where: str = "decode settings") -> "DecodeConfig":
+        """Build from a dict (e.g. a model card's ``decode``), strictly: an unknown key or a
+        wrong type is an error naming it (:func:`nfbl.core.config.from_dict`)."""
+        return config.from_dict(cls, dict(d or {}), where)
 
 
 # --- frames <-> seconds ----------------------------------------------------------------------

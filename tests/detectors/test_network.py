@@ -38,7 +38,7 @@ def test_config_defaults_and_round_trip():
     assert cfg.num_classes == 31 and cfg.fps == 25.0
     assert cfg.total_stride == 32
     assert DetectorConfig.from_dict(cfg.to_dict()) == cfg
-    with pytest.raises(NfblError, match="unknown DetectorConfig fields: bogus"):
+    with pytest.raises(NfblError, match="DetectorConfig: unknown key .bogus."):
         DetectorConfig.from_dict({"bogus": 1})
     with pytest.raises(NfblError):
         DetectorConfig(class_ids=(1, 33))

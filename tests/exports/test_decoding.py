@@ -135,7 +135,11 @@ def test_bad_shapes_and_config():
     with pytest.raises(NfblError, match="threshold"):
         DecodeConfig(threshold=1.5)
     assert decode(np.zeros((0, 3)), None, np.zeros(0), CLASSES) == []
-    assert DecodeConfig.from_dict({"threshold": 0.3, "future_key": 1}).threshold == 0.3
+    assert DecodeConfig.from_dict({"threshold": 0.3}).threshold == 0.3
+    with pytest.raises(NfblError, match="unknown key 'future_key'"):
+        DecodeConfig.from_dict({"threshold": 0.3, "future_key": 1})
+    with pytest.raises(NfblError, match="must be a number"):
+        DecodeConfig.from_dict({"threshold": "0.3"})
 
 
 @pytest.mark.parametrize("use_offsets", [True, False])
