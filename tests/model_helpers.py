@@ -19,5 +19,5 @@ def random_detector(seed: int = 0, zero_class_bias: bool = False,
             mod.running_mean.copy_(torch.randn(mod.running_mean.shape, generator=g) * 0.1)
             mod.running_var.copy_(torch.rand(mod.running_var.shape, generator=g) + 0.5)
     if zero_class_bias:
-        torch.nn.init.zeros_(m.cls_head.bias)
+        torch.nn.init.zeros_(m.head.cls_head.bias)
     return m.eval()

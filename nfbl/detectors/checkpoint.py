@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from nfbl.exports import decoding
-from nfbl.detectors.model import DetectorConfig, NFBLDetector
+from nfbl.detectors.model import DetectorConfig, NFBLDetector, upgrade_state_dict
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.core.atomic import atomic_path
 from nfbl.exports.modelcard import ModelCard
@@ -120,7 +120,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise InputFormatError(f"bad detector config ({exc})", path) from None
     model = NFBLDetector(cfg)
     try:
-        model.load_state_dict(d["state_dict"])
+        model.load_state_dict(upgrade_state_dict(d["state_dict"]))
     except RuntimeError as exc:
         raise InputFormatError(f"weights do not fit the config "
                                f"({str(exc).splitlines()[0][:200]})", path) from None

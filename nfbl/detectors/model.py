@@ -2,13 +2,14 @@
 
 Input ``x``: float32 ``(N, T, V, 3)`` = NORMALISED keypoints of the model's layout (x, y in
 shoulder widths around the neck, see :func:`nfbl.exports.model_input.prepare`; score 0 = missing).
-Output: ``cls_logits`` ``(N, T, C)`` (multi-label, one sigmoid per class) and ``offsets``
+Output: :class:`DetectorOutput` ``(logits, offsets)``: ``logits`` ``(N, T, C)`` (multi-label, one sigmoid per class) and ``offsets``
 ``(N, T, C, 2)`` = non-negative distances in FRAMES from each frame ``t`` to the start and to
 the (exclusive) end of the event of that class it lies in, i.e. the event is
 ``[t - offsets[..., 0], t + offsets[..., 1])`` in frame units (see :mod:`nfbl.exports.decoding`).
 
-Architecture (all temporal convolutions are "same"-padded and centred, so the output at
-frame ``t`` depends only on input frames within ``receptive_field`` of ``t``):
+Architecture — :class:`Backbone` (1–3) → :class:`Neck` (4) → :class:`Head` (5); all
+temporal convolutions are "same"-padded and centred, so the output at frame ``t`` depends
+only on input frames within :func:`receptive_field` of ``t`` (measured by impulse probes):
 
 1. Streams, computed inside the model: joint (x, y, score, present), bone (joint minus its
    parent along ``Layout.bone_pairs``) and motion (frame-to-frame difference); every stream
@@ -31,8 +32,9 @@ ONNX with dynamic batch and time axes).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Mapping
+import functools
+from dataclasses import dataclass, fields
+from typing import Mapping, NamedTuple
 
 import numpy as np
 import torch
@@ -124,38 +126,48 @@ class DetectorConfig:
         return config.from_dict(cls, d, where)
 
 
+@functools.lru_cache(maxsize=64)
 def receptive_field(cfg: DetectorConfig) -> int:
-    """Half-width (frames) of the region of input that can influence one output frame.
+    """Half-width R (frames) of the input that can influence one output frame, measured on
+    the network itself with impulse probes (never derived by hand, so it follows every
+    change of the architecture).
 
-    Tracks (jump, radius) through the network: a centred conv of kernel k, dilation d on a
-    level of jump j adds ``d * (k - 1) / 2 * j``; nearest up-sampling from jump j adds j.
-    Rounded up with a small margin; tested against impulse responses in the test-suite.
+    The temporal reach depends on the layers' kernels, strides, dilations and levels, not
+    on their widths, the joints or the classes: so a narrow float64 twin of the network
+    (4 channels, COCO-17 joints, one class, seeded random weights, eval mode) runs on a
+    random sequence, once as it is and once per probe with one frame ``t0`` pushed (x up,
+    y down), at every phase of ``t0`` modulo the coarsest stride, all in one batch. The
+    outputs that change lie in ``[t0 - R, t0 + R]``; the widest response plus one coarse
+    stride of margin is returned. Cached per config.
     """
-    r = 1.0  # motion stream: x[t] - x[t-1]
-    j = 1.0
-    # stem: kernel 2*s+1 (odd), centred, stride s
-    s = cfg.stem_stride
-    r += s * j
-    j *= s
-    dmax = max(cfg.dilations) if cfg.dilations else 1
-    for st in cfg.strides:
-        r += max(dmax, 1) * j  # temporal conv k=3, dilation dmax (max-pool branch: 1*j)
-        j *= st
-    # pooled U-Net: level 0 temporal block (k=3, d=1 and d=2) ...
-    r += 1 * j + 2 * j
-    skip_j = []
-    for _ in range(cfg.pyramid_levels):
-        skip_j.append(j)
-        r += j          # stride-2 conv k=3 at jump j
-        j *= 2
-        r += 1 * j + 2 * j  # temporal block at the new level
-    for jl in reversed(skip_j):
-        r += j          # nearest up-sampling from jump j
-        j = jl
-        r += j          # fusion conv k=3
-    r += j + 1          # up-sampling to frame rate, fusion conv k=3 at frame rate
-    r += 1              # head conv k=3 at frame rate
-    return int(np.ceil(r)) + 2
+    layers = {"stem_channels": 4, "channels": (4,) * len(cfg.channels), "neck_channels": 4,
+              "head_channels": 4, "class_ids": cfg.class_ids[:1], "layout": "coco17",
+              "dropout": 0.0, "global_centre": False}
+    twin = DetectorConfig(**{**{f.name: getattr(cfg, f.name) for f in fields(cfg)}, **layers})
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = NFBLDetector(twin).double().eval()
+        stride = cfg.total_stride
+        guess = 16 * stride
+        while True:
+            t = 2 * guess + 2 * stride
+            x = torch.randn(1, t, net.num_joints, 3, dtype=torch.float64)
+            x[..., 2] = 1.0
+            t0 = guess + np.arange(stride).repeat(2)
+            batch = x.repeat(len(t0) + 1, 1, 1, 1)
+            for k, f in enumerate(t0):
+                batch[k + 1, f, :, k % 2] += 1.0 if k % 2 == 0 else -1.0
+            with torch.no_grad():
+                out = net(batch)
+            diff = sum((o[1:] - o[:1]).abs().reshape(len(t0), t, -1).amax(dim=2) for o in out)
+            reach = 0
+            for k, f in enumerate(t0):
+                changed = torch.nonzero(diff[k] > 0).flatten()
+                if len(changed):
+                    reach = max(reach, int(f) - int(changed.min()), int(changed.max()) - int(f))
+            if reach < guess - stride:
+                return reach + stride
+            guess *= 2  # the response reached the probe's edge: probe wider
 
 
 # --- graph helpers -------------------------------------------------------------------------
@@ -331,16 +343,21 @@ class StreamFeatures(nn.Module):
         return feats.permute(0, 3, 1, 2).contiguous()          # (N, 8, T, V)
 
 
-class NFBLDetector(nn.Module):
-    """Dense multi-label NFBL detector; see the module docstring for shapes and design."""
+class DetectorOutput(NamedTuple):
+    """What every NFBL detector returns: ``logits`` ``(N, T, C)`` (one sigmoid per class) and
+    ``offsets`` ``(N, T, C, 2)`` (frames from ``t`` back to the event's start and on to its
+    exclusive end). A tuple, so ``logits, offsets = model(x)`` keeps working."""
 
-    def __init__(self, cfg: DetectorConfig = DetectorConfig()):
+    logits: torch.Tensor
+    offsets: torch.Tensor
+
+
+class Backbone(nn.Module):
+    """Streams + stem + graph blocks: ``(N, T, V, 3)`` → frame-rate stream features
+    ``(N, 8, T, V)`` and coarse joint features ``(N, C, T', V)`` (``T' = ceil(T / s)``)."""
+
+    def __init__(self, cfg: DetectorConfig, layout: skeletons.Layout):
         super().__init__()
-        self.cfg = cfg
-        layout = skeletons.get_layout(cfg.layout)
-        v = layout.num_joints
-        self.num_joints = v
-        adj = layout.adjacency
         self.streams = StreamFeatures(layout, cfg.global_centre)
         self.input_bn = nn.BatchNorm2d(NUM_STREAM_FEATURES)
         s = cfg.stem_stride
@@ -351,44 +368,37 @@ class NFBLDetector(nn.Module):
         blocks = []
         cin = cfg.stem_channels
         for cout, st in zip(cfg.channels, cfg.strides):
-            blocks.append(GraphBlock(cin, cout, adj, cfg.dilations, st, cfg.dropout))
+            blocks.append(GraphBlock(cin, cout, layout.adjacency, cfg.dilations, st, cfg.dropout))
             cin = cout
         self.blocks = nn.ModuleList(blocks)
+        self.out_channels = cin
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = self.input_bn(self.streams(x))                  # (N, 8, T, V)
+        y = self.stem(feats)                                    # (N, C0, T/s, V)
+        for block in self.blocks:
+            y = block(y)                                        # (N, C, T', V)
+        return feats, y
+
+
+class Neck(nn.Module):
+    """Joints pooled into body parts (``Layout.regions``), then a temporal U-Net:
+    ``(N, C, T', V)`` → ``(N, D, T')``."""
+
+    def __init__(self, cfg: DetectorConfig, layout: skeletons.Layout, in_channels: int):
+        super().__init__()
         parts = part_groups(layout)
         self.register_buffer("parts", torch.as_tensor(parts), persistent=False)
-        p = parts.shape[1]
         d = cfg.neck_channels
-        self.pool_proj = _ConvBN1d(cin * p, d, 1)
+        self.pool_proj = _ConvBN1d(in_channels * parts.shape[1], d, 1)
         self.level0 = TemporalBlock(d, cfg.dropout)
         self.down = nn.ModuleList(_ConvBN1d(d, d, 3, stride=2) for _ in range(cfg.pyramid_levels))
         self.down_blocks = nn.ModuleList(TemporalBlock(d, cfg.dropout)
                                          for _ in range(cfg.pyramid_levels))
         self.up_fuse = nn.ModuleList(_ConvBN1d(d, d, 3) for _ in range(cfg.pyramid_levels))
-        h = cfg.head_channels
-        self.frame_skip = _ConvBN1d(NUM_STREAM_FEATURES * v, h, 1)
-        self.to_frame = nn.Conv1d(d, h, 1, bias=False)
-        self.frame_fuse = _ConvBN1d(h, h, 3)
-        c = cfg.num_classes
-        self.cls_head = nn.Conv1d(h, c, 3, padding=1)
-        self.reg_head = nn.Conv1d(h, 2 * c, 3, padding=1)
-        nn.init.constant_(self.cls_head.bias, -4.0)  # prior ~1.8 % positives (focal-loss init)
-        nn.init.constant_(self.reg_head.bias, 2.0)
 
-    @property
-    def coarse_stride(self) -> int:
-        """Stride of the graph blocks' output relative to frames."""
-        s = self.cfg.stem_stride
-        for st in self.cfg.strides:
-            s *= st
-        return s
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x ``(N, T, V, 3)`` normalised keypoints → ``(N, T, C)`` logits, ``(N, T, C, 2)``."""
-        n, t = x.shape[0], x.shape[1]
-        feats = self.input_bn(self.streams(x))                  # (N, 8, T, V)
-        y = self.stem(feats)                                    # (N, C0, T/s, V)
-        for block in self.blocks:
-            y = block(y)                                        # (N, C, T', V)
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        n = y.shape[0]
         y = torch.matmul(y, self.parts)                         # (N, C, T', P)
         y = y.permute(0, 1, 3, 2).reshape(n, -1, y.shape[2])    # (N, C*P, T')
         y = self.level0(self.pool_proj(y))                      # (N, D, T')
@@ -398,13 +408,82 @@ class NFBLDetector(nn.Module):
             y = blk(down(y))
         for fuse, skip in zip(self.up_fuse, reversed(skips)):
             y = fuse(_upsample(y, 2, skip) + skip)
+        return y
+
+
+class Head(nn.Module):
+    """Up-sampling to frame rate with a skip from the stream features, then the dense
+    class and boundary heads: ``(N, D, T')`` + ``(N, 8, T, V)`` → :class:`DetectorOutput`."""
+
+    def __init__(self, cfg: DetectorConfig, num_joints: int, coarse_stride: int):
+        super().__init__()
+        h, c = cfg.head_channels, cfg.num_classes
+        self.coarse_stride = coarse_stride
+        self.max_offset = cfg.max_offset_frames
+        self.frame_skip = _ConvBN1d(NUM_STREAM_FEATURES * num_joints, h, 1)
+        self.to_frame = nn.Conv1d(cfg.neck_channels, h, 1, bias=False)
+        self.frame_fuse = _ConvBN1d(h, h, 3)
+        self.cls_head = nn.Conv1d(h, c, 3, padding=1)
+        self.reg_head = nn.Conv1d(h, 2 * c, 3, padding=1)
+        nn.init.constant_(self.cls_head.bias, -4.0)  # prior ~1.8 % positives (focal-loss init)
+        nn.init.constant_(self.reg_head.bias, 2.0)
+
+    def forward(self, y: torch.Tensor, feats: torch.Tensor) -> DetectorOutput:
+        n, t = feats.shape[0], feats.shape[2]
         frame = self.frame_skip(feats.permute(0, 1, 3, 2).reshape(n, -1, t))   # (N, H, T)
         y = self.frame_fuse(_upsample(self.to_frame(y), self.coarse_stride, frame) + frame)
         logits = self.cls_head(y).transpose(1, 2)               # (N, T, C)
-        reg = F.softplus(self.reg_head(y))                      # (N, 2C, T)
-        reg = torch.clamp(reg, max=self.cfg.max_offset_frames)
+        reg = torch.clamp(F.softplus(self.reg_head(y)), max=self.max_offset)   # (N, 2C, T)
         offsets = reg.reshape(n, -1, 2, t).permute(0, 3, 1, 2)  # (N, T, C, 2)
-        return logits, offsets
+        return DetectorOutput(logits, offsets)
+
+
+#: state-dict key prefixes of checkpoints written before the backbone/neck/head split
+LEGACY_PREFIXES: dict[str, str] = {
+    **{k: "backbone." for k in ("streams.", "input_bn.", "stem.", "blocks.")},
+    **{k: "neck." for k in ("pool_proj.", "level0.", "down.", "down_blocks.", "up_fuse.")},
+    **{k: "head." for k in ("frame_skip.", "to_frame.", "frame_fuse.", "cls_head.",
+                            "reg_head.")}}
+
+
+def upgrade_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights of an older checkpoint (one flat module) under today's key names."""
+    out = {}
+    for key, value in state.items():
+        prefix = next((p for p in LEGACY_PREFIXES if key.startswith(p)), None)
+        out[LEGACY_PREFIXES[prefix] + key if prefix else key] = value
+    return out
+
+
+class NFBLDetector(nn.Module):
+    """Dense multi-label NFBL detector = :class:`Backbone` → :class:`Neck` → :class:`Head`;
+    see the module docstring for shapes and design."""
+
+    def __init__(self, cfg: DetectorConfig = DetectorConfig()):
+        super().__init__()
+        self.cfg = cfg
+        layout = skeletons.get_layout(cfg.layout)
+        self.num_joints = layout.num_joints
+        self.backbone = Backbone(cfg, layout)
+        self.neck = Neck(cfg, layout, self.backbone.out_channels)
+        self.head = Head(cfg, layout.num_joints, self.coarse_stride)
+
+    @property
+    def streams(self) -> StreamFeatures:
+        return self.backbone.streams
+
+    @property
+    def coarse_stride(self) -> int:
+        """Stride of the graph blocks' output relative to frames."""
+        s = self.cfg.stem_stride
+        for st in self.cfg.strides:
+            s *= st
+        return s
+
+    def forward(self, x: torch.Tensor) -> DetectorOutput:
+        """x ``(N, T, V, 3)`` normalised keypoints → ``(N, T, C)`` logits, ``(N, T, C, 2)``."""
+        feats, y = self.backbone(x)
+        return self.head(self.neck(y), feats)
 
 
 class FlipAveraged(nn.Module):
@@ -429,12 +508,12 @@ class FlipAveraged(nn.Module):
     def cfg(self) -> DetectorConfig:
         return self.model.cfg
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> DetectorOutput:
         """x ``(N, T, V, 3)`` → averaged ``(N, T, C)`` logits, ``(N, T, C, 2)`` offsets."""
         xf = torch.index_select(x, 2, self.perm) * self.mirror  # absent joints stay (0, 0, 0)
         a, oa = self.model(x)
         b, ob = self.model(xf)
-        return 0.5 * (a + b), 0.5 * (oa + ob)
+        return DetectorOutput(0.5 * (a + b), 0.5 * (oa + ob))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -28,7 +28,7 @@ def exported(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
     torch.manual_seed(0)
     m = NFBLDetector(DetectorConfig()).eval()
-    torch.nn.init.zeros_(m.cls_head.bias)
+    torch.nn.init.zeros_(m.head.cls_head.bias)
     card = C.make_card(m.cfg, name="cli-model", version="0.9", window=512,
                        decode={"threshold": 0.5})
     ck = C.save_checkpoint(d / "model.pt", m, card=card)

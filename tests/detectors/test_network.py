@@ -131,3 +131,44 @@ def test_other_layout_and_classes():
         logits, offsets = m(x)
     assert logits.shape == (1, 40, 2) and offsets.shape == (1, 40, 2, 2)
     assert m.cfg.total_stride == 16
+
+
+def test_backbone_neck_head_and_named_outputs():
+    m = _model()
+    x = _input(1, 64)
+    with torch.no_grad():
+        out = m(x)
+        feats, coarse = m.backbone(x)
+        again = m.head(m.neck(coarse), feats)
+    assert out._fields == ("logits", "offsets")
+    assert torch.equal(out.logits, again.logits) and torch.equal(out.offsets, again.offsets)
+    assert coarse.shape[2] == -(-64 // m.coarse_stride)
+
+
+def test_checkpoints_from_before_the_split_still_load(tmp_path):
+    from nfbl.detectors.checkpoint import load_checkpoint, save_checkpoint
+    from nfbl.detectors.model import LEGACY_PREFIXES
+    m = _model(seed=2)
+    path = save_checkpoint(tmp_path / "new.pt", m)
+    d = torch.load(path, weights_only=True)
+    flat = {}
+    for key, value in d["state_dict"].items():   # back to the old flat names
+        for old, new in LEGACY_PREFIXES.items():
+            if key.startswith(new + old):
+                key = key[len(new):]
+                break
+        flat[key] = value
+    assert "cls_head.bias" in flat and "backbone.stem.0.weight" not in flat
+    d["state_dict"] = flat
+    torch.save(d, tmp_path / "old.pt")
+    back = load_checkpoint(tmp_path / "old.pt").model
+    x = _input(1, 40)
+    with torch.no_grad():
+        assert torch.equal(back(x).logits, m(x).logits)
+
+
+def test_receptive_field_is_measured_and_follows_the_architecture():
+    from nfbl.detectors.model import receptive_field
+    small = DetectorConfig(pyramid_levels=0, dilations=(1,))
+    assert receptive_field(small) < receptive_field(DetectorConfig())
+    assert receptive_field(DetectorConfig()) % 1 == 0 and receptive_field(DetectorConfig()) > 32

@@ -88,8 +88,8 @@ def tiny_model(tmp_path_factory):
                          pyramid_levels=1, head_channels=8)
     model = NFBLDetector(cfg).eval()
     with torch.no_grad():            # make the random model fire now and then
-        model.cls_head.weight.mul_(20.0)
-        model.cls_head.bias.fill_(-1.0)
+        model.head.cls_head.weight.mul_(20.0)
+        model.head.cls_head.bias.fill_(-1.0)
     path = tmp_path_factory.mktemp("model") / "tiny.onnx"
     export(model, make_card(cfg, name="tiny-random", version="0", window=256), path)
     return path
