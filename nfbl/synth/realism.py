@@ -25,7 +25,9 @@ median and range):
   features the detector can see (mean and spread of key-joint positions, mean speed and
   second difference, presence and mean score per joint group); a standardised logistic
   regression separates synthetic from real windows, cross-validated with whole sequences
-  held out (GroupKFold); the report gives its ROC AUC (0.5 = indistinguishable).
+  held out (GroupKFold); the report gives its ROC AUC (0.5 = indistinguishable). Body
+  joints that some real file does not have at all (reduced MediaPipe files keep 8 pose
+  points) are left out of the classifier's features (:func:`shared_joints`).
 
 numpy + scipy; the classifier needs scikit-learn (the ``extras`` extra).
 """
@@ -205,20 +207,25 @@ _KEY = _WRISTS + _ELBOWS + _SHOULDERS + [_NOSE, _I["left_hand_middle_mcp"], _I["
 _GROUPS = [_BODY, _HANDS[0], _HANDS[1]]
 
 
-def window_features(x: np.ndarray, window: int = WINDOW, stride: int | None = None) -> np.ndarray:
+def window_features(x: np.ndarray, window: int = WINDOW, stride: int | None = None,
+                    joints: Sequence[int] | None = None) -> np.ndarray:
     """Features of every window of a prepared sequence: ``(n_windows, F)`` float64.
 
-    Per key joint: mean x, y, their standard deviations, mean speed and mean |second
-    difference| over present frames (0 when absent); per joint group (body, left hand, right
-    hand): share of present joints and their mean score.
+    Per key joint (``joints``, default all of :data:`_KEY`): mean x, y, their standard
+    deviations, mean speed and mean |second difference| over present frames (0 when absent);
+    per joint group (those body joints, left hand, right hand): share of present joints and
+    their mean score.
     """
     stride = stride or max(window // 2, 1)
+    key = list(_KEY if joints is None else joints)
+    body = [j for j in _BODY if j in key] or _BODY
+    groups = [body, _HANDS[0], _HANDS[1]]
     t = len(x)
     feats = []
     for s0 in range(0, t - window + 1, stride):
         w = x[s0:s0 + window]
         f = []
-        for j in _KEY:
+        for j in key:
             p = w[:, j]
             ok = p[:, 2] > 0
             if ok.sum() >= 3:
@@ -232,12 +239,23 @@ def window_features(x: np.ndarray, window: int = WINDOW, stride: int | None = No
                 f.append(a.mean() if a.size else 0.0)
             else:
                 f += [0.0] * 6
-        for g in _GROUPS:
+        for g in groups:
             sc = w[:, g, 2]
             f.append((sc > 0).mean())
             f.append(sc[sc > 0].mean() if (sc > 0).any() else 0.0)
         feats.append(f)
-    return np.asarray(feats, dtype=np.float64).reshape(-1, len(_KEY) * 6 + 2 * len(_GROUPS))
+    return np.asarray(feats, dtype=np.float64).reshape(-1, len(key) * 6 + 2 * len(groups))
+
+
+def shared_joints(real: Sequence[np.ndarray]) -> list[int]:
+    """Key joints to compare: hand joints always; a body joint only if every real sequence
+    has it in at least one frame (a reduced file, e.g. MediaPipe with 8 pose points, has no
+    head points at all: comparing them would measure the file format, not the motion)."""
+    out = []
+    for j in _KEY:
+        if j in _HANDS[0] or j in _HANDS[1] or all((x[:, j, 2] > 0).any() for x in real):
+            out.append(j)
+    return out
 
 
 def domain_auc(real: Sequence[np.ndarray], synthetic: Sequence[np.ndarray], seed: int = 0,
@@ -257,11 +275,12 @@ def domain_auc(real: Sequence[np.ndarray], synthetic: Sequence[np.ndarray], seed
     except ImportError:
         raise MissingDependencyError("scikit-learn", "extras", "The realism report's domain classifier") from None
     rng = np.random.default_rng(seed)
+    joints = shared_joints(real)
     xs, ys, gs = [], [], []
     n_side = [0, 0]
     group = 0
     for label, seqs in ((0, real), (1, synthetic)):
-        feats = [window_features(x) for x in seqs]
+        feats = [window_features(x, joints=joints) for x in seqs]
         feats = [f for f in feats if len(f)]
         total = sum(len(f) for f in feats)
         keep = min(1.0, max_per_domain / max(total, 1))
