@@ -31,7 +31,7 @@ from nfbl.synth.gestures import GESTURES, GestureCtx
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "nfbl.synth"
-SYNTH_VERSION = 2
+SYNTH_VERSION = 3
 LAYOUTS = ("nfbl56", "openpose_body25_hands", "mediapipe_pose33_hands", "coco_wholebody133")
 #: Every class nfbl synth can generate: the skeleton-visible classes (incl. N34).
 GENERATED_CLASSES: tuple[int, ...] = tuple(sorted(GESTURES))
@@ -47,7 +47,8 @@ class SynthConfig:
     parameters from disjoint ranges); classes: class ids to generate (None = all
     skeleton-visible ones); noise: pose-estimator imperfections; overlap_share: target share
     of events starting before the previous one ends (None = the file's 0.252); rate_scale:
-    multiplies the sampled events per minute; beats: talking beat gestures (hard negatives).
+    multiplies the sampled events per minute; beats: talking beat gestures (hard negatives);
+    setting: "press" (behind a table, hips hidden; v3) or "mixed" (v2's mix of table and lap).
     """
 
     minutes: float | None = 5.0
@@ -60,10 +61,13 @@ class SynthConfig:
     overlap_share: float | None = None
     rate_scale: float = 1.0
     beats: bool = True
+    setting: str = "press"
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
             raise NfblError(f"nfbl synth cannot write layout {self.layout!r}; choose one of {', '.join(LAYOUTS)}")
+        if self.setting not in M.SETTINGS:
+            raise NfblError(f"setting must be one of {', '.join(M.SETTINGS)}, got {self.setting!r}")
         if self.split not in ("train", "heldout"):
             raise NfblError(f"split must be 'train' or 'heldout', got {self.split!r}")
         if not (self.fps > 0 and np.isfinite(self.fps)):
@@ -138,7 +142,7 @@ def simulate(config: SynthConfig = SynthConfig(), seed: int | Sequence[int] = 0)
     t = max(int(round(minutes * 60.0 * fps)), 2)
     body = B.sample_body(rngs["body"], config.split)
     cam = C.sample_camera(rngs["camera"], body, config.split)
-    idle = M.sample_idle(rngs["idle"])
+    idle = M.sample_idle(rngs["idle"], config.setting)
     ch = M.idle_channels(rngs["idle"], t, fps, body, idle)
     if not config.beats:
         for a in ch.arms.values():
