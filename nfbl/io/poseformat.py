@@ -18,8 +18,10 @@ Left/right are the subject's, as both estimators name them.
 pose-format names OpenPose hand points anatomically shifted by one (``BASE``, ``T_STT``,
 ``T_BCMC``, ``T_MCP``, ``T_IP``, ``I_CMC``, ``I_MCP`` …): they are OpenPose's hand-21 order
 (wrist, then 4 points per finger from the base to the tip), i.e. nfbl's ``wrist``,
-``thumb_cmc`` … ``thumb_tip``, ``index_mcp`` … ``index_tip`` and so on (see
-pose_format/utils/openpose.py in sign-language-processing/pose).
+``thumb_cmc`` … ``thumb_tip``, ``index_mcp`` … ``index_tip`` and so on (``HAND_POINTS`` in
+``pose_format/utils/openpose.py`` of sign-language-processing/pose, drawn after OpenPose's
+``keypoints_hand.png``). MediaPipe names (``WRIST``, ``INDEX_FINGER_MCP`` …, pose
+``LEFT_SHOULDER`` …) are MediaPipe's own landmark names, lower-cased.
 """
 from __future__ import annotations
 
