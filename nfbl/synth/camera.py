@@ -140,6 +140,7 @@ class NoiseConfig:
     profile: str = "mixed"
     jitter_body: float = 0.0012
     jitter_head: float = 0.0012
+    jitter_elbow: float = 0.004
     jitter_hand: float = 0.003
     jitter_tip: float = 0.005
     correlation: float = 0.8        # AR(1) coefficient of the correlated part (per frame); profiles override
@@ -260,6 +261,8 @@ def observe(rng: np.random.Generator, cam: Camera, pts3d: np.ndarray, names: lis
     lv = noise.level
     sigma = np.full(k, noise.jitter_body * prof.jitter)
     sigma[is_head] = noise.jitter_head * prof.jitter
+    is_elbow = np.array([n.endswith("_elbow") for n in names])
+    sigma[is_elbow] = noise.jitter_elbow * prof.jitter  # elbows are localised worst among body joints
     sigma[is_hand] = noise.jitter_hand * prof.hand_jitter
     sigma[is_hand & is_tip] = noise.jitter_tip * prof.hand_jitter
     sigma = sigma * sw_px * lv

@@ -207,7 +207,7 @@ def _idle_arm(rng: np.random.Generator, t: int, fps: float, body: B.BodyParams, 
     curl[:, 0] *= 0.6
     spread = np.clip(0.8 + 0.2 * smooth_noise(rng, t, 2 * fps), 0.3, 1.3)
     swivel = np.deg2rad(rng.uniform(0, 18)) + np.deg2rad(4) * smooth_noise(rng, t, 2 * fps)
-    swivel += np.deg2rad(6.0 * act) * (0.3 + 0.7 * talk) * smooth_noise(rng, t, 0.6 * fps)  # elbows move while talking
+    swivel += np.deg2rad(2.0 * act) * (0.3 + 0.7 * talk) * smooth_noise(rng, t, 0.6 * fps)  # elbows move while talking
     beat = np.zeros((t, 3))
     n_beats = rng.poisson(idle.beat_rate * t / fps / 60.0)
     for _ in range(n_beats):
