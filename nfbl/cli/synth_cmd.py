@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write a contact sheet with one frame per class and exit")
     g = p.add_argument_group("realism report", "nfbl synth realism --real REAL... [--synthetic DIR]: "
                              "compare real pose with a synthetic corpus (speeds, jerk, spectra, posture, "
-                             "presence, confidence, domain-classifier AUC; docs/synth.md)")
+                             "presence, confidence, domain-classifier AUC; docs/synth.md). Without --synthetic it "
+                             "generates --videos videos of --minutes from --seed (defaults here: 6 x 1 min)")
     g.add_argument("--real", nargs="+", metavar="REAL", default=None,
                    help="real keypoint files or folders (any format nfbl reads: .pose, PATS .h5, OpenPose, ...)")
     g.add_argument("--synthetic", metavar="DIR", default=None,

@@ -4,7 +4,8 @@ For real sequences and a synthetic corpus, every sequence is prepared exactly as
 sees it (:func:`nfbl.exports.model_input.prepare`: canonical ``nfbl56`` layout, resampled to
 25 fps, short gaps filled, neck-centred, divided by the median shoulder width), then
 measured. ``synth`` ranks with ``exports`` in the import order, so the caller hands
-``prepare`` in (the CLI and :func:`nfbl.realism_report` do). Units: ``sw`` = shoulder widths, seconds, frames at :data:`FPS`.
+``prepare`` in (the CLI does; from Python pass
+:func:`nfbl.exports.model_input.prepare`). Units: ``sw`` = shoulder widths, seconds, frames at :data:`FPS`.
 
 Statistics (one value per sequence; the report gives the real range and the synthetic
 median and range):
