@@ -217,7 +217,8 @@ def table_hides(camera_pos: np.ndarray, pts: np.ndarray, height: float, near: fl
 
 
 def observe(rng: np.random.Generator, cam: Camera, pts3d: np.ndarray, names: list[str], fps: float,
-            table: tuple[float, float, float] | None, noise: NoiseConfig) -> np.ndarray:
+            table: tuple[float, float, float] | None, noise: NoiseConfig,
+            info: dict | None = None) -> np.ndarray:
     """Project named 3D points (T, K, 3) and imitate a pose estimator → (T, K, 3) x, y, score.
 
     ``table`` = (height, near z, far z) of a table in front of the subject, or None. Hidden
@@ -249,6 +250,8 @@ def observe(rng: np.random.Generator, cam: Camera, pts3d: np.ndarray, names: lis
     behind = (signed < -0.07) & _inside_quads(uv, quad) & limb[None, :]
     visible &= ~behind
     prof = pick_profile(rng, noise)
+    if info is not None:
+        info["estimator"] = prof.name
     # some estimators still report occluded body joints, with low scores
     occluded_body = ~visible & ~is_hand[None, :]
     hallucinate = noise.level > 0 and rng.random() < noise.hallucinate * prof.report_hidden
@@ -336,4 +339,11 @@ def observe(rng: np.random.Generator, cam: Camera, pts3d: np.ndarray, names: lis
     # a pose estimator never reports points outside its image
     off = (out[..., 0] < 0) | (out[..., 0] >= cam.width) | (out[..., 1] < 0) | (out[..., 1] >= cam.height)
     out[off] = 0.0
+    if prof.name == "mediapipe" and "neck" in idx and "left_shoulder" in idx and "right_shoulder" in idx:
+        ls, rs = out[:, idx["left_shoulder"]], out[:, idx["right_shoulder"]]
+        both = (ls[:, 2] > 0) & (rs[:, 2] > 0)
+        neck = np.zeros((t, 3), np.float32)
+        neck[both, :2] = 0.5 * (ls[both, :2] + rs[both, :2])
+        neck[both, 2] = np.minimum(ls[both, 2], rs[both, 2])
+        out[:, idx["neck"]] = neck
     return out

@@ -173,16 +173,17 @@ def generate_video(config: SynthConfig = SynthConfig(), seed: int | Sequence[int
         if extra not in names:
             names.append(extra)
     pts = np.stack([points[n] for n in names], axis=1)
+    info: dict = {}
     obs = C.observe(sim.noise_rng, sim.camera, pts, names, fps,
                     (sim.idle.table_height, sim.idle.table_near, sim.idle.table_far)
-                    if sim.idle.rest != "lap" else None, config.noise)
+                    if sim.idle.rest != "lap" else None, config.noise, info)
     kp = np.zeros((t, layout.num_joints, 3), dtype=np.float32)
     for i, n in enumerate(names):
         if n in layout.index:
             kp[:, layout.index[n]] = obs[:, i]
     meta = {"synth": {"version": SYNTH_VERSION, "seed": np.atleast_1d(seed).tolist(), "split": config.split,
                       "body": asdict(sim.body), "camera": sim.camera.to_dict(), "idle": asdict(sim.idle),
-                      "config": config.to_dict()}}
+                      "estimator": info.get("estimator", ""), "config": config.to_dict()}}
     seq = PoseSequence(kp[None], config.layout, fps, np.arange(t) / fps, (sim.camera.width, sim.camera.height),
                        video_id=video_id, meta=json.loads(json.dumps(meta, default=_json_default)))
     events = EventStream(tuple(Event(video_id, ev.class_id, ev.start / fps, ev.end / fps, 1.0, 0, MODEL_NAME)

@@ -116,3 +116,15 @@ def test_illustrative_gestures_vary_in_size_and_hands():
     lo, hi = np.percentile(sizes, [10, 90])
     assert hi > 2.5 * lo
     assert 0 < both < len(events)
+
+
+def test_mediapipe_profile_derives_the_neck_and_meta_names_the_estimator():
+    seq, _ = generate_video(SynthConfig(minutes=0.2, noise=NoiseConfig(profile="mediapipe")), seed=1)
+    assert seq.meta["synth"]["estimator"] == "mediapipe"
+    kp = seq.keypoints[0]
+    i = CANONICAL.index
+    both = (kp[:, i["left_shoulder"], 2] > 0) & (kp[:, i["right_shoulder"], 2] > 0)
+    mid = 0.5 * (kp[both, i["left_shoulder"], :2] + kp[both, i["right_shoulder"], :2])
+    np.testing.assert_allclose(kp[both, i["neck"], :2], mid, atol=1e-3)
+    op, _ = generate_video(SynthConfig(minutes=0.2, noise=NoiseConfig(profile="openpose")), seed=1)
+    assert op.meta["synth"]["estimator"] == "openpose"
