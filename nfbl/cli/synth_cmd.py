@@ -12,7 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="generate a synthetic NFBL keypoint corpus (keypoints + events)",
                        description="Write <vid>.npz (PoseSequence), <vid>.events.jsonl, <vid>.imigue.csv "
                                    "and corpus.json for every synthetic video. Deterministic by --seed.")
-    p.add_argument("out", nargs="?", help="output folder (not needed with --bench or --showcase)")
+    p.add_argument("out", nargs="?", help="output folder (not needed with --bench or --showcase); "
+                                          "the word 'realism' runs the realism report")
     p.add_argument("--videos", type=int, default=200, help="number of videos (default 200)")
     p.add_argument("--minutes", type=float, default=5.0, help="minutes per video (default 5)")
     p.add_argument("--sample-lengths", action="store_true",
@@ -32,6 +33,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="measure generation speed (hours of keypoints per CPU-minute) and exit")
     p.add_argument("--showcase", metavar="PNG", default=None,
                    help="write a contact sheet with one frame per class and exit")
+    g = p.add_argument_group("realism report", "nfbl synth realism --real REAL... [--synthetic DIR]: "
+                             "compare real pose with a synthetic corpus (speeds, jerk, spectra, posture, "
+                             "presence, confidence, domain-classifier AUC; docs/synth.md). Without --synthetic it "
+                             "generates --videos videos of --minutes from --seed (defaults here: 6 x 1 min)")
+    g.add_argument("--real", nargs="+", metavar="REAL", default=None,
+                   help="real keypoint files or folders (any format nfbl reads: .pose, PATS .h5, OpenPose, ...)")
+    g.add_argument("--synthetic", metavar="DIR", default=None,
+                   help="synthetic corpus folder (default: --videos videos of --minutes generated from --seed)")
+    g.add_argument("--json", metavar="PATH", default=None, help="also write the full report as JSON")
     p.set_defaults(func=_synth)
 
     r = sub.add_parser("render", help="draw a PoseSequence as a stick figure (video or contact sheet)",
@@ -59,6 +69,39 @@ def _parse_classes(text: str | None) -> tuple[int, ...] | None:
                  for t in text.split(",") if t.strip())
 
 
+def _realism(args: argparse.Namespace, config) -> int:
+    import json
+
+    from nfbl.core.atomic import atomic_open
+    from nfbl.core.errors import NfblError
+    from nfbl.exports.model_input import prepare
+    from nfbl.synth import realism
+
+    if not args.real:
+        raise NfblError("nfbl synth realism needs real keypoints: --real FILE_OR_FOLDER ...")
+    real = realism.read_sequences(args.real)
+    if args.synthetic:
+        synthetic = realism.read_sequences([args.synthetic])
+    else:
+        videos = 6 if args.videos == 200 else args.videos  # 200 is the corpus default
+        minutes = 1.0 if args.minutes == 5.0 else args.minutes
+        if videos < 2:
+            raise NfblError(f"--videos must be at least 2 for the realism report, got {videos}")
+        synthetic = realism.synthetic_sequences(videos, minutes, args.seed, config)
+    rep = realism.realism_report(real, synthetic, prepare, seed=args.seed)
+    print(f"real: {len(rep.real)} sequences; synthetic: {len(rep.synthetic)} sequences "
+          f"({'generated, seed ' + str(args.seed) if not args.synthetic else args.synthetic})")
+    print(rep.table())
+    for note in rep.notes:
+        print(f"note: {note}")
+    if args.json:
+        with atomic_open(args.json) as fh:
+            json.dump(rep.to_dict(), fh, indent=1, allow_nan=False)
+            fh.write("\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     from nfbl.core.errors import NfblError
     from nfbl.synth import NoiseConfig, SynthConfig, write_corpus
@@ -66,6 +109,10 @@ def _synth(args: argparse.Namespace) -> int:
     config = SynthConfig(minutes=None if args.sample_lengths else args.minutes, fps=args.fps,
                          layout=args.layout, flatten_tail=args.flatten_tail, split=args.split,
                          classes=_parse_classes(args.classes), noise=NoiseConfig(level=args.noise))
+    if args.out == "realism":
+        return _realism(args, config)
+    if args.real or args.synthetic or args.json:
+        raise NfblError("--real, --synthetic and --json belong to 'nfbl synth realism'")
     if args.bench:
         from nfbl.perf.synth import run_bench
 

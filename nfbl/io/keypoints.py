@@ -9,6 +9,8 @@ smg         ``<ID>_skeleton.csv``               ``kinect_v2_25``                
 mmpose      mmpose prediction ``.json``         ``coco17`` / ``coco_wholebody133``  25
 pyskl       pyskl/mmaction2 ``.pkl`` (trusted)  by joint count                      30
 npz         nfbl ``PoseSequence`` ``.npz``      as saved                            as saved
+pose        pose-format ``.pose``               ``openpose_body25_hands`` / ``mediapipe_pose33_hands``  as saved
+pats        PATS interval ``.h5``               ``openpose_body25_hands``           15
 =========== =================================== =================================== ========
 
 (*) default when the file carries no frame rate; pass ``fps``. Annotation companions:
@@ -31,6 +33,8 @@ class KeypointFormat(str, enum.Enum):
     MMPOSE = "mmpose"
     PYSKL = "pyskl"
     NPZ = "npz"
+    POSE = "pose"
+    PATS = "pats"
 
 
 def parse_format(fmt: str | KeypointFormat | None) -> KeypointFormat | None:
@@ -67,6 +71,10 @@ def guess_format(path: str | Path) -> KeypointFormat:
         return KeypointFormat.PYSKL
     if name.endswith(".npz"):
         return KeypointFormat.NPZ
+    if name.endswith(".pose"):
+        return KeypointFormat.POSE
+    if name.endswith((".h5", ".hdf5")):
+        return KeypointFormat.PATS
     raise InputFormatError("cannot tell the keypoint format from the name; pass --format "
                            f"({', '.join(f.value for f in KeypointFormat)})", p)
 
@@ -100,6 +108,12 @@ def read_keypoints(path: str | Path, fmt: str | KeypointFormat | None = None,
         return mmpose.read_mmpose(path, fps=fps, video_id=video_id, **size)
     if f is KeypointFormat.PYSKL:
         return pyskl.read_pyskl(path, trust_pickle=trust_pickle, fps=fps)
+    if f is KeypointFormat.POSE:
+        from nfbl.io.poseformat import read_poseformat
+        return read_poseformat(path, fps=fps, video_id=video_id, frame_size=frame_size)
+    if f is KeypointFormat.PATS:
+        from nfbl.io.pats import read_pats
+        return read_pats(path, fps=fps, video_id=video_id, **size)
     seq = PoseSequence.load(path)
     if fps is not None and fps != seq.fps:
         seq = seq.with_keypoints(seq.keypoints, fps=float(fps),

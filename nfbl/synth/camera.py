@@ -81,26 +81,93 @@ def sample_camera(rng: np.random.Generator, body: B.BodyParams, split: str = "tr
 
 
 @dataclass(frozen=True)
+class EstimatorProfile:
+    """How one real pose estimator errs, measured on real output (docs/synth.md).
+
+    ``jitter``/``hand_jitter`` multiply the :class:`NoiseConfig` jitters; scores are drawn
+    per joint and video from ``body_score``/``hand_score`` (lo, hi); ``hand_loss`` multiplies
+    ``hand_loss_per_min`` and ``hand_run`` gives the runs' durations (s); ``report_hidden``:
+    share of videos whose estimator reports occluded body joints (low scores);
+    ``swap_touch``: per frame with the wrists closer than ``touch_sw`` shoulder widths, the
+    chance that a left/right hand swap starts (0.2-1.5 s).
+    """
+
+    name: str
+    jitter: float
+    hand_jitter: float
+    correlation: float
+    body_score: tuple[float, float]
+    hand_score: tuple[float, float]
+    hand_loss: float
+    hand_run: tuple[float, float]
+    report_hidden: float
+    swap_touch: float
+    touch_sw: float = 0.45
+    white: float = 0.5  # weight of the frame-to-frame independent part of the jitter (correlated part: 0.7)
+    low_hand_miss: float = 0.0  # per hand and video: chance that the hand is lost whenever it rests low
+
+
+#: Measured on real MediaPipe Holistic and OpenPose output (../shared/realpose, docs/synth.md).
+PROFILES: dict[str, EstimatorProfile] = {
+    # OpenPose: per-frame detections, more jitter, hands always reported with low scores
+    "openpose": EstimatorProfile("openpose", jitter=1.6, hand_jitter=1.5, correlation=0.6,
+                                 body_score=(0.55, 0.92), hand_score=(0.25, 0.7), hand_loss=0.1,
+                                 hand_run=(0.1, 1.0), report_hidden=0.5, swap_touch=0.05, white=0.4),
+    # MediaPipe Holistic: temporally smoothed, confident, loses whole hands for seconds
+    "mediapipe": EstimatorProfile("mediapipe", jitter=1.0, hand_jitter=1.0, correlation=0.85,
+                                  body_score=(0.82, 0.995), hand_score=(0.92, 1.0), hand_loss=0.7,
+                                  hand_run=(0.5, 5.0), report_hidden=1.0, swap_touch=0.01,
+                                  low_hand_miss=0.35, white=0.15),
+    # generator version 2 (before calibration): white + correlated jitter, mid scores
+    "v2": EstimatorProfile("v2", jitter=1.0, hand_jitter=1.0, correlation=0.8, body_score=(0.6, 0.95),
+                           hand_score=(0.35, 0.85), hand_loss=1.0, hand_run=(0.1, 1.5), report_hidden=0.4,
+                           swap_touch=0.0),
+}
+
+
+@dataclass(frozen=True)
 class NoiseConfig:
     """Pose-estimator imperfections. Jitter is a fraction of the shoulder width in pixels.
 
-    ``level`` scales every jitter and drop rate at once (0 = perfect keypoints).
+    ``level`` scales every jitter and drop rate at once (0 = perfect keypoints). ``profile``:
+    an :data:`PROFILES` name, or "mixed" (each video draws OpenPose or MediaPipe, half each).
+    Version 3 defaults are calibrated to real estimator output (docs/synth.md); version 2's
+    were ``jitter_body=0.012, jitter_head=0.008, jitter_hand=0.022, jitter_tip=0.032,
+    drop_joint=0.01, swap_per_min=0.3, face_hand_loss=0.15`` with profile "v2".
     """
 
     level: float = 1.0
-    jitter_body: float = 0.012
-    jitter_head: float = 0.008
-    jitter_hand: float = 0.022
-    jitter_tip: float = 0.032
-    correlation: float = 0.8        # AR(1) coefficient of the correlated part (per frame)
-    drop_joint: float = 0.01        # per joint and frame (hands x3)
-    hand_loss_per_min: float = 3.0  # runs of 0.1-1.5 s where one hand is not detected
-    swap_per_min: float = 0.3       # runs of 0.2-2 s where the two hands are swapped
-    drop_frame: float = 0.003       # share of frames with no person at all
-    person_loss_per_min: float = 0.15  # runs of 0.2-2 s without the person
-    outlier: float = 0.001          # per joint and frame: a large error with a low score
-    hallucinate: float = 0.4        # share of videos whose estimator reports occluded body joints (low score)
-    face_hand_loss: float = 0.15    # per frame: a hand in front of the face is not detected
+    profile: str = "mixed"
+    jitter_body: float = 0.0012
+    jitter_head: float = 0.0012
+    jitter_elbow: float = 0.004
+    jitter_hand: float = 0.003
+    jitter_tip: float = 0.005
+    correlation: float = 0.8        # AR(1) coefficient of the correlated part (per frame); profiles override
+    drop_joint: float = 0.002       # per joint and frame (hands x3)
+    hand_loss_per_min: float = 3.0  # runs where one hand is not detected (x the profile's hand_loss)
+    swap_per_min: float = 0.05      # runs of 0.2-2 s where the two hands are swapped (any time)
+    drop_frame: float = 0.002       # share of frames with no person at all
+    person_loss_per_min: float = 0.1  # runs of 0.2-2 s without the person
+    outlier: float = 0.0005         # per joint and frame: a large error with a low score
+    hallucinate: float = 1.0        # x the profile's report_hidden: videos reporting occluded body joints
+    face_hand_loss: float = 0.0     # per frame: a hand in front of the face is not detected (real: 0 measured)
+    touch_swaps: bool = True        # hands swap when they touch or cross (the profile's swap_touch)
+
+    def __post_init__(self) -> None:
+        if self.profile != "mixed" and self.profile not in PROFILES:
+            from nfbl.core.errors import NfblError
+
+            raise NfblError(f"unknown estimator noise profile {self.profile!r}; choose mixed or one of "
+                            f"{', '.join(PROFILES)}")
+
+
+def pick_profile(rng: np.random.Generator, noise: NoiseConfig) -> EstimatorProfile:
+    """The video's estimator profile (one draw from ``rng`` whatever the setting)."""
+    u = rng.random()
+    if noise.profile == "mixed":
+        return PROFILES["openpose" if u < 0.5 else "mediapipe"]
+    return PROFILES[noise.profile]
 
 
 def _ar1(rng: np.random.Generator, shape: tuple, rho: float) -> np.ndarray:
@@ -150,7 +217,8 @@ def table_hides(camera_pos: np.ndarray, pts: np.ndarray, height: float, near: fl
 
 
 def observe(rng: np.random.Generator, cam: Camera, pts3d: np.ndarray, names: list[str], fps: float,
-            table: tuple[float, float, float] | None, noise: NoiseConfig) -> np.ndarray:
+            table: tuple[float, float, float] | None, noise: NoiseConfig,
+            info: dict | None = None) -> np.ndarray:
     """Project named 3D points (T, K, 3) and imitate a pose estimator → (T, K, 3) x, y, score.
 
     ``table`` = (height, near z, far z) of a table in front of the subject, or None. Hidden
@@ -181,9 +249,12 @@ def observe(rng: np.random.Generator, cam: Camera, pts3d: np.ndarray, names: lis
                      for n in names])
     behind = (signed < -0.07) & _inside_quads(uv, quad) & limb[None, :]
     visible &= ~behind
-    # some estimators (OpenPose) still report occluded body joints, with low scores
+    prof = pick_profile(rng, noise)
+    if info is not None:
+        info["estimator"] = prof.name
+    # some estimators still report occluded body joints, with low scores
     occluded_body = ~visible & ~is_hand[None, :]
-    hallucinate = noise.level > 0 and rng.random() < noise.hallucinate
+    hallucinate = noise.level > 0 and rng.random() < noise.hallucinate * prof.report_hidden
     if hallucinate:
         visible |= occluded_body
     # frame edges
@@ -191,18 +262,23 @@ def observe(rng: np.random.Generator, cam: Camera, pts3d: np.ndarray, names: lis
     sw = np.linalg.norm(uv[:, idx["left_shoulder"]] - uv[:, idx["right_shoulder"]], axis=-1)
     sw_px = float(np.median(sw)) if t else 100.0
     lv = noise.level
-    sigma = np.full(k, noise.jitter_body)
-    sigma[is_head] = noise.jitter_head
-    sigma[is_hand] = noise.jitter_hand
-    sigma[is_hand & is_tip] = noise.jitter_tip
+    sigma = np.full(k, noise.jitter_body * prof.jitter)
+    sigma[is_head] = noise.jitter_head * prof.jitter
+    is_elbow = np.array([n.endswith("_elbow") for n in names])
+    sigma[is_elbow] = noise.jitter_elbow * prof.jitter  # elbows are localised worst among body joints
+    sigma[is_hand] = noise.jitter_hand * prof.hand_jitter
+    sigma[is_hand & is_tip] = noise.jitter_tip * prof.hand_jitter
     sigma = sigma * sw_px * lv
-    jit = (0.7 * _ar1(rng, (t, k, 2), noise.correlation) + 0.5 * rng.standard_normal((t, k, 2))) * sigma[None, :, None]
+    rho = prof.correlation if prof.name != "v2" else noise.correlation
+    jit = (0.7 * _ar1(rng, (t, k, 2), rho) + prof.white * rng.standard_normal((t, k, 2))) * sigma[None, :, None]
     # hands: a shared offset per hand (the hand box drifts) on top of per-joint noise
     for side in ("left", "right"):
         h = np.array([n.startswith(f"{side}_hand_") for n in names])
-        jit[:, h] += (_ar1(rng, (t, 1, 2), 0.9) * noise.jitter_hand * sw_px * lv)
-    base = np.where(is_hand, rng.uniform(0.35, 0.85, k), rng.uniform(0.6, 0.95, k))
-    score = base[None, :] + 0.08 * _ar1(rng, (t, k), 0.7) - 0.15 * np.abs(jit).sum(-1) / np.maximum(sigma, 1e-6)[None] * 0.1
+        jit[:, h] += (_ar1(rng, (t, 1, 2), 0.9) * noise.jitter_hand * prof.hand_jitter * sw_px * lv)
+    base = np.where(is_hand, rng.uniform(*prof.hand_score, k), rng.uniform(*prof.body_score, k))
+    spread = 0.5 * np.where(is_hand, prof.hand_score[1] - prof.hand_score[0], prof.body_score[1] - prof.body_score[0])
+    score = base[None, :] + 0.25 * spread[None, :] * _ar1(rng, (t, k), 0.7) \
+        - 0.15 * np.abs(jit).sum(-1) / np.maximum(sigma, 1e-6)[None] * 0.1 * (prof.name == "v2")
     if hallucinate:
         jit = jit + np.where(occluded_body[..., None], 2.0 * jit, 0.0)
         score = np.where(occluded_body, rng.uniform(0.05, 0.35, (t, k)), score)
@@ -219,12 +295,25 @@ def observe(rng: np.random.Generator, cam: Camera, pts3d: np.ndarray, names: lis
             speed = np.r_[0.0, np.linalg.norm(np.diff(w, axis=0), axis=-1)] / max(sw_px, 1.0)
             blur = np.clip(speed * fps / 6.0, 0, 1)  # 6 shoulder widths/s → very blurred
             score[:, h] *= (1 - 0.5 * blur)[:, None]
-            # hands in front of the face are often missed (hand/face confusion)
+            # hands in front of the face are sometimes missed (hand/face confusion)
             near_face = np.linalg.norm(w - uv[:, idx["nose"]], axis=-1) < 0.6 * sw_px if "nose" in idx else np.zeros(t, bool)
-            lost = (_runs(rng, t, fps, noise.hand_loss_per_min * lv, 0.1, 1.5) | (rng.random(t) < 0.3 * blur * lv)
+            lost = (_runs(rng, t, fps, noise.hand_loss_per_min * prof.hand_loss * lv * rng.uniform(0.2, 2.0),
+                          *prof.hand_run)
+                    | (rng.random(t) < 0.3 * blur * lv)
                     | (near_face & (rng.random(t) < noise.face_hand_loss * lv)))
+            if prof.low_hand_miss > 0 and rng.random() < prof.low_hand_miss * min(lv, 1.0):
+                # Holistic's hand crop follows the pose wrist; a hand resting low is often never found
+                mid = 0.5 * (uv[:, idx["left_shoulder"]] + uv[:, idx["right_shoulder"]])
+                low = (w[:, 1] - mid[:, 1]) / max(sw_px, 1.0) > rng.uniform(0.6, 1.0)
+                lost |= low
             drop[lost[:, None] & h[None, :]] = True
         swap = _runs(rng, t, fps, noise.swap_per_min * lv, 0.2, 2.0)
+        if noise.touch_swaps and prof.swap_touch > 0 and "left_wrist" in idx and "right_wrist" in idx:
+            # estimators confuse the hands when they touch or cross
+            close = np.linalg.norm(uv[:, idx["left_wrist"]] - uv[:, idx["right_wrist"]], axis=-1) < prof.touch_sw * sw_px
+            starts = np.flatnonzero(close & (rng.random(t) < prof.swap_touch * lv))
+            for s0 in starts:
+                swap[s0:s0 + max(1, int(rng.uniform(0.2, 1.5) * fps))] = True
         if swap.any():
             li = [idx[n] for n in names if n.startswith("left_hand_")]
             ri = [idx[n.replace("left_hand_", "right_hand_")] for n in names if n.startswith("left_hand_")]
@@ -250,4 +339,11 @@ def observe(rng: np.random.Generator, cam: Camera, pts3d: np.ndarray, names: lis
     # a pose estimator never reports points outside its image
     off = (out[..., 0] < 0) | (out[..., 0] >= cam.width) | (out[..., 1] < 0) | (out[..., 1] >= cam.height)
     out[off] = 0.0
+    if prof.name == "mediapipe" and "neck" in idx and "left_shoulder" in idx and "right_shoulder" in idx:
+        ls, rs = out[:, idx["left_shoulder"]], out[:, idx["right_shoulder"]]
+        both = (ls[:, 2] > 0) & (rs[:, 2] > 0)
+        neck = np.zeros((t, 3), np.float32)
+        neck[both, :2] = 0.5 * (ls[both, :2] + rs[both, :2])
+        neck[both, 2] = np.minimum(ls[both, 2], rs[both, 2])
+        out[:, idx["neck"]] = neck
     return out

@@ -31,7 +31,7 @@ from nfbl.synth.gestures import GESTURES, GestureCtx
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "nfbl.synth"
-SYNTH_VERSION = 2
+SYNTH_VERSION = 3
 LAYOUTS = ("nfbl56", "openpose_body25_hands", "mediapipe_pose33_hands", "coco_wholebody133")
 #: Every class nfbl synth can generate: the skeleton-visible classes (incl. N34).
 GENERATED_CLASSES: tuple[int, ...] = tuple(sorted(GESTURES))
@@ -47,7 +47,8 @@ class SynthConfig:
     parameters from disjoint ranges); classes: class ids to generate (None = all
     skeleton-visible ones); noise: pose-estimator imperfections; overlap_share: target share
     of events starting before the previous one ends (None = the file's 0.252); rate_scale:
-    multiplies the sampled events per minute; beats: talking beat gestures (hard negatives).
+    multiplies the sampled events per minute; beats: talking beat gestures (hard negatives);
+    setting: "press" (behind a table, hips hidden; v3) or "mixed" (v2's mix of table and lap).
     """
 
     minutes: float | None = 5.0
@@ -60,10 +61,13 @@ class SynthConfig:
     overlap_share: float | None = None
     rate_scale: float = 1.0
     beats: bool = True
+    setting: str = "press"
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
             raise NfblError(f"nfbl synth cannot write layout {self.layout!r}; choose one of {', '.join(LAYOUTS)}")
+        if self.setting not in M.SETTINGS:
+            raise NfblError(f"setting must be one of {', '.join(M.SETTINGS)}, got {self.setting!r}")
         if self.split not in ("train", "heldout"):
             raise NfblError(f"split must be 'train' or 'heldout', got {self.split!r}")
         if not (self.fps > 0 and np.isfinite(self.fps)):
@@ -138,7 +142,7 @@ def simulate(config: SynthConfig = SynthConfig(), seed: int | Sequence[int] = 0)
     t = max(int(round(minutes * 60.0 * fps)), 2)
     body = B.sample_body(rngs["body"], config.split)
     cam = C.sample_camera(rngs["camera"], body, config.split)
-    idle = M.sample_idle(rngs["idle"])
+    idle = M.sample_idle(rngs["idle"], config.setting)
     ch = M.idle_channels(rngs["idle"], t, fps, body, idle)
     if not config.beats:
         for a in ch.arms.values():
@@ -169,16 +173,17 @@ def generate_video(config: SynthConfig = SynthConfig(), seed: int | Sequence[int
         if extra not in names:
             names.append(extra)
     pts = np.stack([points[n] for n in names], axis=1)
+    info: dict = {}
     obs = C.observe(sim.noise_rng, sim.camera, pts, names, fps,
                     (sim.idle.table_height, sim.idle.table_near, sim.idle.table_far)
-                    if sim.idle.rest != "lap" else None, config.noise)
+                    if sim.idle.rest != "lap" else None, config.noise, info)
     kp = np.zeros((t, layout.num_joints, 3), dtype=np.float32)
     for i, n in enumerate(names):
         if n in layout.index:
             kp[:, layout.index[n]] = obs[:, i]
     meta = {"synth": {"version": SYNTH_VERSION, "seed": np.atleast_1d(seed).tolist(), "split": config.split,
                       "body": asdict(sim.body), "camera": sim.camera.to_dict(), "idle": asdict(sim.idle),
-                      "config": config.to_dict()}}
+                      "estimator": info.get("estimator", ""), "config": config.to_dict()}}
     seq = PoseSequence(kp[None], config.layout, fps, np.arange(t) / fps, (sim.camera.width, sim.camera.height),
                        video_id=video_id, meta=json.loads(json.dumps(meta, default=_json_default)))
     events = EventStream(tuple(Event(video_id, ev.class_id, ev.start / fps, ev.end / fps, 1.0, 0, MODEL_NAME)

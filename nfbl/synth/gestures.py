@@ -413,29 +413,67 @@ def arms_akimbo(ctx, s, e, side):
                     via=(0.12, 0.0, 0.0))
 
 
+def _stroke_path(ctx, n: int, strokes: int, kind: str, d: np.ndarray, amp: float) -> np.ndarray:
+    """(n, 3) offsets of the stroke phase: ``strokes`` strokes of kind beat / point / circle /
+    sweep, each with an uneven duration and size (real co-speech strokes are not periodic)."""
+    r = ctx.rng
+    w = r.uniform(0.6, 1.4, strokes)
+    edges = np.r_[0, np.cumsum(w) / w.sum()] * n
+    ph = np.interp(np.arange(n), edges, np.arange(strokes + 1))  # stroke index + phase in [0, strokes]
+    k = np.minimum(ph.astype(int), strokes - 1)
+    frac = ph - k
+    size = r.uniform(0.55, 1.0, strokes)[k] * amp
+    if kind == "beat":      # quick down-up flicks
+        bump = np.sin(np.pi * frac) ** 2
+        return (size * bump)[:, None] * d
+    if kind == "point":     # out to a target, a short hold, back part of the way
+        bump = np.clip(np.sin(np.pi * np.minimum(frac * 1.4, 1.0)), 0, 1)
+        return (size * bump)[:, None] * d
+    if kind == "circle":    # iconic: circles / rolling
+        perp = B.normalize(np.cross(d, (0.0, 0.0, 1.0)) + 1e-6)
+        a = 2 * np.pi * ph
+        return 0.6 * size[:, None] * (np.sin(a)[:, None] * d + (1 - np.cos(a))[:, None] * perp)
+    # sweep: lateral movement back and forth across the gesture space
+    return (size * np.sin(np.pi * ph))[:, None] * d
+
+
 def illustrative(ctx, s, e, side):
-    """N31: a deliberate, large hand gesture at chest height (15-35 cm from rest), 1-4 strokes.
+    """N31: a co-speech gesture in front of the chest: preparation (the hand rises from rest
+    into the gesture space), 1-5 strokes (beat, point, circle or sweep; uneven), an optional
+    post-stroke hold and retraction. Size (3-20 cm strokes), height (waist to shoulders),
+    speed and the hands used (one, or two moving together or mirrored) vary per event.
 
     Talking *beats* (idle, not NFBL) stay near the rest pose (2-7 cm) and last 0.25-0.6 s
     per stroke; illustrative gestures lift the hand into the space in front of the chest.
     """
+    r = ctx.rng
     n = e - s
-    env = envelope(n, *_ramps(ctx, n, 0.2, 0.5))
+    prep, retr = _ramps(ctx, n, 0.15, 0.6)
+    env = envelope(n, prep, retr)
     b = ctx.body
     sides = ("left", "right") if side == "both" else (side,)
-    strokes = max(1, int(round(n / ctx.fps * ctx.rng.uniform(0.8, 2.0))))
-    for sd in sides:
-        base = np.array([ctx.rng.uniform(0.05, 0.2), b.torso * ctx.rng.uniform(0.5, 0.85),
-                         ctx.rng.uniform(0.32, 0.45)]) * (1, 1, b.scale)
-        d = B.normalize(ctx.rng.uniform([-0.6, -0.5, -0.3], [1.0, 0.7, 0.6]))
-        amp = ctx.rng.uniform(0.06, 0.16) * b.scale
-        ph = np.arange(n) / n * strokes
-        path = base + amp * np.sin(np.pi * ph)[:, None] ** 2 * d + _osc(ctx, n, (0.3, 1.0), 0.03, (1, 0.5, 0))
-        roll = ctx.rng.uniform(-1.2, 0.6) + 0.6 * np.sin(2 * np.pi * ph / 2)
+    kind = str(r.choice(["beat", "point", "circle", "sweep"], p=[0.4, 0.2, 0.2, 0.2]))
+    rate = r.uniform(0.7, 2.5)  # strokes per second
+    strokes = int(np.clip(round(n / ctx.fps * rate), 1, 5))
+    amp = r.uniform(0.03, 0.2) * b.scale
+    height = r.uniform(0.35, 0.9)
+    d0 = B.normalize(r.uniform([-0.6, -0.6, -0.3], [1.0, 0.8, 0.7]))
+    mirror = r.random() < 0.7
+    hold = r.random() < 0.3
+    for i, sd in enumerate(sides):
+        base = np.array([r.uniform(0.04, 0.22), b.torso * height, r.uniform(0.28, 0.48)]) * (1, 1, b.scale)
+        d = d0 if (i == 0 or mirror) else B.normalize(d0 * (-1, 1, 1))
+        stroke = _stroke_path(ctx, n, strokes, kind, d, amp)
+        if hold:  # the hand stays where the last stroke ended until the retraction
+            cut = int(n * r.uniform(0.6, 0.8))
+            stroke[cut:] = stroke[cut]
+        path = base + stroke + _osc(ctx, n, (0.3, 1.0), 0.015, (1, 0.5, 0))
+        roll = r.uniform(-1.2, 0.6) + r.uniform(0.2, 0.8) * np.sin(np.pi * np.arange(n) / max(n, 1) * strokes)
         normal = np.stack([np.sin(roll), -np.cos(roll), 0.3 + 0 * roll], -1)
+        openness = r.uniform(0.0, 0.5)
         arm_gesture(ctx, sd, s, e, env, "torso", path, (-0.3, 0.25, 1.0), normal, PALM,
-                    hand_shape(n, 0.15, 0.1, 0.15, 0.2, 0.3), ctx.rng.uniform(0.8, 1.4),
-                    ctx.rng.uniform(10, 35) * D2R)
+                    hand_shape(n, 0.1 + openness * 0.5, 0.05 + openness, 0.1 + openness, 0.15 + openness, 0.2 + openness),
+                    r.uniform(0.7, 1.4), r.uniform(5, 35) * D2R)
 
 
 # --- torso, head and shoulders ---------------------------------------------------------------------

@@ -105,16 +105,26 @@ class Idle:
     slouch: float        # base torso pitch (rad)
     beat_rate: float     # beats per minute per free arm
     fidget: float        # multiplier of sway/head motion
+    hand_activity: float = 1.0  # how much the resting hands move while talking (v3)
 
 
-def sample_idle(rng: np.random.Generator) -> Idle:
+SETTINGS = ("press", "mixed")
+
+
+def sample_idle(rng: np.random.Generator, setting: str = "press") -> Idle:
+    """Per-video idle style. ``setting="press"`` (v3 default): a press conference, seated
+    behind a table (hips and legs hidden), hands resting on it (85 %) or below it (15 %);
+    ``"mixed"``: version 2's mix (table 60 %, lap without a table 25 %, under a table 15 %)."""
     u = rng.random()
-    rest = "table" if u < 0.6 else ("lap" if u < 0.85 else "lap_under_table")
+    if setting == "press":
+        rest = "table" if u < 0.85 else "lap_under_table"
+    else:
+        rest = "table" if u < 0.6 else ("lap" if u < 0.85 else "lap_under_table")
     return Idle(rest=rest, table_height=float(rng.uniform(0.12, 0.24) if rest != "lap" else rng.uniform(0.06, 0.12)),
                 table_near=float(rng.uniform(0.18, 0.3) if rest == "table" else rng.uniform(0.3, 0.36)),
                 table_far=float(rng.uniform(0.8, 1.2)),
-                slouch=float(np.deg2rad(rng.uniform(-4, 12))), beat_rate=float(rng.uniform(4, 16)),
-                fidget=float(rng.uniform(0.6, 1.5)))
+                slouch=float(np.deg2rad(rng.uniform(-4, 12))), beat_rate=float(rng.uniform(6, 24)),
+                fidget=float(rng.uniform(0.6, 1.5)), hand_activity=float(rng.uniform(0.3, 1.6)))
 
 
 def idle_channels(rng: np.random.Generator, t: int, fps: float, body: B.BodyParams, idle: Idle) -> Channels:
@@ -176,6 +186,11 @@ def _idle_arm(rng: np.random.Generator, t: int, fps: float, body: B.BodyParams, 
         rest = np.array([sg * rng.uniform(0.09, 0.16) * s, rng.uniform(0.08, 0.12), rng.uniform(0.20, 0.26) * s])
         fdir = np.array([-sg * rng.uniform(0.1, 0.4), -0.3, 1.0])
     target = rest + 0.015 * smooth_noise(rng, t, 2.0 * fps, (3,))
+    # talking hands (not NFBL): small, slow wandering of the resting hand while speaking,
+    # scaled by the person's hand activity (v3; real seated talkers' wrists move 0.13-0.31 sw/s)
+    act = idle.hand_activity * rng.uniform(0.6, 1.4)
+    wander = smooth_noise(rng, t, rng.uniform(0.3, 0.7) * fps, (3,)) * (1.0, 0.6, 0.8)
+    target += (act * 0.08 * s) * (0.35 + 0.65 * talk)[:, None] * wander
     # rest re-arrangements: every 20-90 s the hand slides to a nearby resting place (not NFBL)
     pos = int(rng.uniform(10, 60) * fps)
     offset = np.zeros(3)
@@ -191,7 +206,8 @@ def _idle_arm(rng: np.random.Generator, t: int, fps: float, body: B.BodyParams, 
     curl = np.clip(rng.uniform(0.08, 0.35) + 0.08 * smooth_noise(rng, t, 1.5 * fps, (5,)), 0, 1)
     curl[:, 0] *= 0.6
     spread = np.clip(0.8 + 0.2 * smooth_noise(rng, t, 2 * fps), 0.3, 1.3)
-    swivel = np.deg2rad(rng.uniform(5, 25)) + np.deg2rad(4) * smooth_noise(rng, t, 2 * fps)
+    swivel = np.deg2rad(rng.uniform(0, 18)) + np.deg2rad(4) * smooth_noise(rng, t, 2 * fps)
+    swivel += np.deg2rad(2.0 * act) * (0.3 + 0.7 * talk) * smooth_noise(rng, t, 0.6 * fps)  # elbows move while talking
     beat = np.zeros((t, 3))
     n_beats = rng.poisson(idle.beat_rate * t / fps / 60.0)
     for _ in range(n_beats):
