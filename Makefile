@@ -12,7 +12,7 @@ DEMO_DIR ?= demo-out
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[train,pose-runtime,extras,cluster,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[train,pose-runtime,extras,cluster,poseformat,pats,dev]'
 	# mediapipe 0.10.21 without its numpy<2/jax pins (its legacy solutions run on numpy 2).
 	$(BIN)/python -m pip install --quiet --no-deps mediapipe==0.10.21
 	touch $(STAMP)
