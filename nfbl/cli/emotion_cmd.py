@@ -184,7 +184,23 @@ def _write_text(text: str, output: str | None) -> None:
 
 # --- handlers ------------------------------------------------------------------------------
 
+def _check_paths(args: argparse.Namespace, events: list[str]) -> None:
+    """Before any work: no output may be an input; outputs writable; inputs are files."""
+    from nfbl.core.errors import NfblError
+    from nfbl.core.paths import check_outputs
+
+    for opt in ("transcript", "labels_file", "durations", "model_file"):
+        value = getattr(args, opt, None)
+        if value and Path(value).is_dir():
+            raise NfblError(f"{value}: --{opt.replace('_', '-')} is a folder; give a file")
+    inputs = [*events, *(getattr(args, "keyframe", None) or []),
+              *(getattr(args, o, None) for o in ("transcript", "labels_file", "durations",
+                                                   "model_file"))]
+    check_outputs([getattr(args, "output", None), getattr(args, "report", None)], inputs)
+
+
 def _prompt(args: argparse.Namespace) -> int:
+    _check_paths(args, [args.events])
     loaded, durations = _load(args, [args.events])
     prompts = _prompts(args, loaded, durations)
     if args.json:
@@ -207,6 +223,7 @@ def _emotion(args: argparse.Namespace) -> int:
 
     if not paths:
         raise NfblError(f"nfbl emotion {action}: give at least one event file")
+    _check_paths(args, paths)
     if action is None:
         return _emotion_llm(args, paths)
     return _emotion_supervised(args, action, paths)
@@ -297,6 +314,7 @@ def _emotion_supervised(args: argparse.Namespace, action: str, paths: list[str])
 
 
 def _features(args: argparse.Namespace) -> int:
+    _check_paths(args, args.events)
     import csv
 
     from nfbl.core.atomic import atomic_open
