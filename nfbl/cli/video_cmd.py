@@ -120,6 +120,14 @@ def _pose_config(args: argparse.Namespace, deid_enabled: bool = True):
                       threads=args.threads)
 
 
+def _quiet_native_logs(args: argparse.Namespace) -> None:
+    """MediaPipe/TFLite native log lines hidden unless -vv (see silence_native_logs)."""
+    if getattr(args, "backend", "mediapipe") == "file" and getattr(args, "no_deid", False):
+        return
+    from nfbl.pose.backends.mediapipe_backend import silence_native_logs  # noqa: PLC0415
+    silence_native_logs()
+
+
 def _check_suffix(path: Path | None, suffixes: tuple[str, ...], what: str) -> None:
     from nfbl.core.errors import NfblError  # noqa: PLC0415
     if path is not None and path.suffix.lower() not in suffixes:
@@ -143,6 +151,7 @@ def _pose(args: argparse.Namespace) -> int:
         return bench_main([str(args.video), "--stride",
                            str(args.stride or DEFAULT_STRIDE)])
     _check_file_backend(args, args.video)
+    _quiet_native_logs(args)
     cfg = _pose_config(args, deid_enabled=not args.no_deid)
     seq = run_pose(args.video, cfg, deid_video=args.deid_video)
     seq.save(args.output)
@@ -160,6 +169,7 @@ def _deid(args: argparse.Namespace) -> int:
     _check_suffix(args.output, VIDEO_SUFFIXES, "the de-identified video")
     check_outputs([args.output], _inputs(args))
     _check_file_backend(args, args.video)
+    _quiet_native_logs(args)
     cfg = _pose_config(args)
     boxed = run_deid(args.video, args.output, cfg)
     print(f"{args.output}: faces covered in {boxed} frames")
@@ -192,6 +202,7 @@ def _detect_batch(args: argparse.Namespace) -> int:
                         "--timeline)")
     check_outputs(inputs=_inputs(args, video=Path(args.inputs[0])) + list(args.inputs),
                   out_dirs=[args.out], input_dirs=[p for p in args.inputs if Path(p).is_dir()])
+    _quiet_native_logs(args)
     pose = _pose_config(args, deid_enabled=not args.no_deid)
     args.stride = pose.stride  # resolved default (batch settings record it)
     return run_batch_command(args, pose=pose)
@@ -209,6 +220,7 @@ def _detect_one(args: argparse.Namespace) -> int:
     check_outputs([args.output, args.overlay, args.timeline, args.deid_video,
                    args.keypoints_out], _inputs(args))
     _check_file_backend(args, args.video)
+    _quiet_native_logs(args)
     cfg = DetectConfig(pose=_pose_config(args, deid_enabled=not args.no_deid), model=args.model,
                        threads=args.threads)
     res = run_detect(args.video, cfg, overlay=args.overlay, timeline=args.timeline,

@@ -135,6 +135,12 @@ class Detector:
         if isinstance(v, int) and v != card.layout_def.num_joints:
             raise NfblError(f"{path}: the model takes {v} joints but its card says layout "
                             f"{card.layout} ({card.layout_def.num_joints} joints)")
+        outputs = sess.get_outputs()
+        if len(outputs) != 2 or len(outputs[0].shape) != 3:
+            raise NfblError(f"not an nfbl model: {path} does not emit (batch, time, classes) "
+                            f"scores and offsets")
+        c = outputs[0].shape[2]
+        card.check_outputs(c if isinstance(c, int) else None, str(path))
         return cls(sess, card, path, threads, inter_op_threads, window)
 
     @property
@@ -169,6 +175,8 @@ class Detector:
         offsets = np.zeros((t, c, 2), dtype=np.float32)
         for in_lo, in_hi, lo, hi in chunk_plan(t, self.window, self.overlap):
             p, o = self.run(np.ascontiguousarray(arr[in_lo:in_hi]))
+            if p.shape[-1] != c:
+                self.card.check_outputs(int(p.shape[-1]), str(self.path or "model"))
             probs[lo:hi] = p[lo - in_lo:hi - in_lo]
             offsets[lo:hi] = o[lo - in_lo:hi - in_lo]
         return probs, offsets
