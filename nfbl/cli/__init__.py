@@ -18,7 +18,7 @@ from typing import Sequence
 from nfbl import __version__
 from nfbl.cli import (batch_cmd, bench_cmd, demo_cmd, detect_cmd, emotion_cmd, events_cmd,
                       keypoints_cmd, synth_cmd, video_cmd)
-from nfbl.core.atomic import Terminated, install_signal_cleanup
+from nfbl.core.atomic import Terminated, install_signal_cleanup, restore_signal_handlers
 from nfbl.core.errors import NfblError
 
 log = logging.getLogger("nfbl")
@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("nfbl: error: give a command (nfbl --help lists them)", file=sys.stderr)
         return 2
-    install_signal_cleanup()
+    handlers = install_signal_cleanup()
     try:
         return int(args.func(args) or 0)
     except NfblError as exc:
@@ -82,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"nfbl: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
+    finally:
+        restore_signal_handlers(handlers)
 
 
 if __name__ == "__main__":  # pragma: no cover

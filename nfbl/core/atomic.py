@@ -162,14 +162,16 @@ class Terminated(BaseException):
         self.signum = signum
 
 
-def install_signal_cleanup() -> None:
+def install_signal_cleanup() -> dict:
     """On SIGTERM / SIGINT: remove this process's live temporary files, then raise
     :class:`Terminated` / :class:`KeyboardInterrupt` so that ``finally`` blocks run too.
 
-    Call from the main thread (the CLI does); elsewhere it does nothing.
+    Call from the main thread (the CLI does); elsewhere it does nothing. Returns the
+    previous handlers (``{signum: handler}``) for :func:`restore_signal_handlers`.
     """
     if threading.current_thread() is not threading.main_thread():
-        return
+        return {}
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
 
     def on_term(signum, frame):  # noqa: ARG001
         remove_live_temp_files()
@@ -181,3 +183,11 @@ def install_signal_cleanup() -> None:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_int)
+    return previous
+
+
+def restore_signal_handlers(previous: dict) -> None:
+    """Put back the handlers :func:`install_signal_cleanup` replaced."""
+    for signum, handler in previous.items():
+        if handler is not None:
+            signal.signal(signum, handler)
