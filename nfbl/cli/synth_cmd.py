@@ -45,8 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="event file (default: <name>.events.jsonl next to the .npz, if present)")
     r.add_argument("-o", "--output", required=True, help="out.mp4 (video) or out.png (contact sheet)")
     r.add_argument("--person", type=nonneg_int, default=0, help="person index (default 0)")
-    r.add_argument("--start", type=float, default=None, help="video: start time (s)")
-    r.add_argument("--end", type=float, default=None, help="video: end time (s)")
+    r.add_argument("--start", type=nonneg_float, default=None, help="video: start time (s)")
+    r.add_argument("--end", type=positive_float, default=None, help="video: end time (s)")
     r.add_argument("--frames", default=None,
                    help="png: comma-separated frame indices (default: the middle of each event, up to 12)")
     r.add_argument("--cols", type=positive_int, default=4, help="png: columns (default 4)")

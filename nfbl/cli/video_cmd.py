@@ -44,7 +44,8 @@ def _add_pose_options(p: argparse.ArgumentParser, stride_default: int = DEFAULT_
                         "camera of a split screen, or small people in a wide shot")
     g.add_argument("--max-seconds", type=positive_float, metavar="S",
                    help="only the first S seconds of the video")
-    g.add_argument("--threads", type=positive_int, default=2, help="onnxruntime threads (default 2)")
+    g.add_argument("--threads", type=positive_int, default=2,
+                   help="onnxruntime threads (default 2)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     d = p.add_argument_group("de-identification")
     d.add_argument("--deid-mode", "--mode", dest="deid_mode", choices=("blur", "mask"),

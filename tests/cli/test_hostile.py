@@ -272,3 +272,11 @@ def test_file_backend_with_far_more_frames_than_the_video(media_dir, tmp_path, c
     line = _one_line_error(cli("detect", media_dir / "vtest.avi", "-o", tmp_path / "e.jsonl",
                                "--backend", "file", "--keypoints", tmp_path / "k.npz"))
     assert f"{t} keypoint frames" in line and f"{n} frames" in line
+
+
+def test_render_cells_refuses_zero_columns(tmp_path):
+    from nfbl.core.errors import NfblError
+    from nfbl.viz.render import render_cells
+    with pytest.raises(NfblError, match="at least 1 column"):
+        render_cells([], tmp_path / "x.png", cols=0)
+    assert list(tmp_path.iterdir()) == []
