@@ -280,3 +280,16 @@ def test_render_cells_refuses_zero_columns(tmp_path):
     with pytest.raises(NfblError, match="at least 1 column"):
         render_cells([], tmp_path / "x.png", cols=0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_library_video_entry_points_refuse_the_input_as_output(files):
+    """The pipeline's own entry points check too (API users, not only the CLI)."""
+    from nfbl.core.errors import NfblError
+    from nfbl.pose.pipeline import DetectConfig, PoseConfig, run_deid, run_detect, run_pose
+    video = files / "fake.mp4"
+    with pytest.raises(NfblError, match="the output is the input"):
+        run_deid(video, video, PoseConfig())
+    with pytest.raises(NfblError, match="the output is the input"):
+        run_pose(video, PoseConfig(), deid_video=video)
+    with pytest.raises(NfblError, match="the output is the input"):
+        run_detect(video, DetectConfig(), overlay=video)
