@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nfbl.cli.argtypes import nonneg_float, nonneg_int, positive_float, positive_int, unit_float
+from nfbl.cli.argtypes import nonneg_float, nonneg_int, positive_float, positive_int
 from nfbl.core.paths import check_outputs
 
 LAYOUT_CHOICES = ("nfbl56", "openpose_body25_hands", "mediapipe_pose33_hands", "coco_wholebody133")
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--layout", default="nfbl56", choices=LAYOUT_CHOICES, help="keypoint layout written")
     p.add_argument("--fps", type=positive_float, default=25.0, help="frame rate (default 25)")
-    p.add_argument("--flatten-tail", type=unit_float, default=0.0,
+    p.add_argument("--flatten-tail", type=float, default=0.0,
                    help="0 = iMiGUE class shares, 1 = uniform over the generated classes")
     p.add_argument("--split", default="train", choices=("train", "heldout"),
                    help="heldout: bodies and cameras from ranges disjoint from train")

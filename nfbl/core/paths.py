@@ -54,7 +54,8 @@ def check_writable(path: str | os.PathLike, what: str = "output", folder: bool =
     p = Path(path)
     if os.path.lexists(p):
         if folder and not p.is_dir():
-            raise NfblError(f"{p}: the {what} folder is an existing file; choose a folder")
+            raise NfblError(f"{p}: the {what} folder given is a file, not a folder; choose a "
+                           "folder")
         if not folder and p.is_dir():
             raise NfblError(f"{p}: the {what} is an existing folder; give a file name")
     base = _existing_ancestor(p if folder else p.parent)

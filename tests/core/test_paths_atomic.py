@@ -53,7 +53,7 @@ def test_path_under_a_regular_file(tmp_path, src):
 def test_existing_folder_as_file_output_and_file_as_folder_output(tmp_path, src):
     with pytest.raises(NfblError, match="existing folder"):
         paths.check_outputs([tmp_path])
-    with pytest.raises(NfblError, match="output folder is an existing file"):
+    with pytest.raises(NfblError, match="output folder given is a file, not a folder"):
         paths.check_outputs(out_dirs=[src])
 
 
