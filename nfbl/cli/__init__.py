@@ -24,8 +24,17 @@ from nfbl.core.errors import NfblError
 log = logging.getLogger("nfbl")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line (``nfbl CMD: error: ...``) and exit 2,
+    like every other user error; ``--help`` still prints the full usage. Sub-parsers inherit
+    the class."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="nfbl",
         description="Detect Non-Facial Body Language (NFBL) events in de-identified videos.")
     parser.add_argument("--version", action="version", version=f"nfbl {__version__}")

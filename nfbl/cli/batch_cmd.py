@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nfbl.cli.argtypes import positive_float, positive_int, nonneg_int
+from nfbl.cli.argtypes import nonneg_int, positive_float, positive_int
 
 
 def add_batch_arguments(parser: argparse.ArgumentParser, inputs: bool = True,
@@ -133,7 +133,6 @@ def _run(args: argparse.Namespace) -> int:
     from nfbl.perf.batch import benchmark  # noqa: PLC0415
 
     check_batch_paths(args)
-
     result = benchmark(args.inputs, args.out, _config(args), workers=tuple(args.bench or (1, 2)),
                        repeat=args.bench_repeat)
     print(result.table())

@@ -68,7 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "face filled like OpenPose, a second person in 10% of the "
                                     "frames) to a temporary folder and time read_keypoints on it.")
     b.add_argument("--frames", type=positive_int, default=22500)
-    b.add_argument("--repeat", type=positive_int, default=1, help="timed reads (the best is reported)")
+    b.add_argument("--repeat", type=positive_int, default=1,
+                   help="timed reads (the best is reported)")
     b.add_argument("--io-threads", type=positive_int, default=1,
                    help="threads reading files (parsing stays serial); default 1")
     b.add_argument("--dir", default=None, help="where to create the temporary folder")
