@@ -63,7 +63,9 @@ def run(out_dir: Path, minutes: float = 2.0, seed: int = 2026) -> dict:
 
     # 4. the prompt-ready summary for a multimodal LLM
     prompt = prompts_for_stream(events, duration_s=seq.duration, video_ids=[seq.video_id])[0]
-    (out_dir / "prompt.txt").write_text(prompt.to_text(), encoding="utf-8")
+    from nfbl.core.atomic import atomic_open
+    with atomic_open(out_dir / "prompt.txt") as fh:
+        fh.write(prompt.to_text())
     print("4. prompt for a multimodal LLM (prompt.txt):\n")
     print(prompt.user)
     return scores

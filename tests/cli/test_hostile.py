@@ -293,3 +293,15 @@ def test_library_video_entry_points_refuse_the_input_as_output(files):
         run_pose(video, PoseConfig(), deid_video=video)
     with pytest.raises(NfblError, match="the output is the input"):
         run_detect(video, DetectConfig(), overlay=video)
+
+
+def test_native_log_lines_shown_with_vv_only(media_dir, tmp_path, cli):
+    pytest.importorskip("mediapipe")
+    args = ["deid", media_dir / "vtest.avi", "-o", tmp_path / "o.mp4", "--max-seconds", "0.3",
+            "--no-progress"]
+    quiet = cli(*args)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "W0000" not in quiet.stderr and "XNNPACK" not in quiet.stderr
+    loud = cli("-vv", *args)
+    assert loud.returncode == 0, loud.stderr
+    assert "XNNPACK" in loud.stderr or "W0000" in loud.stderr
