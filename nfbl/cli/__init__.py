@@ -18,7 +18,8 @@ from typing import Sequence
 from nfbl import __version__
 from nfbl.cli import (batch_cmd, bench_cmd, demo_cmd, detect_cmd, emotion_cmd, events_cmd,
                       keypoints_cmd, synth_cmd, video_cmd)
-from nfbl.core.atomic import Terminated, install_signal_cleanup, restore_signal_handlers
+from nfbl.core.atomic import (Terminated, install_signal_cleanup, restore_signal_handlers,
+                               target_of)
 from nfbl.core.errors import NfblError
 
 log = logging.getLogger("nfbl")
@@ -61,6 +62,8 @@ def os_error_line(exc: OSError) -> str:
     """One line for an operating-system error: the path (when known) and the cause."""
     cause = _OS_CAUSES.get(exc.errno or -1) or (exc.strerror or str(exc) or type(exc).__name__)
     where = exc.filename if exc.filename is not None else None
+    if where is not None:   # name the output, not its temporary file
+        where = str(target_of(where) or where)
     return f"{where}: {cause}" if where else f"{cause} ({str(exc).splitlines()[0][:200]})"
 
 

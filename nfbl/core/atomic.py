@@ -40,6 +40,13 @@ def temp_name(path: Path, suffix: str, pid: int | None = None) -> str:
     return f".{path.name}{TEMP_MARK}{pid}-{secrets.token_hex(4)}{suffix}"
 
 
+def target_of(path: str | Path) -> Path | None:
+    """The output a temporary file of :func:`atomic_path` stands for (None: not one)."""
+    p = Path(path)
+    m = re.match(r"^\.(.+)\.nfbl-tmp-\d+-[0-9a-f]+", p.name)
+    return p.with_name(m.group(1)) if m else None
+
+
 def _pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False

@@ -200,6 +200,22 @@ def test_os_errors_are_one_line_naming_the_path(monkeypatch, capsys, err, cause)
     assert errline == f"nfbl: error: /data/out.mp4: {cause}"
 
 
+def test_os_error_on_a_temporary_file_names_the_output(monkeypatch, capsys):
+    """PyAV reports ENOSPC on the temporary file it writes; the user sees the output's name."""
+    from nfbl import cli as nfbl_cli
+    from nfbl.cli import events_cmd
+    from nfbl.core.atomic import temp_name
+
+    tmp = "/data/" + temp_name(Path("/data/out.mp4"), ".mp4")
+
+    def boom(args):
+        raise OSError(errno.ENOSPC, "No space left on device", tmp)
+
+    monkeypatch.setattr(events_cmd, "_classes", boom)
+    assert nfbl_cli.main(["classes"]) == 2
+    assert capsys.readouterr().err.strip() == "nfbl: error: /data/out.mp4: no space left on device"
+
+
 # --- interrupted runs ----------------------------------------------------------------------
 
 def _temps(folder: Path) -> list[str]:
@@ -305,3 +321,24 @@ def test_native_log_lines_shown_with_vv_only(media_dir, tmp_path, cli):
     loud = cli("-vv", *args)
     assert loud.returncode == 0, loud.stderr
     assert "XNNPACK" in loud.stderr or "W0000" in loud.stderr
+
+
+def test_pyav_enospc_while_encoding_is_one_line():
+    """A real ENOSPC from PyAV's muxer (writing to /dev/full) becomes one line."""
+    av = pytest.importorskip("av")
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    from nfbl.cli import os_error_line
+    c = av.open("/dev/full", mode="w", format="mp4")
+    s = c.add_stream("libx264", rate=25)
+    s.width = s.height = 64
+    s.pix_fmt = "yuv420p"
+    with pytest.raises(OSError) as exc:
+        for _ in range(50):
+            frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+            for p in s.encode(frame):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+        c.close()
+    assert os_error_line(exc.value) == "/dev/full: no space left on device"
