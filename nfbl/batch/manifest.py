@@ -68,15 +68,41 @@ class ItemRecord:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ItemRecord":
+        """Build from a manifest line's object; ValueError names the first bad field."""
+        if not isinstance(d, Mapping):
+            raise ValueError(f"not a JSON object but a {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
+        for req in ("id", "status", "input", "kind"):
+            if req not in kw:
+                raise ValueError(f"no {req!r} field")
         kw["status"] = Status(kw["status"])
         kw["kind"] = ItemKind(kw["kind"])
+        for name, value in kw.items():
+            want = _FIELD_TYPES.get(name)
+            if want is not None and value is not None and (
+                    not isinstance(value, want) or (isinstance(value, bool) and bool not in want)):
+                raise ValueError(f"field {name!r} has the wrong type ({type(value).__name__})")
+        if kw.get("timings") and not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool)
+                for v in kw["timings"].values()):
+            raise ValueError("field 'timings' must map stages to seconds")
         return cls(**kw)
 
 
+#: JSON types of the manifest fields (a hand-edited line with other types is skipped)
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str,), "input": (str,), "output": (str,), "timeline": (str,), "video_id": (str,),
+    "events": (int,), "frames": (int,), "media_s": (int, float), "timings": (dict,),
+    "error": (str,), "reason": (str,), "traceback": (str,), "model": (str,),
+    "model_version": (str,), "settings": (dict,), "input_size": (int,),
+    "input_mtime": (int, float), "nfbl_version": (str,), "host": (str,), "pid": (int,),
+    "run": (str,), "finished": (str,)}
+
+
 def read_manifest(path: str | Path) -> list[ItemRecord]:
-    """All records of a manifest, in file order; a torn or foreign line is skipped (logged)."""
+    """All records of a manifest, in file order; a torn, foreign or hand-edited line that is
+    not a valid record is skipped with a warning naming its line number."""
     path = Path(path)
     records: list[ItemRecord] = []
     if not path.exists():
@@ -88,13 +114,16 @@ def read_manifest(path: str | Path) -> list[ItemRecord]:
                 continue
             try:
                 d = json.loads(line)
+                if not isinstance(d, dict):
+                    raise ValueError(f"not a JSON object but a {type(d).__name__}")
                 if int(d.get("manifest", 0)) > MANIFEST_VERSION:
                     log.warning("%s:%d: manifest version %s is newer than this nfbl; line "
                                 "ignored", path, n, d.get("manifest"))
                     continue
                 records.append(ItemRecord.from_dict(d))
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("%s:%d: unreadable manifest line ignored (%s)", path, n, exc)
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
+                log.warning("%s:%d: unreadable manifest line ignored (%s)", path, n,
+                            str(exc)[:200])
     return records
 
 

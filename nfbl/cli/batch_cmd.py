@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from nfbl.cli.argtypes import nonneg_int, positive_float, positive_int
 
 
 def add_batch_arguments(parser: argparse.ArgumentParser, inputs: bool = True,
@@ -30,7 +33,7 @@ def add_batch_arguments(parser: argparse.ArgumentParser, inputs: bool = True,
     out_flags = ("-o", "--out") if shared else ("--out",)
     g.add_argument(*out_flags, dest="out", required=shared, metavar="DIR",
                    help="output folder: <id>.events.jsonl per item and manifest.jsonl")
-    g.add_argument("--workers", type=int, default=None, metavar="N",
+    g.add_argument("--workers", type=positive_int, default=None, metavar="N",
                    help="CPUs of the local Ray (default: all CPUs); with --ray-address: at "
                         "most N tasks at once")
     g.add_argument("--ray-address", default=None, metavar="ADDR",
@@ -40,9 +43,9 @@ def add_batch_arguments(parser: argparse.ArgumentParser, inputs: bool = True,
                    help="re-run items that failed before (default)")
     g.add_argument("--no-retry", dest="retry_failed", action="store_false",
                    help="skip items that failed before")
-    g.add_argument("--max-retries", type=int, default=2, metavar="N",
+    g.add_argument("--max-retries", type=nonneg_int, default=2, metavar="N",
                    help="times Ray re-runs a task whose worker process died (default 2)")
-    g.add_argument("--item-timeout", type=float, default=None, metavar="S",
+    g.add_argument("--item-timeout", type=positive_float, default=None, metavar="S",
                    help="cancel an item still running after S seconds (recorded as failed; "
                         "default: no limit)")
     if not shared:
@@ -50,13 +53,13 @@ def add_batch_arguments(parser: argparse.ArgumentParser, inputs: bool = True,
     g.add_argument("--model", default=None, metavar="M.onnx",
                    help="ONNX detector (default: the bundled model); every worker must be "
                         "able to read it")
-    g.add_argument("--stride", type=int, default=1, metavar="K",
+    g.add_argument("--stride", type=positive_int, default=1, metavar="K",
                    help="videos: pose on every K-th frame, interpolated in between")
     g.add_argument("--persons", choices=("interviewee", "all"), default="interviewee",
                    help="whose events: the interviewee (default) or every person")
     g.add_argument("--timeline", action="store_true",
                    help="also write <id>.timeline.png per item")
-    g.add_argument("--threads", type=int, default=1, metavar="N",
+    g.add_argument("--threads", type=positive_int, default=1, metavar="N",
                    help="onnxruntime threads per task (default 1; one task per CPU)")
 
 
@@ -68,11 +71,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "and retries failed ones. Needs Ray: pip install 'nfbl[cluster]'. "
                     "See docs/batch.md.")
     add_batch_arguments(p)
-    p.add_argument("--bench", nargs="*", type=int, default=None, metavar="WORKERS",
+    p.add_argument("--bench", nargs="*", type=positive_int, default=None, metavar="WORKERS",
                    help="benchmark instead: run the inputs in-process serially, then on a "
                         "fresh local Ray with each WORKERS count (default: 1 2), into fresh "
                         "sub-folders of --out; prints throughput and Ray's per-item overhead")
-    p.add_argument("--bench-repeat", type=int, default=3, metavar="R",
+    p.add_argument("--bench-repeat", type=positive_int, default=3, metavar="R",
                    help="with --bench: repetitions per mode (medians reported; default 3)")
     p.set_defaults(func=_run)
 
@@ -99,6 +102,7 @@ def run_batch_command(args: argparse.Namespace, pose=None) -> int:
     video items. Prints a line per finished item (stderr) and the summary table (stdout)."""
     from nfbl.batch import Status, run_batch  # noqa: PLC0415
 
+    check_batch_paths(args)
     cfg = _config(args, pose)
     done = [0]
 
@@ -114,11 +118,21 @@ def run_batch_command(args: argparse.Namespace, pose=None) -> int:
     return 0 if summary.ok else 1
 
 
+def check_batch_paths(args: argparse.Namespace) -> None:
+    """Refuse an --out folder that is an input (folder or file) or cannot be written."""
+    from nfbl.core.paths import check_outputs  # noqa: PLC0415
+
+    model = getattr(args, "model", None)
+    check_outputs(inputs=[*args.inputs, model], out_dirs=[args.out],
+                  input_dirs=[p for p in args.inputs if Path(p).is_dir()])
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.bench is None:
         return run_batch_command(args)
     from nfbl.perf.batch import benchmark  # noqa: PLC0415
 
+    check_batch_paths(args)
     result = benchmark(args.inputs, args.out, _config(args), workers=tuple(args.bench or (1, 2)),
                        repeat=args.bench_repeat)
     print(result.table())

@@ -5,6 +5,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from nfbl.cli.argtypes import open_unit_float, positive_float, positive_int, unit_float
+from nfbl.core.paths import check_outputs
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``nfbl bench detect`` and ``nfbl bench speed``."""
@@ -16,13 +19,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--gt", required=True, help="ground-truth event file or folder of files")
     d.add_argument("--pred", required=True, help="predicted event file or folder of files")
     d.add_argument("--out", default=None, help="folder for report.json, report.md and charts")
-    d.add_argument("--tiou", type=float, default=0.3,
+    d.add_argument("--tiou", type=open_unit_float, default=0.3,
                    help="tIoU threshold of the MiGA F1 (default 0.3)")
-    d.add_argument("--fps", type=float, default=25.0,
+    d.add_argument("--fps", type=positive_float, default=25.0,
                    help="frame rate for frame-based formats and frame metrics (default 25)")
     d.add_argument("--gt-format", default=None, help="format of --gt (default: from the name)")
     d.add_argument("--pred-format", default=None, help="format of --pred (default: from the name)")
-    d.add_argument("--min-score", type=float, default=None,
+    d.add_argument("--min-score", type=unit_float, default=None,
                    help="drop predictions below this score for F1 and frame metrics")
     d.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     d.set_defaults(func=_detect)
@@ -30,31 +33,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = bsub.add_parser("speed", help="frames/s and peak memory: ONNX model, torch detector "
                         "and a reference ST-GCN on the same synthetic keypoints")
     s.add_argument("--onnx", default=None, help="an ONNX model to time with onnxruntime")
-    s.add_argument("--minutes", type=float, nargs="+", default=[1.0, 10.0, 60.0],
+    s.add_argument("--minutes", type=positive_float, nargs="+", default=[1.0, 10.0, 60.0],
                    help="sequence lengths in minutes at 25 fps (default 1 10 60)")
-    s.add_argument("--threads", type=int, default=2, help="threads for torch and onnxruntime")
+    s.add_argument("--threads", type=positive_int, default=2,
+                   help="threads for torch and onnxruntime")
     s.add_argument("--runners", nargs="+", default=None,
                    choices=["onnx", "nfbl-torch", "stgcn-torch"],
                    help="what to time (default: onnx if --onnx is given, nfbl-torch if the "
                         "detector is importable, stgcn-torch if torch is installed)")
-    s.add_argument("--window", type=int, default=300,
+    s.add_argument("--window", type=positive_int, default=300,
                    help="window length (frames) for models run window by window (default 300)")
-    s.add_argument("--batch", type=int, default=8, help="windows per batch (default 8)")
-    s.add_argument("--joints", type=int, default=None,
+    s.add_argument("--batch", type=positive_int, default=8, help="windows per batch (default 8)")
+    s.add_argument("--joints", type=positive_int, default=None,
                    help="joints V of the synthetic input when the model does not fix it")
-    s.add_argument("--chunk", type=int, default=8192,
+    s.add_argument("--chunk", type=positive_int, default=8192,
                    help="frames per chunk of the nfbl torch detector (default 8192)")
     s.add_argument("--stgcn-layout", default="nfbl56",
                    help="keypoint layout of the reference ST-GCN (default nfbl56, the "
                         "detector's input; coco17 gives the paper-sized 3.1 M model)")
     s.add_argument("--out", default=None, help="folder for speed.json and speed.md")
-    s.add_argument("--timeout", type=float, default=1800.0,
+    s.add_argument("--timeout", type=positive_float, default=1800.0,
                    help="seconds one measurement may take before it is abandoned")
     s.set_defaults(func=_speed)
     t = bsub.add_parser("scoring-speed", help="time the metrics on a large synthetic event set")
-    t.add_argument("--events", type=int, default=100_000,
+    t.add_argument("--events", type=positive_int, default=100_000,
                    help="ground-truth events, and as many predictions (default 100000)")
-    t.add_argument("--videos", type=int, default=500, help="videos they spread over")
+    t.add_argument("--videos", type=positive_int, default=500, help="videos they spread over")
     t.add_argument("--no-frames", action="store_true", help="skip the frame-level metrics")
     t.set_defaults(func=_scoring_speed)
     bench.set_defaults(func=lambda a: (bench.print_help(), 2)[1])
@@ -68,6 +72,7 @@ def _detect(args: argparse.Namespace) -> int:
         raise NfblError(f"--tiou must be in (0, 1], got {args.tiou}")
     if args.fps <= 0:
         raise NfblError(f"--fps must be > 0, got {args.fps}")
+    check_outputs(inputs=[args.gt, args.pred], out_dirs=[args.out])
     gt = detection.load_events(args.gt, fmt=args.gt_format, fps=args.fps)
     pred = detection.load_events(args.pred, fmt=args.pred_format, fps=args.fps)
     result = detection.evaluate(gt, pred, tiou=args.tiou, fps=args.fps, min_score=args.min_score)
@@ -90,6 +95,7 @@ def _speed(args: argparse.Namespace) -> int:
     skeletons.get_layout(args.stgcn_layout)
     if any(m <= 0 for m in args.minutes):
         raise NfblError(f"--minutes must be > 0, got {args.minutes}")
+    check_outputs(inputs=[args.onnx], out_dirs=[args.out])
     runners = speedbench.default_runners(args.onnx) if args.runners is None else args.runners
     if "onnx" in runners and not args.onnx:
         raise NfblError("runner 'onnx' needs --onnx MODEL.onnx")

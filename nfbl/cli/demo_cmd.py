@@ -13,6 +13,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from nfbl.cli.argtypes import positive_float
+
 log = logging.getLogger("nfbl.cli.demo")
 
 
@@ -61,7 +63,9 @@ def run(out_dir: Path, minutes: float = 2.0, seed: int = 2026) -> dict:
 
     # 4. the prompt-ready summary for a multimodal LLM
     prompt = prompts_for_stream(events, duration_s=seq.duration, video_ids=[seq.video_id])[0]
-    (out_dir / "prompt.txt").write_text(prompt.to_text(), encoding="utf-8")
+    from nfbl.core.atomic import atomic_open
+    with atomic_open(out_dir / "prompt.txt") as fh:
+        fh.write(prompt.to_text())
     print("4. prompt for a multimodal LLM (prompt.txt):\n")
     print(prompt.user)
     return scores
@@ -71,6 +75,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the whole job on bundled defaults (what `make demo` runs)",
                        description=__doc__.split("\n")[0])
     p.add_argument("out_dir", nargs="?", default="demo-out", type=Path)
-    p.add_argument("--minutes", type=float, default=2.0, help="length of the interview")
+    p.add_argument("--minutes", type=positive_float, default=2.0, help="length of the interview")
     p.add_argument("--seed", type=int, default=2026)
-    p.set_defaults(func=lambda a: (run(a.out_dir, a.minutes, a.seed), 0)[1])
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from nfbl.core.paths import check_outputs
+
+    check_outputs(out_dirs=[args.out_dir])
+    run(args.out_dir, args.minutes, args.seed)
+    return 0

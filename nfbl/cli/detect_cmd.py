@@ -9,6 +9,9 @@ import json
 import time
 from pathlib import Path
 
+from nfbl.cli.argtypes import positive_float, positive_int, unit_float
+from nfbl.core.paths import check_outputs
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the detector commands to the `nfbl` parser."""
@@ -31,12 +34,13 @@ def _register_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-version", help="model version for the card (default: the checkpoint's)")
     p.add_argument("--training-data", help="what the model was trained on (card text)")
     p.add_argument("--metrics", help="JSON file of held-out metrics to put in the card")
-    p.add_argument("--window", type=int, help="inference chunk length in frames (default 4096)")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17; default 17)")
-    p.add_argument("--threshold", type=float,
+    p.add_argument("--window", type=positive_int,
+                   help="inference chunk length in frames (default 4096)")
+    p.add_argument("--opset", type=positive_int, default=17, help="ONNX opset (>= 17; default 17)")
+    p.add_argument("--threshold", type=unit_float,
                    help="decode score threshold to write into the card (default: the "
                         "checkpoint's)")
-    p.add_argument("--nms-iou", type=float,
+    p.add_argument("--nms-iou", type=unit_float,
                    help="decode per-class NMS IoU to write into the card (default: the "
                         "checkpoint's)")
     p.add_argument("--flip-average", action="store_true",
@@ -77,6 +81,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             raise NfblError(f"{args.metrics}: metrics must be a JSON object")
     if args.untrained == bool(args.checkpoint):
         raise NfblError("give either a checkpoint or --untrained")
+    check_outputs([args.output], [args.checkpoint, args.metrics])
     if args.untrained:
         import torch
         from nfbl.detectors.model import DetectorConfig, NFBLDetector
@@ -121,13 +126,15 @@ def _register_detect_keypoints(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True,
                    help="events file (.jsonl, .csv, .json ActivityNet, .eaf ...)")
     p.add_argument("--model", help="ONNX detector (default: the bundled model)")
-    p.add_argument("--threshold", type=float, help="score threshold (default: the card's)")
+    p.add_argument("--threshold", type=unit_float, help="score threshold (default: the card's)")
     p.add_argument("--all-persons", action="store_true",
                    help="detect for every person (default: the interviewee only)")
     p.add_argument("--format", dest="kp_format", help="keypoint format (default: guessed)")
     p.add_argument("--events-format", help="events format (default: from the output suffix)")
-    p.add_argument("--fps", type=float, help="frame rate of the keypoints (formats without one)")
-    p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
+    p.add_argument("--fps", type=positive_float,
+                   help="frame rate of the keypoints (formats without one)")
+    p.add_argument("--threads", type=positive_int, default=2,
+                   help="onnxruntime threads (default 2)")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow reading pyskl pickle files (they can run code: only your own)")
     p.set_defaults(func=_cmd_detect_keypoints)
@@ -147,6 +154,9 @@ def _cmd_detect_keypoints(args: argparse.Namespace) -> int:
     from nfbl.exports.runtime import Detector
     from nfbl.io.event_formats import write_events
 
+    from nfbl.core.errors import NfblError
+
+    check_outputs([args.output], [args.keypoints, args.model])
     det = Detector.load(args.model, threads=args.threads)
     decode = det.decode_config()
     if args.threshold is not None:
@@ -154,6 +164,9 @@ def _cmd_detect_keypoints(args: argparse.Namespace) -> int:
     seqs = _read_sequences(args.keypoints, args.kp_format, args.fps, args.trust_pickle)
     for seq in seqs:  # fail on a bad layout before the (long) inference
         det.card.check_layout(seq.layout)
+        if seq.num_frames == 0:
+            raise NfblError(f"{args.keypoints}: {seq.video_id or 'the sequence'} has no frames; "
+                            "nothing to detect (check the keypoint file)")
     t0 = time.perf_counter()
     streams = [det.detect(s, persons="all" if args.all_persons else "interviewee",
                           decode=decode) for s in seqs]
@@ -174,9 +187,10 @@ def _register_model_info(sub: argparse._SubParsersAction) -> None:
                                    "model when no file is given).")
     p.add_argument("model", nargs="?", help="ONNX detector (default: the bundled model)")
     p.add_argument("--json", action="store_true", help="print the card as JSON")
-    p.add_argument("--benchmark", type=int, metavar="FRAMES",
+    p.add_argument("--benchmark", type=positive_int, metavar="FRAMES",
                    help="also time Detector.predict on FRAMES random frames of one person")
-    p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
+    p.add_argument("--threads", type=positive_int, default=2,
+                   help="onnxruntime threads (default 2)")
     p.set_defaults(func=_cmd_model_info)
 
 

@@ -7,20 +7,22 @@ import sys
 import tempfile
 from pathlib import Path
 
+from nfbl.cli.argtypes import int_at_least, nonneg_int, positive_float, positive_int
+
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("event input")
     g.add_argument("--format", dest="fmt", default=None,
                    help="event file format (jsonl, csv, activitynet, eaf, imigue, miga); "
                         "default: from the file")
-    g.add_argument("--fps", type=float, default=25.0, help="frame rate of frame-based formats")
-    g.add_argument("--duration", type=float, default=None,
+    g.add_argument("--fps", type=positive_float, default=25.0, help="frame rate of frame-based formats")
+    g.add_argument("--duration", type=positive_float, default=None,
                    help="video length in seconds (one video only); default: from the file's "
                         "metadata, else the end of the last event (the prompt says so)")
     g.add_argument("--durations", default=None, metavar="CSV",
                    help="CSV 'video,duration' with the length (s) of each video")
-    g.add_argument("--burst-window", type=float, default=10.0, help="burst window, s (default 10)")
-    g.add_argument("--burst-min", type=int, default=4, help="events that make a burst (default 4)")
+    g.add_argument("--burst-window", type=positive_float, default=10.0, help="burst window, s (default 10)")
+    g.add_argument("--burst-min", type=positive_int, default=4, help="events that make a burst (default 4)")
 
 
 def _add_prompt_options(p: argparse.ArgumentParser) -> None:
@@ -36,9 +38,9 @@ def _add_prompt_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--keyframes-deidentified", action="store_true",
                    help="confirm that every --keyframe shows no identifiable face "
                         "(required: raw frames with faces are never sent)")
-    g.add_argument("--max-timeline-chars", type=int, default=6000,
+    g.add_argument("--max-timeline-chars", type=positive_int, default=6000,
                    help="size budget of the timeline text (default 6000 characters)")
-    g.add_argument("--max-transcript-chars", type=int, default=4000,
+    g.add_argument("--max-transcript-chars", type=positive_int, default=4000,
                    help="transcript longer than this is cut (default 4000 characters)")
 
 
@@ -74,8 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--model", dest="llm_model", default=None, help="model name (env NFBL_LLM_MODEL)")
     g.add_argument("--api-key", default=None,
                    help="API key (prefer env NFBL_LLM_API_KEY or OPENAI_API_KEY)")
-    g.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
-    g.add_argument("--retries", type=int, default=3, help="retries on 429/5xx/connection errors")
+    g.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per request (default 120)")
+    g.add_argument("--retries", type=nonneg_int, default=3, help="retries on 429/5xx/connection errors")
     g.add_argument("--json-mode", choices=("auto", "on", "off"), default="auto",
                    help="send response_format=json_object (auto: drop it if the server refuses)")
     g.add_argument("--raw-dir", default=None,
@@ -87,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "[,subject]'; default: the win/lose columns of an iMiGUE event input")
     t.add_argument("--classifier", choices=("logreg", "gboost"), default="logreg",
                    help="logistic regression (saved as JSON) or gradient boosting (pickle)")
-    t.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    t.add_argument("--folds", type=int_at_least(2), default=5, help="cross-validation folds (default 5)")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     t.add_argument("--model-file", dest="model_file", default=None,
                    help="eval: a saved model (.json, or .pkl with --trust-pickle)")
@@ -184,7 +186,23 @@ def _write_text(text: str, output: str | None) -> None:
 
 # --- handlers ------------------------------------------------------------------------------
 
+def _check_paths(args: argparse.Namespace, events: list[str]) -> None:
+    """Before any work: no output may be an input; outputs writable; inputs are files."""
+    from nfbl.core.errors import NfblError
+    from nfbl.core.paths import check_outputs
+
+    for opt in ("transcript", "labels_file", "durations", "model_file"):
+        value = getattr(args, opt, None)
+        if value and Path(value).is_dir():
+            raise NfblError(f"{value}: --{opt.replace('_', '-')} is a folder; give a file")
+    inputs = [*events, *(getattr(args, "keyframe", None) or []),
+              *(getattr(args, o, None) for o in ("transcript", "labels_file", "durations",
+                                                   "model_file"))]
+    check_outputs([getattr(args, "output", None), getattr(args, "report", None)], inputs)
+
+
 def _prompt(args: argparse.Namespace) -> int:
+    _check_paths(args, [args.events])
     loaded, durations = _load(args, [args.events])
     prompts = _prompts(args, loaded, durations)
     if args.json:
@@ -207,6 +225,7 @@ def _emotion(args: argparse.Namespace) -> int:
 
     if not paths:
         raise NfblError(f"nfbl emotion {action}: give at least one event file")
+    _check_paths(args, paths)
     if action is None:
         return _emotion_llm(args, paths)
     return _emotion_supervised(args, action, paths)
@@ -297,6 +316,7 @@ def _emotion_supervised(args: argparse.Namespace, action: str, paths: list[str])
 
 
 def _features(args: argparse.Namespace) -> int:
+    _check_paths(args, args.events)
     import csv
 
     from nfbl.core.atomic import atomic_open

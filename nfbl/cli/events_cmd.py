@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 
+from nfbl.cli.argtypes import positive_float
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classes", help="list the NFBL taxonomy")
@@ -18,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("output", help="output file (format from the extension, or --to)")
     c.add_argument("--from", dest="src_format", default=None, help="input format")
     c.add_argument("--to", dest="dst_format", default=None, help="output format")
-    c.add_argument("--fps", type=float, default=25.0,
+    c.add_argument("--fps", type=positive_float, default=25.0,
                    help="frame rate for frame-based formats (iMiGUE, MiGA); default 25")
     c.add_argument("--video-id", default=None, help="video id for formats that carry none")
     c.set_defaults(func=_convert)
@@ -42,8 +44,10 @@ def _classes(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from nfbl.core.paths import check_outputs
     from nfbl.io import event_formats as ef
 
+    check_outputs([args.output], [args.input])
     stream = ef.read_events(args.input, fmt=args.src_format, fps=args.fps, video_id=args.video_id)
     out = ef.write_events(stream, args.output, fmt=args.dst_format, fps=args.fps)
     print(f"wrote {len(stream)} events to {out}")

@@ -5,6 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
+from nfbl.cli.argtypes import nonneg_int, positive_float, positive_int
+
 FORMATS = ("openpose", "miga", "smg", "mmpose", "pyskl", "npz")
 
 
@@ -34,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="input format (default: guessed from the name)")
     c.add_argument("--trust-pickle", action="store_true",
                    help="allow reading a pyskl/mmaction2 pickle (pickles can run code)")
-    c.add_argument("--fps", type=float, default=None,
+    c.add_argument("--fps", type=positive_float, default=None,
                    help="frame rate of the input (defaults: 25; SMG and pyskl 30)")
     c.add_argument("--video-id", default=None, help="video id (OpenPose folder with several)")
     c.add_argument("--frame-size", type=_frame_size, default=None, metavar="WxH",
@@ -42,11 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--person", default="all",
                    help="'all' tracks (default), 'interviewee' (largest, most central, "
                         "longest track) or a track index")
-    c.add_argument("--interpolate", type=int, default=0, metavar="MAX_GAP",
+    c.add_argument("--interpolate", type=nonneg_int, default=0, metavar="MAX_GAP",
                    help="fill gaps of missing joints up to MAX_GAP frames (0 = off)")
     c.add_argument("--smooth", choices=("savgol", "one_euro"), default=None,
                    help="smooth joint trajectories")
-    c.add_argument("--resample", type=float, default=None, metavar="FPS",
+    c.add_argument("--resample", type=positive_float, default=None, metavar="FPS",
                    help="resample to a constant frame rate")
     c.add_argument("--canonical", action="store_true",
                    help="convert to the canonical nfbl56 layout")
@@ -56,18 +58,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("file", help="nfbl .npz or any readable keypoint file/folder")
     i.add_argument("--format", choices=FORMATS, default=None)
     i.add_argument("--trust-pickle", action="store_true")
-    i.add_argument("--fps", type=float, default=None)
+    i.add_argument("--fps", type=positive_float, default=None)
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
     i.set_defaults(func=_info)
 
     b = ksub.add_parser("bench-openpose",
                         help="time reading a synthetic OpenPose folder",
                         description="Write a synthetic OpenPose JSON folder (BODY_25 + hands, "
-                                    "face filled like OpenPose, a second person in 10%% of the "
+                                    "face filled like OpenPose, a second person in 10% of the "
                                     "frames) to a temporary folder and time read_keypoints on it.")
-    b.add_argument("--frames", type=int, default=22500)
-    b.add_argument("--repeat", type=int, default=1, help="timed reads (the best is reported)")
-    b.add_argument("--io-threads", type=int, default=1,
+    b.add_argument("--frames", type=positive_int, default=22500)
+    b.add_argument("--repeat", type=positive_int, default=1,
+                   help="timed reads (the best is reported)")
+    b.add_argument("--io-threads", type=positive_int, default=1,
                    help="threads reading files (parsing stays serial); default 1")
     b.add_argument("--dir", default=None, help="where to create the temporary folder")
     b.set_defaults(func=_bench_openpose)
@@ -106,12 +109,16 @@ def _convert(args) -> int:
     src = Path(args.input)
     out = Path(args.output)
     fmt = parse_format(args.format) or guess_format(src)
+    from nfbl.core.paths import check_outputs
+    check_outputs([out] if out.name.endswith(".npz") else [out.with_name(out.name + ".npz")],
+                  [src])
     result = _read(args, src)
     seqs = result if isinstance(result, list) else [result]
     if len(seqs) > 1 or (isinstance(result, list) and not out.name.endswith(".npz")):
         targets = [out / f"{s.video_id}.npz" for s in seqs]
     else:
         targets = [out if out.name.endswith(".npz") else out.with_name(out.name + ".npz")]
+    check_outputs(targets, [src])
     for seq, target in zip(seqs, targets):
         events = None if isinstance(result, list) else read_companion_events(src, seq, fmt)
         seq = _process(seq, args)

@@ -5,6 +5,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from nfbl.cli.argtypes import nonneg_float, nonneg_int, positive_float, positive_int
+from nfbl.core.paths import check_outputs
+
 LAYOUT_CHOICES = ("nfbl56", "openpose_body25_hands", "mediapipe_pose33_hands", "coco_wholebody133")
 
 
@@ -14,20 +17,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "and corpus.json for every synthetic video. Deterministic by --seed.")
     p.add_argument("out", nargs="?", help="output folder (not needed with --bench or --showcase); "
                                           "the word 'realism' runs the realism report")
-    p.add_argument("--videos", type=int, default=200, help="number of videos (default 200)")
-    p.add_argument("--minutes", type=float, default=5.0, help="minutes per video (default 5)")
+    p.add_argument("--videos", type=positive_int, default=200, help="number of videos (default 200)")
+    p.add_argument("--minutes", type=positive_float, default=5.0, help="minutes per video (default 5)")
     p.add_argument("--sample-lengths", action="store_true",
                    help="draw each video's length from iMiGUE's video lengths instead of --minutes")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--layout", default="nfbl56", choices=LAYOUT_CHOICES, help="keypoint layout written")
-    p.add_argument("--fps", type=float, default=25.0, help="frame rate (default 25)")
+    p.add_argument("--fps", type=positive_float, default=25.0, help="frame rate (default 25)")
     p.add_argument("--flatten-tail", type=float, default=0.0,
                    help="0 = iMiGUE class shares, 1 = uniform over the generated classes")
     p.add_argument("--split", default="train", choices=("train", "heldout"),
                    help="heldout: bodies and cameras from ranges disjoint from train")
     p.add_argument("--classes", default=None,
                    help="comma-separated class ids or codes to generate (default: all skeleton-visible)")
-    p.add_argument("--noise", type=float, default=1.0, help="pose-estimator noise level (0 = clean)")
+    p.add_argument("--noise", type=nonneg_float, default=1.0, help="pose-estimator noise level (0 = clean)")
     p.add_argument("--prefix", default="synth", help="video id prefix (default synth)")
     p.add_argument("--bench", action="store_true",
                    help="measure generation speed (hours of keypoints per CPU-minute) and exit")
@@ -51,12 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--events", default=None,
                    help="event file (default: <name>.events.jsonl next to the .npz, if present)")
     r.add_argument("-o", "--output", required=True, help="out.mp4 (video) or out.png (contact sheet)")
-    r.add_argument("--person", type=int, default=0, help="person index (default 0)")
-    r.add_argument("--start", type=float, default=None, help="video: start time (s)")
-    r.add_argument("--end", type=float, default=None, help="video: end time (s)")
+    r.add_argument("--person", type=nonneg_int, default=0, help="person index (default 0)")
+    r.add_argument("--start", type=nonneg_float, default=None, help="video: start time (s)")
+    r.add_argument("--end", type=positive_float, default=None, help="video: end time (s)")
     r.add_argument("--frames", default=None,
                    help="png: comma-separated frame indices (default: the middle of each event, up to 12)")
-    r.add_argument("--cols", type=int, default=4, help="png: columns (default 4)")
+    r.add_argument("--cols", type=positive_int, default=4, help="png: columns (default 4)")
     r.set_defaults(func=_render)
 
 
@@ -79,6 +82,7 @@ def _realism(args: argparse.Namespace, config) -> int:
 
     if not args.real:
         raise NfblError("nfbl synth realism needs real keypoints: --real FILE_OR_FOLDER ...")
+    check_outputs([args.json], list(args.real) + [args.synthetic])
     real = realism.read_sequences(args.real)
     if args.synthetic:
         synthetic = realism.read_sequences([args.synthetic])
@@ -122,6 +126,7 @@ def _synth(args: argparse.Namespace) -> int:
     if args.showcase:
         from nfbl.synth.showcase import showcase
 
+        check_outputs([args.showcase])
         out = showcase(args.showcase, classes=config.class_ids, seed=args.seed)
         print(f"wrote {out}")
         return 0
@@ -129,6 +134,9 @@ def _synth(args: argparse.Namespace) -> int:
         raise NfblError("nfbl synth needs an output folder (e.g. nfbl synth corpus/ --videos 200)")
     if args.videos < 1:
         raise NfblError(f"--videos must be at least 1, got {args.videos}")
+    check_outputs(out_dirs=[args.out])
+    # SIGINT/SIGTERM raise out of write_corpus (the CLI reports them and exits 130/143);
+    # files already written are complete, the one being written is removed
     path = write_corpus(args.out, n_videos=args.videos, seed=args.seed, config=config, prefix=args.prefix,
                         progress=sys.stderr.isatty())
     print(f"wrote {args.videos} videos to {Path(args.out)} (manifest {path.name})")
@@ -139,6 +147,7 @@ def _render(args: argparse.Namespace) -> int:
     from nfbl.core.errors import NfblError
     from nfbl.core.sequence import PoseSequence
 
+    check_outputs([args.output], [args.seq, args.events])
     seq = PoseSequence.load(args.seq)
     events = None
     ev_path = Path(args.events) if args.events else None

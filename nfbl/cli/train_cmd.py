@@ -9,6 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+from nfbl.cli.argtypes import positive_float, positive_int, unit_float
+from nfbl.core.paths import check_outputs
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `train` and `evaluate` to the `nfbl` parser."""
@@ -38,23 +41,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="evaluate on synthetic videos (the only source so far)")
     e.add_argument("--split", choices=("train", "heldout"), default="heldout",
                    help="generator parameter ranges (default heldout: unseen body/camera)")
-    e.add_argument("--videos", type=int, default=24, help="number of videos (default 24)")
+    e.add_argument("--videos", type=positive_int, default=24, help="number of videos (default 24)")
     e.add_argument("--seed", type=int, default=2_000_000,
                    help="first seed; video i uses seed + i (default 2000000)")
-    e.add_argument("--minutes", type=float, default=5.0, help="minutes per video (default 5)")
-    e.add_argument("--flatten-tail", type=float, default=0.5,
+    e.add_argument("--minutes", type=positive_float, default=5.0, help="minutes per video (default 5)")
+    e.add_argument("--flatten-tail", type=unit_float, default=0.5,
                    help="class-share flattening of the generator (default 0.5)")
     e.add_argument("--layouts", nargs="+",
                    default=["nfbl56", "openpose_body25_hands", "mediapipe_pose33_hands",
                             "coco_wholebody133"],
                    help="keypoint layouts; video with seed s uses layouts[s %% n]")
-    e.add_argument("--candidate-threshold", type=float, default=0.2,
+    e.add_argument("--candidate-threshold", type=unit_float, default=0.2,
                    help="frames with probability >= this propose events (default 0.2; the "
                         "other decoding settings come from the model card)")
-    e.add_argument("--min-score", type=float, default=None,
+    e.add_argument("--min-score", type=unit_float, default=None,
                    help="F1 counts events scored >= this (default: the card's decode "
                         "threshold, else 0.5)")
-    e.add_argument("--threads", type=int, default=2, help="onnxruntime/torch threads")
+    e.add_argument("--threads", type=positive_int, default=2, help="onnxruntime/torch threads")
     e.add_argument("--json", dest="json_out", help="write the full metrics JSON here")
     e.set_defaults(func=_cmd_evaluate)
 
@@ -68,6 +71,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from nfbl.detectors.config import load_config
     from nfbl.detectors import train as T
 
+    check_outputs(inputs=[args.config, args.resume, args.eval_only], out_dirs=[args.out])
     cfg = load_config(args.config)
     if args.out:
         cfg = cfg.replace(run={"out_dir": args.out})
@@ -112,6 +116,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from nfbl.core.events import EventStream
     from nfbl.core.atomic import atomic_open
 
+    check_outputs([args.json_out], [args.model])
     if args.videos < 1:
         raise NfblError(f"--videos must be at least 1, got {args.videos}")
     if not 0.0 <= args.candidate_threshold <= 1.0 or not 0.0 <= (

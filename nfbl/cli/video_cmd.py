@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nfbl.cli.argtypes import nonneg_float, nonneg_int, positive_float, positive_int
 from nfbl.cli.batch_cmd import add_batch_arguments, run_batch_command
 from nfbl.core.errors import NfblError
+from nfbl.core.paths import check_outputs
 
 #: defaults of nfbl.pose.deid.DeidConfig, repeated here so that `nfbl --help` does not import
 #: the video stack (tests/test_video_pipeline.py checks that they agree)
@@ -31,38 +33,39 @@ def _add_pose_options(p: argparse.ArgumentParser, stride_default: int = DEFAULT_
     g.add_argument("--keypoints", type=Path, metavar="FILE",
                    help="file backend: precomputed keypoints of this video")
     g.add_argument("--keypoints-format", metavar="FMT", help="file backend: format of --keypoints")
-    g.add_argument("--stride", type=int, default=None, metavar="K",
+    g.add_argument("--stride", type=positive_int, default=None, metavar="K",
                    help="pose on every K-th frame, linear interpolation in between "
                         f"(default {stride_default}; 1 with --backend file)")
     p.set_defaults(stride_default=stride_default)
-    g.add_argument("--max-side", type=int, metavar="PX",
+    g.add_argument("--max-side", type=positive_int, metavar="PX",
                    help="resize frames so that the longer side is at most PX before "
                         "de-identification and pose (keypoints stay in video pixels)")
     g.add_argument("--crop", type=_crop, metavar="X,Y,W,H",
                    help="process only this region of the frame (pixels), e.g. the interview "
                         "camera of a split screen, or small people in a wide shot")
-    g.add_argument("--max-seconds", type=float, metavar="S",
+    g.add_argument("--max-seconds", type=positive_float, metavar="S",
                    help="only the first S seconds of the video")
-    g.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
+    g.add_argument("--threads", type=positive_int, default=2,
+                   help="onnxruntime threads (default 2)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     d = p.add_argument_group("de-identification")
     d.add_argument("--deid-mode", "--mode", dest="deid_mode", choices=("blur", "mask"),
                    default="blur", help="blur (pixelate) or mask (solid grey) faces")
-    d.add_argument("--persist", type=float, default=None, metavar="S",
+    d.add_argument("--persist", type=nonneg_float, default=None, metavar="S",
                    help="keep a face box S seconds before and after each detection "
                         f"(default {DEID_DEFAULTS['persist_seconds']:g}; frames are held back "
                         "S seconds for that)")
-    d.add_argument("--hold", type=float, default=None, metavar="S",
+    d.add_argument("--hold", type=nonneg_float, default=None, metavar="S",
                    help="a face box also covers the S seconds after it was last seen (no "
                         f"buffering; default {DEID_DEFAULTS['hold_seconds']:g})")
-    d.add_argument("--face-tiles", type=int, default=None, metavar="N",
+    d.add_argument("--face-tiles", type=positive_int, default=None, metavar="N",
                    help="also search faces on an NxN grid of tiles (small faces); 1 = whole "
                         f"frame only (default {DEID_DEFAULTS['tiles']})")
-    d.add_argument("--bystanders", type=int, default=None, metavar="N",
+    d.add_argument("--bystanders", type=nonneg_int, default=None, metavar="N",
                    help="on pose frames, look for up to N more people with MediaPipe Pose (the "
                         "people found greyed out) and blur their heads too (default "
                         f"{DEID_DEFAULTS['bystanders']}; +1 pose pass per frame and person)")
-    d.add_argument("--face-every", type=int, default=1, metavar="N",
+    d.add_argument("--face-every", type=positive_int, default=1, metavar="N",
                    help="run face detection on every N-th frame only; persistence covers the "
                         "frames in between (default 1: every frame)")
 
@@ -72,7 +75,33 @@ def _crop(text: str) -> tuple[int, int, int, int]:
         x, y, w, h = (int(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected X,Y,W,H in pixels, got {text!r}") from None
+    if x < 0 or y < 0 or w < 1 or h < 1:
+        raise argparse.ArgumentTypeError(f"X,Y must be >= 0 and W,H >= 1, got {text!r}")
     return x, y, w, h
+
+
+def _inputs(args: argparse.Namespace, video: Path | None = None) -> list:
+    """Every file a video command reads (an output may not be one of them)."""
+    return [video if video is not None else getattr(args, "video", None),
+            getattr(args, "keypoints", None), getattr(args, "pose_model", None),
+            getattr(args, "det_model", None), getattr(args, "model", None)]
+
+
+def _check_file_backend(args: argparse.Namespace, video: Path) -> None:
+    """--backend file: the keypoints must be of this video (not many more frames than it has)."""
+    if args.backend != "file":
+        return
+    if args.keypoints is None:
+        raise NfblError("--backend file needs --keypoints FILE (the keypoints of this video)")
+    from nfbl.pose.backends.file import load_keypoints  # noqa: PLC0415
+    from nfbl.pose.video import probe  # noqa: PLC0415
+    info = probe(video)
+    seq = load_keypoints(args.keypoints, args.keypoints_format)
+    n = int(info.num_frames or 0)
+    if n and seq.num_frames > max(n + 2, int(n * 1.05)):
+        raise NfblError(f"{args.keypoints}: {seq.num_frames} keypoint frames but the video "
+                        f"{video} has {n} frames; --keypoints must come from this video, frame "
+                        "for frame")
 
 
 def _pose_config(args: argparse.Namespace, deid_enabled: bool = True):
@@ -94,6 +123,14 @@ def _pose_config(args: argparse.Namespace, deid_enabled: bool = True):
                       threads=args.threads)
 
 
+def _quiet_native_logs(args: argparse.Namespace) -> None:
+    """MediaPipe/TFLite native log lines hidden unless -vv (see silence_native_logs)."""
+    if getattr(args, "backend", "mediapipe") == "file" and getattr(args, "no_deid", False):
+        return
+    from nfbl.pose.backends.mediapipe_backend import silence_native_logs  # noqa: PLC0415
+    silence_native_logs()
+
+
 def _check_suffix(path: Path | None, suffixes: tuple[str, ...], what: str) -> None:
     from nfbl.core.errors import NfblError  # noqa: PLC0415
     if path is not None and path.suffix.lower() not in suffixes:
@@ -111,10 +148,13 @@ def _pose(args: argparse.Namespace) -> int:
     _check_video(args.video)
     _check_suffix(args.output, (".npz",), "the keypoint output")
     _check_suffix(args.deid_video, VIDEO_SUFFIXES, "--deid-video")
+    check_outputs([args.output, args.deid_video], _inputs(args))
     if args.benchmark:
         from nfbl.perf.video import main as bench_main  # noqa: PLC0415
         return bench_main([str(args.video), "--stride",
                            str(args.stride or DEFAULT_STRIDE)])
+    _check_file_backend(args, args.video)
+    _quiet_native_logs(args)
     cfg = _pose_config(args, deid_enabled=not args.no_deid)
     seq = run_pose(args.video, cfg, deid_video=args.deid_video)
     seq.save(args.output)
@@ -130,6 +170,9 @@ def _deid(args: argparse.Namespace) -> int:
     from nfbl.pose.pipeline import run_deid  # noqa: PLC0415
     _check_video(args.video)
     _check_suffix(args.output, VIDEO_SUFFIXES, "the de-identified video")
+    check_outputs([args.output], _inputs(args))
+    _check_file_backend(args, args.video)
+    _quiet_native_logs(args)
     cfg = _pose_config(args)
     boxed = run_deid(args.video, args.output, cfg)
     print(f"{args.output}: faces covered in {boxed} frames")
@@ -160,6 +203,9 @@ def _detect_batch(args: argparse.Namespace) -> int:
         raise NfblError(f"{', '.join(given)} name(s) one video's output; with --out DIR each "
                         "video gets <id>.events.jsonl there (per-video timelines: nfbl batch "
                         "--timeline)")
+    check_outputs(inputs=_inputs(args, video=Path(args.inputs[0])) + list(args.inputs),
+                  out_dirs=[args.out], input_dirs=[p for p in args.inputs if Path(p).is_dir()])
+    _quiet_native_logs(args)
     pose = _pose_config(args, deid_enabled=not args.no_deid)
     args.stride = pose.stride  # resolved default (batch settings record it)
     return run_batch_command(args, pose=pose)
@@ -174,6 +220,10 @@ def _detect_one(args: argparse.Namespace) -> int:
     _check_suffix(args.overlay, VIDEO_SUFFIXES, "--overlay")
     _check_suffix(args.timeline, (".png", ".svg", ".pdf"), "--timeline")
     _check_suffix(args.deid_video, VIDEO_SUFFIXES, "--deid-video")
+    check_outputs([args.output, args.overlay, args.timeline, args.deid_video,
+                   args.keypoints_out], _inputs(args))
+    _check_file_backend(args, args.video)
+    _quiet_native_logs(args)
     cfg = DetectConfig(pose=_pose_config(args, deid_enabled=not args.no_deid), model=args.model,
                        threads=args.threads)
     res = run_detect(args.video, cfg, overlay=args.overlay, timeline=args.timeline,

@@ -175,11 +175,16 @@ class ModelCard:
             raise NfblError(f"{source}: the model card is not a JSON object")
         if d.get("schema", CARD_SCHEMA) != CARD_SCHEMA:
             raise NfblError(f"{source}: not an nfbl model card (schema {d.get('schema')!r})")
-        if int(d.get("card_version", 1)) > CARD_VERSION:
+        cv = d.get("card_version", 1)
+        if isinstance(cv, bool) or not isinstance(cv, int):
+            raise NfblError(f"{source}: model card field 'card_version' must be an integer, got "
+                            f"{cv!r}")
+        if cv > CARD_VERSION:
             raise NfblError(f"{source}: model card version {d['card_version']} is newer than this "
                             f"nfbl understands ({CARD_VERSION}); upgrade nfbl")
         names = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
+        _check_field_types(kw, source)
         extra = set(d) - names - {"schema", "card_version"}
         if extra:
             log.info("%s: ignoring unknown card fields %s", source, sorted(extra))
@@ -190,11 +195,22 @@ class ModelCard:
             if k in kw:
                 kw[k] = tuple(kw[k])
         try:
-            return cls(**kw)
+            card = cls(**kw)
+            from nfbl.exports.decoding import DecodeConfig  # noqa: PLC0415 - sibling module
+            DecodeConfig.from_dict(card.decode)   # the decode defaults must be usable
+            return card
         except NfblError as exc:
             raise NfblError(f"{source}: {exc}") from None
         except (TypeError, ValueError) as exc:
             raise NfblError(f"{source}: bad model card ({exc})") from None
+
+    def check_outputs(self, num_classes: int | None, source: str = "model") -> None:
+        """Raise :class:`NfblError` when the graph emits ``num_classes`` scores per frame but
+        the card names another number of classes (None: the graph does not say)."""
+        if num_classes is not None and num_classes != self.num_classes:
+            raise NfblError(f"{source}: the model emits {num_classes} classes per frame but its "
+                            f"card lists {self.num_classes} class_ids; the card does not belong "
+                            f"to this graph (re-export it with: nfbl export)")
 
     @classmethod
     def from_json(cls, text: str, source: str = "model card") -> "ModelCard":
@@ -224,3 +240,58 @@ class ModelCard:
         if self.notes:
             lines.append(f"notes:           {self.notes}")
         return "\n".join(lines)
+
+
+#: expected JSON types of the card fields (checked before the card is built, so that a
+#: hand-edited card fails with one line naming the field)
+_STR_FIELDS = ("name", "version", "layout", "normalization", "training_data", "nfbl_version",
+               "created", "notes")
+_INT_FIELDS = ("window", "stride", "receptive_field", "max_gap")
+_DICT_FIELDS = ("decode", "metrics", "architecture")
+_LIST_FIELDS = ("class_ids", "required_joints", "class_codes", "class_names")
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__ if value is not None else "null"
+
+
+def _check_field_types(kw: dict[str, Any], source: str) -> None:
+    """Raise :class:`NfblError` naming the first card field whose JSON type is wrong."""
+    def bad(name: str, want: str) -> NfblError:
+        return NfblError(f"{source}: model card field {name!r} must be {want}, got "
+                         f"{kw[name]!r} ({_kind(kw[name])})")
+
+    for name in _STR_FIELDS:
+        if name in kw and not isinstance(kw[name], str):
+            raise bad(name, "a string")
+    for name in _INT_FIELDS:
+        if name in kw and (isinstance(kw[name], bool) or not isinstance(kw[name], int)):
+            raise bad(name, "an integer")
+    if "fps" in kw and (isinstance(kw["fps"], bool) or not isinstance(kw["fps"], (int, float))):
+        raise bad("fps", "a number")
+    for name in _DICT_FIELDS:
+        if name in kw and not isinstance(kw[name], Mapping):
+            raise bad(name, "a JSON object")
+    for name in _LIST_FIELDS:
+        if name in kw and not isinstance(kw[name], (list, tuple)):
+            raise bad(name, "a list")
+    ids = kw.get("class_ids", ())
+    if any(isinstance(c, bool) or not isinstance(c, int) for c in ids):
+        raise bad("class_ids", "a list of integer class ids")
+    for name in ("required_joints", "class_codes", "class_names"):
+        if any(not isinstance(v, str) for v in kw.get(name, ())):
+            raise bad(name, "a list of strings")
+    for name in ("test_time_flip", "global_centre"):
+        if name in kw and not isinstance(kw[name], bool):
+            raise bad(name, "true or false")
+    decode = kw.get("decode") or {}
+    for key, value in decode.items():
+        if key in ("soft_nms", "use_offsets", "centerness"):
+            ok = isinstance(value, bool)
+        elif key == "top_k":
+            ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
+        else:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok:
+            raise NfblError(f"{source}: model card decode field {key!r} has the wrong type: "
+                            f"{value!r} ({_kind(value)})")

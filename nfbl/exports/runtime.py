@@ -101,6 +101,8 @@ class DenseDetector:
         offsets = np.zeros((t, c, 2), dtype=np.float32)
         for in_lo, in_hi, lo, hi in chunk_plan(t, self.window, self.overlap):
             p, o = self.run(np.ascontiguousarray(arr[in_lo:in_hi]))
+            if p.shape[-1] != c:
+                self.card.check_outputs(int(p.shape[-1]), str(getattr(self, "path", None) or "model"))
             probs[lo:hi] = p[lo - in_lo:hi - in_lo]
             offsets[lo:hi] = o[lo - in_lo:hi - in_lo]
         return probs, offsets
@@ -211,6 +213,12 @@ class Detector(DenseDetector):
         if isinstance(v, int) and v != card.layout_def.num_joints:
             raise NfblError(f"{path}: the model takes {v} joints but its card says layout "
                             f"{card.layout} ({card.layout_def.num_joints} joints)")
+        outputs = sess.get_outputs()
+        if len(outputs) != 2 or len(outputs[0].shape) != 3:
+            raise NfblError(f"not an nfbl model: {path} does not emit (batch, time, classes) "
+                            f"scores and offsets")
+        c = outputs[0].shape[2]
+        card.check_outputs(c if isinstance(c, int) else None, str(path))
         return cls(sess, card, path, threads, inter_op_threads, window)
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

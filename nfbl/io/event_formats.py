@@ -346,7 +346,7 @@ def _write_eaf(stream: EventStream, path: Path, fps: float) -> None:
             if end_ms <= start_ms:
                 end_ms = start_ms + 1
             eaf.add_annotation(tier, start_ms, end_ms, f"{e.code} {e.label}|{e.score:.4f}")
-    with atomic_path(path, suffix=".eaf") as tmp:
+    with atomic_path(path, suffix=".eaf", exists=False) as tmp:
         eaf.to_file(str(tmp))
 
 

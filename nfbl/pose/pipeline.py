@@ -31,6 +31,7 @@ import numpy as np
 from nfbl.core import skeletons
 from nfbl.core.errors import NfblError
 from nfbl.core.events import EventStream
+from nfbl.core.paths import check_outputs
 from nfbl.pose.backends import BACKENDS
 from nfbl.pose.deid import DeidConfig
 from nfbl.core.sequence import PoseSequence
@@ -150,6 +151,7 @@ def analyse(video: str | Path, cfg: PoseConfig, deid_video: str | Path | None = 
     from nfbl.keypoints.tracking import link_people  # noqa: PLC0415
 
     video = Path(video)
+    check_outputs([deid_video], [video, cfg.keypoints])   # never overwrite an input
     if deid_video is not None and not cfg.deid.enabled:
         raise NfblError(f"{deid_video}: a de-identified video was asked for with "
                         f"de-identification switched off (--no-deid); drop one of the two")
@@ -304,6 +306,7 @@ def run_detect(video: str | Path, cfg: DetectConfig = DetectConfig(),
     import time as _time  # noqa: PLC0415
 
     from nfbl.exports.runtime import Detector  # noqa: PLC0415
+    check_outputs([overlay, timeline, deid_video], [video, cfg.pose.keypoints, cfg.model])
     detector = Detector.load(cfg.model, threads=cfg.threads)
     t0 = _time.perf_counter()
     result = analyse(video, cfg.pose, deid_video, keep_boxes=overlay is not None)

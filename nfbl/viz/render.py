@@ -193,6 +193,8 @@ def render_cells(cells: Sequence[tuple[PoseSequence, int, Sequence[Event]]], out
                  cols: int = 4, person: int = 0, cell: tuple[int, int] = (480, 270),
                  crop: bool = True, titles: Sequence[str] | None = None) -> Path:
     """Contact sheet of frames from one or several sequences: ``cells`` = (seq, frame, events)."""
+    if int(cols) < 1:
+        raise NfblError(f"a contact sheet needs at least 1 column, got {cols}")
     cv2 = _cv2()
     w, h = cell
     rows = (len(cells) + cols - 1) // cols

@@ -119,5 +119,5 @@ def test_export_with_flip_average_and_decode_settings(exported, tmp_path):
     assert ev.returncode == 0, ev.stderr
     bad = nfbl("export", str(exported / "model.pt"), "-o", str(tmp_path / "bad.onnx"),
                "--nms-iou", "1.5")
-    assert bad.returncode == 2 and "nms_iou" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "--nms-iou" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "bad.onnx").exists()

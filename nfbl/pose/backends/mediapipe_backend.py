@@ -15,6 +15,8 @@ person leaves; use the ONNX backend to see everybody.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +34,49 @@ NUM_HAND = 21
 HAND_SCORE = 1.0
 #: pose landmarks with visibility below this are kept with that low score; exactly 0 → missing
 MIN_SCORE = 1e-3
+
+
+_native_silenced = False
+
+
+def silence_native_logs(force: bool = False) -> bool:
+    """Hide MediaPipe/TFLite/absl native log lines (``INFO: Created TensorFlow Lite XNNPACK
+    delegate``, ``W0000 ... inference_feedback_manager.cc``) for the rest of the process.
+
+    Their C++ code writes to file descriptor 2 from its own threads, and no environment
+    variable silences all of them (GLOG_minloglevel / TF_CPP_MIN_LOG_LEVEL are set too, for
+    the parts that read them). So file descriptor 2 is pointed at /dev/null while Python's
+    ``sys.stderr`` (logging, progress bars, the CLI's error line) keeps writing to the real
+    stderr through a duplicate descriptor. Skipped when the ``nfbl`` logger is at DEBUG
+    (``nfbl -vv``) unless ``force``, or when ``NFBL_NATIVE_LOGS=1``. The CLI calls this before
+    a video command; library users may call it. Returns True when the lines are now hidden.
+    """
+    global _native_silenced
+    if _native_silenced:
+        return True
+    if not force and (logging.getLogger("nfbl").isEnabledFor(logging.DEBUG)
+                      or os.environ.get("NFBL_NATIVE_LOGS") == "1"):
+        return False
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        old = sys.stderr
+        old.flush()
+        real = os.dup(2)
+        new = os.fdopen(real, "w", buffering=1, encoding=getattr(old, "encoding", None) or "utf-8",
+                        errors="backslashreplace")
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no fd 2 (embedded interpreters)
+        return False
+    for logger in (logging.getLogger(), logging.getLogger("nfbl")):
+        for h in logger.handlers:
+            if isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is old:
+                h.setStream(new)
+    sys.stderr = new
+    _native_silenced = True
+    return True
 
 
 def _solutions():
