@@ -99,17 +99,37 @@ def test_openpose_frame_gaps_keep_timestamps_and_writer_roundtrip(tmp_path):
 # --- MiGA
 
 def test_miga_reads_skeleton_and_labels():
+    # columns as iMiGUEaccessSample.py (class Skeleton) reads them: frame index, then the 25
+    # BODY_25 points in BODY_25 order, then 5 finger points of the subject's left hand and 5
+    # of the right hand
     path = FIX / "miga" / "clip01_light_hand.csv"
     seq = read_keypoints(path)
     assert seq.layout == "miga35" and seq.keypoints.shape == (1, 5, 35, 3)
     assert seq.video_id == "clip01"
     kp = seq.keypoints[0]
-    np.testing.assert_allclose(kp[0, 0], [100, 200, 0.9], rtol=1e-6)
-    np.testing.assert_allclose(kp[3, 1, :2], [105 + 6, 203])
-    assert np.all(kp[2, 4] == 0) and np.all(kp[1:4, 20] == 0)
+    np.testing.assert_allclose(kp[0, 0], [640, 200, 0.85], rtol=1e-6)   # nose
+    np.testing.assert_allclose(kp[3, 2, :2], [560 + 7.5, 295])          # BODY_25 2 = RShoulder
+    assert np.all(kp[2, 7] == 0)                                        # left wrist missing
+    assert np.all(kp[0, 10] == 0)                                       # knees not visible
+    assert np.all(kp[1:4, 34] == 0) and kp[0, 34, 2] > 0                # right pinky tip
     ev = keypoints.read_companion_events(path, seq)
+    # gestureID,sframe,eframe with 0-based frames: [sframe, eframe) at 25 fps
     assert [(e.class_id, e.start, e.end) for e in ev] == [(2, 0.0, 0.12), (31, 0.08, 0.2)]
     assert all(e.video_id == "clip01" for e in ev)
+
+
+def test_miga_real_column_order_lands_on_the_right_canonical_joints():
+    # the layout nfbl used before (13 body points + 2 x 11 hand points) read joint 9 on
+    # wrongly: the right eye came from BODY_25's right hip (column block 9)
+    seq = read_keypoints(FIX / "miga" / "clip01_light_hand.csv").to_layout()
+    raw = np.loadtxt(FIX / "miga" / "clip01_light_hand.csv", delimiter=",")[0, 1:].reshape(35, 3)
+    canon = skeletons.CANONICAL.index
+    for name, block in (("right_eye", 15), ("left_eye", 16), ("right_ear", 17),
+                        ("left_ear", 18), ("left_wrist", 7), ("right_shoulder", 2),
+                        ("left_hand_thumb_tip", 25), ("left_hand_pinky_tip", 29),
+                        ("right_hand_thumb_tip", 30), ("left_hand_wrist", 7)):
+        np.testing.assert_allclose(seq.keypoints[0, 0, canon[name]], raw[block], err_msg=name)
+    assert seq.keypoints[0, 0, canon["left_hand_index_mcp"], 2] == 0  # not in the file
 
 
 def test_miga_wrong_column_count_names_file_and_line():
@@ -121,7 +141,7 @@ def test_miga_wrong_column_count_names_file_and_line():
 def test_miga_non_numeric_and_non_increasing(tmp_path):
     lines = (FIX / "miga" / "clip01_light_hand.csv").read_text().splitlines()
     p = tmp_path / "x_light_hand.csv"
-    p.write_text("\n".join([lines[0], lines[1].replace(",0.9,", ",abc,", 1)]) + "\n")
+    p.write_text("\n".join([lines[0], lines[1].replace(",0.85,", ",abc,", 1)]) + "\n")
     with pytest.raises(InputFormatError, match=r"x_light_hand.csv:2: value 'abc'"):
         miga.read_miga(p)
     p.write_text("\n".join([lines[1], lines[0]]) + "\n")
