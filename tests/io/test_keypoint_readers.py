@@ -152,19 +152,37 @@ def test_miga_non_numeric_and_non_increasing(tmp_path):
 # --- SMG
 
 def test_smg_pixels_missing_and_labels(caplog):
+    # 275 columns = 25 joints x 11 values (SMGaccessSample.py, mg_read_skeleton.read_xyz);
+    # the 2-D point (values 7-8) is in the 512 x 424 depth image
     path = FIX / "smg" / "01_skeleton.csv"
     seq = read_keypoints(path)
     assert seq.layout == "kinect_v2_25" and seq.fps == 30.0
-    assert seq.keypoints.shape == (1, 3, 25, 3) and seq.frame_size == (1920, 1080)
+    assert seq.keypoints.shape == (1, 3, 25, 3) and seq.frame_size == (512, 424)
     kp = seq.keypoints[0]
-    np.testing.assert_allclose(kp[0, 3], [930, 360, 1.0])
+    np.testing.assert_allclose(kp[0, 3], [180 + 5.5 * 3, 120 + 8.25 * 3, 1.0])
+    np.testing.assert_allclose(kp[2, 24, :2], [180 + 5.5 * 24 + 0.5, 120 + 8.25 * 24])
     assert np.all(kp[1, 7] == 0)  # -inf pixel = untracked
     with caplog.at_level("WARNING"):
         ev = keypoints.read_companion_events(path, seq)
-    # label 3 (folding arms) -> N16, label 2 (crossing legs) skipped, 10 -> N3
+    # label 3 (folding arms) -> N16, 10 (crossing legs) skipped, 2 -> N6; [start, end) frames
     assert [(e.class_id, round(e.start, 4), round(e.end, 4)) for e in ev] == \
-        [(16, 0.0, round(2 / 30, 4)), (3, round(2 / 30, 4), 0.1)]
+        [(16, 0.0, round(2 / 30, 4)), (6, round(2 / 30, 4), 0.1)]
     assert "Crossing legs" in caplog.text
+
+
+def test_smg_recorder_225_columns_and_data_file(tmp_path):
+    # RecordingSceneToVideo.cpp writes 9 values per joint; <ID>_data.csv gives the fps
+    rows = (FIX / "smg" / "01_skeleton.csv").read_text().splitlines()
+    short = [",".join(v for k, v in enumerate(r.split(",")) if k % 11 < 9) for r in rows]
+    p = tmp_path / "Sample0001_skeleton.csv"
+    p.write_text("\n".join(short) + "\n")
+    (tmp_path / "Sample0001_data.csv").write_text("3,20,4500\n")
+    seq = read_keypoints(p)
+    assert seq.fps == 20.0 and seq.video_id == "Sample0001"
+    np.testing.assert_array_equal(seq.keypoints, read_keypoints(FIX / "smg" / "01_skeleton.csv").keypoints)
+    p.write_text("\n".join("0," + r for r in rows) + "\n")  # a frame-index column: unknown
+    with pytest.raises(InputFormatError, match="expected 275 or 225 columns"):
+        read_keypoints(p)
 
 
 def test_smg_bad_label_file(tmp_path):
