@@ -5,7 +5,9 @@ import argparse
 import json
 from pathlib import Path
 
-FORMATS = ("openpose", "miga", "smg", "mmpose", "pyskl", "npz")
+from nfbl.io.keypoints import format_names
+
+FORMATS = format_names()  # the one table of keypoint formats (nfbl.io.keypoints)
 
 
 def _frame_size(text: str) -> tuple[int, int]:
@@ -63,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b = ksub.add_parser("bench-openpose",
                         help="time reading a synthetic OpenPose folder",
                         description="Write a synthetic OpenPose JSON folder (BODY_25 + hands, "
-                                    "face filled like OpenPose, a second person in 10%% of the "
+                                    "face filled like OpenPose, a second person in 10% of the "
                                     "frames) to a temporary folder and time read_keypoints on it.")
     b.add_argument("--frames", type=int, default=22500)
     b.add_argument("--repeat", type=int, default=1, help="timed reads (the best is reported)")
@@ -111,6 +113,7 @@ def _process(seq, args):
 
 def _convert(args) -> int:
     from nfbl.io.event_formats import write_events
+    from nfbl.io.inputs import safe_name
     from nfbl.io.keypoints import parse_format, guess_format, read_companion_events
 
     src = Path(args.input)
@@ -119,7 +122,8 @@ def _convert(args) -> int:
     result = _read(args, src)
     seqs = result if isinstance(result, list) else [result]
     if len(seqs) > 1 or (isinstance(result, list) and not out.name.endswith(".npz")):
-        targets = [out / f"{s.video_id}.npz" for s in seqs]
+        # clip names come from inside the input: never let one leave the output folder
+        targets = [out / f"{safe_name(s.video_id, f'clip{k}')}.npz" for k, s in enumerate(seqs)]
     else:
         targets = [out if out.name.endswith(".npz") else out.with_name(out.name + ".npz")]
     for seq, target in zip(seqs, targets):

@@ -1,4 +1,6 @@
-"""One entry point for every keypoint format nfbl reads: :func:`read_keypoints`.
+"""One entry point for every keypoint format nfbl reads: :func:`read_keypoints`, and the one
+table of keypoint formats, :data:`KEYPOINT_FORMATS`, that the CLI, batch discovery and the
+datasets ask.
 
 =========== =================================== =================================== ========
 format      input                               layout                              fps*
@@ -11,67 +13,196 @@ pyskl       pyskl/mmaction2 ``.pkl`` (trusted)  by joint count                  
 npz         nfbl ``PoseSequence`` ``.npz``      as saved                            as saved
 =========== =================================== =================================== ========
 
-(*) default when the file carries no frame rate; pass ``fps``. Annotation companions:
-:func:`read_companion_events`.
+(*) default when the file carries no frame rate; pass ``fps``.
+
+Adding a format touches two files: a reader module ``nfbl/io/<name>.py`` with a function
+``(path, ReadOptions) -> PoseSequence | list[PoseSequence]`` and one
+:class:`KeypointFormatSpec` row in :data:`KEYPOINT_FORMATS` below.
 """
 from __future__ import annotations
 
-import enum
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Mapping
 
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.core.events import EventStream
 from nfbl.core.sequence import PoseSequence
+from nfbl.io import miga, mmpose, openpose, pyskl, smg
+from nfbl.io.inputs import check_input, is_regular_file
 
 
-class KeypointFormat(str, enum.Enum):
-    OPENPOSE = "openpose"
-    MIGA = "miga"
-    SMG = "smg"
-    MMPOSE = "mmpose"
-    PYSKL = "pyskl"
-    NPZ = "npz"
+@dataclass(frozen=True)
+class ReadOptions:
+    """What a keypoint reader may use besides the path (None: the format's default).
+
+    fps: frames per second; video_id: the video to read (a folder of several OpenPose
+    videos) or the id to give; frame_size: (width, height) in pixels when the file has none;
+    trust_pickle: allow unpickling (pyskl).
+    """
+
+    fps: float | None = None
+    video_id: str | None = None
+    frame_size: tuple[int, int] | None = None
+    trust_pickle: bool = False
+
+    @property
+    def size(self) -> dict:
+        return {} if self.frame_size is None else {"frame_size": self.frame_size}
 
 
-def parse_format(fmt: str | KeypointFormat | None) -> KeypointFormat | None:
-    if fmt is None or isinstance(fmt, KeypointFormat):
+@dataclass(frozen=True)
+class KeypointFormatSpec:
+    """One row of :data:`KEYPOINT_FORMATS`.
+
+    name: ``--format`` value; suffixes: lower-case name endings of its files; read: the
+    reader; layout, default_fps: for the docs and ``--help``; folder_videos: for formats
+    stored as a folder of files, ``folder -> {video id: [files]}`` (empty when the folder
+    holds none); in_folders: batch discovery picks its files up when scanning a folder
+    (False: only when named explicitly — too ambiguous, or untrusted); companion: the path of
+    the annotation file that goes with a keypoint file, and read_companion its reader.
+    """
+
+    name: str
+    suffixes: tuple[str, ...]
+    read: Callable[[Path, ReadOptions], "PoseSequence | list[PoseSequence]"]
+    layout: str
+    default_fps: float | None
+    description: str
+    folder_videos: Callable[[Path], Mapping[str, list]] | None = None
+    in_folders: bool = True
+    companion: Callable[[Path], Path] | None = None
+    read_companion: Callable[[Path, PoseSequence], EventStream] | None = None
+
+    def match(self, name: str) -> str | None:
+        """The suffix of ``name`` that selects this format, or None."""
+        low = name.lower()
+        return next((s for s in self.suffixes if low.endswith(s)), None)
+
+
+# --- adapters from the table's call form to each reader ------------------------------------
+
+def _read_openpose(path: Path, o: ReadOptions):
+    return openpose.read_openpose(path, fps=o.fps, video_id=o.video_id, **o.size)
+
+
+def _read_miga(path: Path, o: ReadOptions):
+    return miga.read_miga(path, fps=o.fps, video_id=o.video_id, **o.size)
+
+
+def _read_smg(path: Path, o: ReadOptions):
+    return smg.read_smg(path, fps=o.fps, video_id=o.video_id, **o.size)
+
+
+def _read_mmpose(path: Path, o: ReadOptions):
+    return mmpose.read_mmpose(path, fps=o.fps, video_id=o.video_id, **o.size)
+
+
+def _read_pyskl(path: Path, o: ReadOptions):
+    return pyskl.read_pyskl(path, trust_pickle=o.trust_pickle, fps=o.fps)
+
+
+def _read_npz(path: Path, o: ReadOptions):
+    seq = PoseSequence.load(path)
+    if o.fps is not None and o.fps != seq.fps:
+        seq = seq.with_keypoints(seq.keypoints, fps=float(o.fps),
+                                 timestamps=(seq.timestamps - seq.timestamps[0]) * seq.fps / o.fps
+                                 + seq.timestamps[0])
+    return seq
+
+
+def _npz_events(path: Path) -> Path:
+    return path.with_name(path.name[: -len(".npz")] + ".events.jsonl")
+
+
+def _read_npz_events(path: Path, seq: PoseSequence) -> EventStream:
+    from nfbl.io.event_formats import read_events  # noqa: PLC0415
+
+    return read_events(path, fmt="jsonl", fps=seq.fps)
+
+
+#: Every keypoint format, by name. Name endings are matched longest first, so
+#: ``_keypoints.json`` (OpenPose) wins over ``.json`` (mmpose).
+KEYPOINT_FORMATS: Mapping[str, KeypointFormatSpec] = {s.name: s for s in (
+    KeypointFormatSpec("openpose", ("_keypoints.json",), _read_openpose,
+                       "openpose_body25_hands", openpose.DEFAULT_FPS,
+                       "OpenPose JSON, one file per frame (a folder, or one file)",
+                       folder_videos=openpose.list_frame_files),
+    KeypointFormatSpec("miga", (miga.SKELETON_SUFFIX,), _read_miga, "miga35", miga.DEFAULT_FPS,
+                       "MiGA 35-joint skeleton CSV", companion=miga.label_path_for,
+                       read_companion=lambda p, s: miga.read_miga_labels(
+                           p, fps=s.fps, video_id=s.video_id)),
+    KeypointFormatSpec("smg", (smg.SKELETON_SUFFIX,), _read_smg, "kinect_v2_25",
+                       smg.DEFAULT_FPS, "SMG Kinect v2 skeleton CSV",
+                       companion=smg.label_path_for,
+                       read_companion=lambda p, s: smg.read_smg_labels(
+                           p, fps=s.fps, video_id=s.video_id)),
+    KeypointFormatSpec("mmpose", (".json",), _read_mmpose, "coco17 / coco_wholebody133",
+                       mmpose.DEFAULT_FPS, "mmpose prediction JSON (2-D)", in_folders=False),
+    KeypointFormatSpec("pyskl", (".pkl", ".pickle"), _read_pyskl, "by joint count",
+                       pyskl.DEFAULT_FPS, "pyskl/mmaction2 annotation pickle (needs trust)",
+                       in_folders=False),
+    KeypointFormatSpec("npz", (".npz",), _read_npz, "as saved", None,
+                       "nfbl PoseSequence .npz", companion=_npz_events,
+                       read_companion=_read_npz_events),
+)}
+
+
+def format_names() -> tuple[str, ...]:
+    return tuple(KEYPOINT_FORMATS)
+
+
+def parse_format(fmt: "str | KeypointFormatSpec | None") -> KeypointFormatSpec | None:
+    """The row named ``fmt`` (None passes through); an unknown name is one clear error."""
+    if fmt is None or isinstance(fmt, KeypointFormatSpec):
         return fmt
-    try:
-        return KeypointFormat(str(fmt).lower())
-    except ValueError:
+    spec = KEYPOINT_FORMATS.get(str(fmt).lower())
+    if spec is None:
         raise NfblError(f"unknown keypoint format {fmt!r}; choose one of "
-                        f"{', '.join(f.value for f in KeypointFormat)}") from None
+                        f"{', '.join(KEYPOINT_FORMATS)}")
+    return spec
 
 
-def guess_format(path: str | Path) -> KeypointFormat:
+def match_name(name: str, in_folders: bool = False) -> tuple[KeypointFormatSpec, str] | None:
+    """(row, suffix) of the format whose name ending ``name`` has (longest ending wins);
+    with ``in_folders`` only formats that folder scans pick up."""
+    best = None
+    for spec in KEYPOINT_FORMATS.values():
+        if in_folders and not spec.in_folders:
+            continue
+        suf = spec.match(name)
+        if suf is not None and (best is None or len(suf) > len(best[1])):
+            best = (spec, suf)
+    return best
+
+
+def folder_format(folder: str | Path) -> tuple[KeypointFormatSpec, Mapping[str, list]] | None:
+    """The folder format whose files ``folder`` holds, with ``{video id: files}``."""
+    for spec in KEYPOINT_FORMATS.values():
+        if spec.folder_videos is not None:
+            videos = spec.folder_videos(Path(folder))
+            if videos:
+                return spec, videos
+    return None
+
+
+def guess_format(path: str | Path) -> KeypointFormatSpec:
     """Tell the format from the path (a folder of OpenPose files, or a file's name)."""
-    from nfbl.io import miga, openpose, smg
-
     p = Path(path)
     if p.is_dir():
-        with_json = any(openpose.FILE_RE.match(q.name) for q in p.iterdir())
-        if with_json:
-            return KeypointFormat.OPENPOSE
-        raise InputFormatError("folder holds no OpenPose '*_keypoints.json' files; pass a "
-                               "file or --format", p)
-    name = p.name.lower()
-    if name.endswith("_keypoints.json"):
-        return KeypointFormat.OPENPOSE
-    if name.endswith(miga.SKELETON_SUFFIX):
-        return KeypointFormat.MIGA
-    if name.endswith(smg.SKELETON_SUFFIX):
-        return KeypointFormat.SMG
-    if name.endswith(".json"):
-        return KeypointFormat.MMPOSE
-    if name.endswith((".pkl", ".pickle")):
-        return KeypointFormat.PYSKL
-    if name.endswith(".npz"):
-        return KeypointFormat.NPZ
-    raise InputFormatError("cannot tell the keypoint format from the name; pass --format "
-                           f"({', '.join(f.value for f in KeypointFormat)})", p)
+        found = folder_format(p)
+        if found is not None:
+            return found[0]
+        raise InputFormatError("folder holds no OpenPose '<vid>_<12-digit frame>_keypoints.json' "
+                               "files; pass a file or --format", p)
+    m = match_name(p.name)
+    if m is None:
+        raise InputFormatError("cannot tell the keypoint format from the name; pass --format "
+                               f"({', '.join(KEYPOINT_FORMATS)})", p)
+    return m[0]
 
 
-def read_keypoints(path: str | Path, fmt: str | KeypointFormat | None = None,
+def read_keypoints(path: str | Path, fmt: "str | KeypointFormatSpec | None" = None,
                    trust_pickle: bool = False, fps: float | None = None,
                    video_id: str | None = None,
                    frame_size: tuple[int, int] | None = None) -> PoseSequence | list[PoseSequence]:
@@ -79,66 +210,33 @@ def read_keypoints(path: str | Path, fmt: str | KeypointFormat | None = None,
 
     Returns one PoseSequence, or a list for pyskl pickles (one per clip). ``fps`` overrides
     the format's default (an ``.npz`` keeps its own unless given). ``trust_pickle`` must be
-    True to read a pickle.
+    True to read a pickle. Anything but a regular file or a folder (a FIFO) is refused.
     """
-    from nfbl.io import miga, mmpose, openpose, pyskl, smg
-
-    path = Path(path)
+    path = check_input(path)
     f = parse_format(fmt) or guess_format(path)
-    if not path.exists():
-        raise InputFormatError("no such file or folder", path)
-    if f is not KeypointFormat.OPENPOSE and path.is_dir():
-        raise InputFormatError(f"is a folder; the {f.value} format reads a file", path)
-    size = {} if frame_size is None else {"frame_size": frame_size}
-    if f is KeypointFormat.OPENPOSE:
-        return openpose.read_openpose(path, fps=fps, video_id=video_id, **size)
-    if f is KeypointFormat.MIGA:
-        return miga.read_miga(path, fps=fps, video_id=video_id, **size)
-    if f is KeypointFormat.SMG:
-        return smg.read_smg(path, fps=fps, video_id=video_id, **size)
-    if f is KeypointFormat.MMPOSE:
-        return mmpose.read_mmpose(path, fps=fps, video_id=video_id, **size)
-    if f is KeypointFormat.PYSKL:
-        return pyskl.read_pyskl(path, trust_pickle=trust_pickle, fps=fps)
-    seq = PoseSequence.load(path)
-    if fps is not None and fps != seq.fps:
-        seq = seq.with_keypoints(seq.keypoints, fps=float(fps),
-                                 timestamps=(seq.timestamps - seq.timestamps[0]) * seq.fps / fps
-                                 + seq.timestamps[0])
-    return seq
+    if f.folder_videos is None and path.is_dir():
+        raise InputFormatError(f"is a folder; the {f.name} format reads a file", path)
+    return f.read(path, ReadOptions(fps, video_id, frame_size, trust_pickle))
 
 
-def companion_path(path: str | Path, fmt: str | KeypointFormat | None = None) -> Path | None:
+def companion_path(path: str | Path, fmt: "str | KeypointFormatSpec | None" = None) -> Path | None:
     """The annotation file that goes with a keypoint file, if the format has one and it
     exists: MiGA ``<vid>_label.csv``, SMG ``<ID>_finelabels.csv``, nfbl
     ``<vid>.events.jsonl``. (OpenPose/iMiGUE labels live in one table for all videos.)"""
-    from nfbl.io import miga, smg
-
     path = Path(path)
     f = parse_format(fmt) or guess_format(path)
-    cand = None
-    if f is KeypointFormat.MIGA:
-        cand = miga.label_path_for(path)
-    elif f is KeypointFormat.SMG:
-        cand = smg.label_path_for(path)
-    elif f is KeypointFormat.NPZ:
-        cand = path.with_name(path.name[: -len(".npz")] + ".events.jsonl")
-    return cand if cand is not None and cand.exists() else None
+    if f.companion is None:
+        return None
+    cand = f.companion(path)
+    return cand if is_regular_file(cand) else None
 
 
 def read_companion_events(path: str | Path, seq: PoseSequence,
-                          fmt: str | KeypointFormat | None = None) -> EventStream | None:
+                          fmt: "str | KeypointFormatSpec | None" = None) -> EventStream | None:
     """Events of the annotation companion of ``path`` (see :func:`companion_path`), with
     frame numbers converted at ``seq.fps`` and the video id of ``seq``; None if none."""
-    from nfbl.io import miga, smg
-    from nfbl.io.event_formats import read_events
-
     f = parse_format(fmt) or guess_format(path)
     comp = companion_path(path, f)
-    if comp is None:
+    if comp is None or f.read_companion is None:
         return None
-    if f is KeypointFormat.MIGA:
-        return miga.read_miga_labels(comp, fps=seq.fps, video_id=seq.video_id)
-    if f is KeypointFormat.SMG:
-        return smg.read_smg_labels(comp, fps=seq.fps, video_id=seq.video_id)
-    return read_events(comp, fmt="jsonl", fps=seq.fps)
+    return f.read_companion(comp, seq)

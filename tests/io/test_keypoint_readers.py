@@ -11,7 +11,7 @@ import pytest
 from nfbl.core import skeletons
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.io import keypoints, miga, mmpose, openpose, pyskl, smg
-from nfbl.io.keypoints import KeypointFormat, read_keypoints
+from nfbl.io.keypoints import KEYPOINT_FORMATS, read_keypoints
 from nfbl.core.sequence import PoseSequence
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "keypoints"
@@ -269,11 +269,12 @@ def test_pyskl_trusted(tmp_path):
 # --- dispatcher
 
 def test_guess_format_and_npz_roundtrip(tmp_path):
-    assert keypoints.guess_format(FIX / "openpose" / "interview01") is KeypointFormat.OPENPOSE
-    assert keypoints.guess_format("a_light_hand.csv") is KeypointFormat.MIGA
-    assert keypoints.guess_format("01_skeleton.csv") is KeypointFormat.SMG
-    assert keypoints.guess_format("p.json") is KeypointFormat.MMPOSE
-    assert keypoints.guess_format("p.pkl") is KeypointFormat.PYSKL
+    assert keypoints.guess_format(FIX / "openpose" / "interview01").name == "openpose"
+    assert keypoints.guess_format("a_light_hand.csv").name == "miga"
+    assert keypoints.guess_format("01_skeleton.csv").name == "smg"
+    assert keypoints.guess_format("p.json").name == "mmpose"
+    assert keypoints.guess_format("v_000000000001_keypoints.json").name == "openpose"
+    assert keypoints.guess_format("p.pkl") is KEYPOINT_FORMATS["pyskl"]
     with pytest.raises(NfblError, match="--format"):
         keypoints.guess_format("thing.txt")
     with pytest.raises(NfblError, match="unknown keypoint format"):
