@@ -104,5 +104,5 @@ def safe_name(name: object, fallback: str = "item") -> str:
     ``"../../escaped_clip"`` → ``"escaped_clip"``.
     """
     text = _UNSAFE.sub("_", str(name).replace("\\", "/").replace("/", "_"))
-    text = re.sub(r"\.{2,}", "_", text).strip("._")
+    text = re.sub(r"_+", "_", re.sub(r"\.{2,}", "_", text)).strip("._")
     return text[:200] or fallback

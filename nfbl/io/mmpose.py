@@ -58,12 +58,12 @@ def _instance(inst, path: Path, frame: int, k: int) -> np.ndarray:
         if xy.ndim == 3 and xy.shape[0] == 1:  # some versions nest one more level
             xy = xy[0]
         xy = xy.reshape(-1, 2) if xy.ndim == 1 else xy
-        if xy.ndim == 2 and xy.shape[1] == 3:
-            raise InputFormatError(f"{where}: 3-D keypoints (x, y, z) are not supported; nfbl "
-                                   "reads 2-D pixel keypoints (run mmpose's 2-D model)", path)
         scores = np.asarray(inst.get("keypoint_scores", np.ones(len(xy))), dtype=np.float64).ravel()
     except (TypeError, ValueError):
         raise InputFormatError(f"{where}: keypoints must be numbers", path) from None
+    if xy.ndim == 2 and xy.shape[1] == 3:
+        raise InputFormatError(f"{where}: 3-D keypoints (x, y, z) are not supported; nfbl "
+                               "reads 2-D pixel keypoints (run mmpose's 2-D model)", path)
     if xy.ndim != 2 or xy.shape[1] != 2 or scores.shape != (xy.shape[0],):
         raise InputFormatError(f"{where}: keypoints {xy.shape} and keypoint_scores "
                                f"{scores.shape} do not match", path)
