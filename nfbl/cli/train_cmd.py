@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output folder (overrides [run] out_dir)")
     p.add_argument("--eval-only", metavar="CKPT",
                    help="do not train: score this checkpoint on the config's validation data")
+    p.add_argument("--protocol", default=None, metavar="NAME",
+                   help="a built-in split of a real dataset (imigue-xsub, imigue-emotion): "
+                        "sets [data] dataset to it (needs [data] source = 'dataset')")
     p.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("evaluate", help="score a detector on held-out synthetic videos",
@@ -69,6 +72,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from nfbl.detectors import train as T
 
     cfg = load_config(args.config)
+    if args.protocol:
+        from nfbl.core.errors import NfblError
+        from nfbl.io.datasets import get_protocol
+        get_protocol(args.protocol)
+        if cfg.data.source != "dataset":
+            raise NfblError(f"--protocol needs [data] source = 'dataset' in {args.config}")
+        cfg = cfg.replace(data={"dataset": args.protocol})
     if args.out:
         cfg = cfg.replace(run={"out_dir": args.out})
     if args.eval_only:

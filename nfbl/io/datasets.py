@@ -299,7 +299,8 @@ def open_dataset(root: str | Path, kind: DatasetKind | str | None = None,
                  fps: float | None = None, protocol: str | None = None) -> Dataset:
     """Index a dataset folder. ``kind`` is guessed from the file names when None; ``split``
     is ``"train"``, ``"test"`` or None (everything) under ``protocol`` (iMiGUE/MiGA: one of
-    :data:`PROTOCOLS`, default ``imigue-xsub``); ``labels`` is the iMiGUE label table
+    :data:`PROTOCOLS`, default ``imigue-xsub``; a protocol name given as ``kind`` selects
+    both, as a training config's ``dataset = "imigue-emotion"`` does); ``labels`` is the iMiGUE label table
     (found under ``root`` when not given); ``fps`` overrides the formats' defaults."""
     from nfbl.io import miga
     from nfbl.io.event_formats import read_events
@@ -308,6 +309,12 @@ def open_dataset(root: str | Path, kind: DatasetKind | str | None = None,
     if not root.is_dir():
         raise InputFormatError("dataset root is not a folder", root)
     _check_split(split)
+    if isinstance(kind, str) and kind in PROTOCOLS:  # a protocol name: iMiGUE/MiGA + its split
+        if protocol is not None and protocol != kind:
+            raise NfblError(f"dataset {kind!r} and protocol {protocol!r} disagree")
+        protocol, kind = kind, None
+        guessed = _guess_kind(root)
+        kind = guessed if guessed in (DatasetKind.IMIGUE, DatasetKind.MIGA) else DatasetKind.IMIGUE
     if kind is None:
         kind = _guess_kind(root)
     try:

@@ -168,3 +168,16 @@ def test_load_alias_guesses_empty_kind():
     assert ds.kind is datasets.DatasetKind.SMG and len(ds) == 1
     with pytest.raises(NfblError, match="unknown dataset kind"):
         datasets.load("ntu", FIX / "smg")
+
+
+def test_protocol_names_select_dataset_and_split(tmp_path, caplog):
+    shutil.copytree(FIX / "openpose" / "interview01", tmp_path / "skel" / "interview01")
+    shutil.copy(FIX / "imigue" / "labels.imigue.csv", tmp_path)
+    ds = datasets.open_dataset(tmp_path, "imigue-xsub", split="train")  # subject 2: train
+    assert ds.kind is datasets.DatasetKind.IMIGUE and len(ds) == 1
+    with pytest.raises(NfblError, match="no imigue sequences found in the test split"):
+        datasets.load("imigue-xsub", tmp_path, split="test")
+    # imigue-emotion splits by the table's numeric video ids: 'interview01' is in neither
+    with pytest.raises(NfblError, match="no imigue sequences"):
+        datasets.open_dataset(tmp_path, "imigue-emotion", split="train")
+    assert "neither split of imigue-emotion" in caplog.text
