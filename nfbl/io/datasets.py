@@ -94,7 +94,7 @@ def get_protocol(name: "str | Protocol") -> Protocol:
 
 
 def _int_id(value) -> int | None:
-    m = re.fullmatch(r"\D*0*(\d+)\D*", str(value).strip()) if value is not None else None
+    m = re.fullmatch(r"0*(\d+)", str(value).strip()) if value is not None else None
     return int(m.group(1)) if m else None
 
 
