@@ -119,6 +119,7 @@ def _convert(args) -> int:
     src = Path(args.input)
     out = Path(args.output)
     fmt = parse_format(args.format) or guess_format(src)
+    _refuse_same_file(src, out)
     result = _read(args, src)
     seqs = result if isinstance(result, list) else [result]
     if len(seqs) > 1 or (isinstance(result, list) and not out.name.endswith(".npz")):
@@ -126,6 +127,8 @@ def _convert(args) -> int:
         targets = [out / f"{safe_name(s.video_id, f'clip{k}')}.npz" for k, s in enumerate(seqs)]
     else:
         targets = [out if out.name.endswith(".npz") else out.with_name(out.name + ".npz")]
+    for target in targets:
+        _refuse_same_file(src, target)
     for seq, target in zip(seqs, targets):
         events = None if isinstance(result, list) else read_companion_events(src, seq, fmt)
         seq = _process(seq, args)
@@ -138,6 +141,20 @@ def _convert(args) -> int:
             line += f"; {len(events)} events -> {ev_path}"
         print(line)
     return 0
+
+
+def _refuse_same_file(src: Path, target: Path) -> None:
+    """Refuse an output that is the input (the same file through any link, too)."""
+    import os
+
+    from nfbl.core.errors import NfblError
+
+    try:
+        same = target.exists() and os.path.samefile(src, target)
+    except OSError:
+        same = False
+    if same:
+        raise NfblError(f"{target}: the output is the input {src}; write to another path")
 
 
 def _summary(seq) -> dict:

@@ -28,6 +28,7 @@ from typing import Iterator, Sequence
 
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.core.events import EventStream
+from nfbl.io.inputs import is_regular_file
 from nfbl.io.keypoints import KEYPOINT_FORMATS, read_companion_events, read_keypoints
 from nfbl.core.sequence import PoseSequence
 
@@ -258,7 +259,9 @@ def _find_label_table(root: Path) -> Path | None:
             if p.name.endswith(("_label.csv", "_light_hand.csv", "_skeleton.csv",
                                 "_finelabels.csv")):
                 continue
-            with open(p, encoding="utf-8", errors="replace") as fh:
+            if not is_regular_file(p):
+                continue
+            with open(p, encoding="utf-8-sig", errors="replace") as fh:
                 if fh.readline().strip().lower().startswith("video_id,label_id"):
                     cands.append(p)
     if len(cands) > 1:

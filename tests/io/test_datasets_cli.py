@@ -181,3 +181,16 @@ def test_protocol_names_select_dataset_and_split(tmp_path, caplog):
     with pytest.raises(NfblError, match="no imigue sequences"):
         datasets.open_dataset(tmp_path, "imigue-emotion", split="train")
     assert "neither split of imigue-emotion" in caplog.text
+
+
+def test_cli_convert_refuses_to_overwrite_its_input(tmp_path):
+    src = tmp_path / "seq.npz"
+    kp = np.ones((1, 10, 56, 3), np.float32)
+    PoseSequence(kp, "nfbl56", 25.0, np.arange(10) / 25).save(src)
+    before = src.read_bytes()
+    link = tmp_path / "link.npz"
+    link.symlink_to(src)
+    for out in (src, link):
+        r = nfbl("keypoints", "convert", src, out, "--resample", "10")
+        assert r.returncode == 2 and "the output is the input" in r.stderr, r.stderr
+    assert src.read_bytes() == before
