@@ -222,6 +222,7 @@ def _emotion(args: argparse.Namespace) -> int:
 
 def _emotion_llm(args: argparse.Namespace, paths: list[str]) -> int:
     from nfbl.core.atomic import atomic_open
+    from nfbl.io.inputs import safe_name
     from nfbl.prompts.llm_client import LLMConfig, classify
 
     config = LLMConfig.from_env(args.llm_url, args.llm_model, args.api_key,
@@ -233,7 +234,8 @@ def _emotion_llm(args: argparse.Namespace, paths: list[str]) -> int:
                                else str(Path(tempfile.gettempdir()) / "nfbl-llm"))
     results = []
     for p in prompts:
-        ans = classify(p.to_messages(), p.labels, config, raw_dir, stem=p.video_id)
+        ans = classify(p.to_messages(), p.labels, config, raw_dir,
+                       stem=safe_name(p.video_id, "video"))  # ids come from inside the input
         results.append({"video_id": p.video_id, **ans.to_dict(), "template": p.template,
                         "model": config.model, "labels": list(p.labels)})
         print(f"{p.video_id}\t{ans.label}\t{ans.confidence:.2f}\t{ans.rationale}")

@@ -257,14 +257,20 @@ def _lookup_code(code: str, path: Path, line: int | None) -> int:
 
 def _resolve_label(value: str, label_map: Mapping[str, int | None]) -> tuple[bool, int | None]:
     """(known, class id) of a label: the user's map first (exact, then case-insensitive),
-    then nfbl's own forms (``N16``, ``16``, a class name, ``"N16 Folding arms|0.83"``)."""
+    then nfbl's own forms (``N16``, a class name, ``"N16 Folding arms|0.83"``); a bare
+    number is never taken for a class id (map it with ``label_map``)."""
     text = str(value).strip()
     if text in label_map:
         return True, label_map[text]
     low = {k.lower(): v for k, v in label_map.items()}
     if text.lower() in low:
         return True, low[text.lower()]
-    for cand in (text, text.split("|", 1)[0].strip(), text.split(" ", 1)[0]):
+    head = text.split("|", 1)[0].strip()
+    first = head.split(" ", 1)[0]
+    cands = [text, head] + ([first] if re.fullmatch(r"[Nn]\d+", first) else [])
+    for cand in cands:
+        if cand.isdigit():
+            continue  # a bare number is too common a value to be taken for a class id
         try:
             return True, taxonomy.lookup(cand).id
         except NfblError:

@@ -185,3 +185,17 @@ def test_bench_detect_protocol_and_video_mismatch(tmp_path):
     write_events(EventStream((Event("0001", 16, 1.0, 2.0, 0.9), Event("0003", 3, 1.0, 2.0))), half)
     r = nfbl("bench", "detect", "--gt", gt, "--pred", half, "--no-charts")
     assert r.returncode == 0 and "0003" in r.stderr and "0002" in r.stderr
+
+
+def test_eaf_values_that_only_look_like_classes_are_not_read(tmp_path):
+    pympi = pytest.importorskip("pympi")
+    eaf = pympi.Elan.Eaf()
+    eaf.add_tier("counts")
+    eaf.add_annotation("counts", 0, 500, "16")
+    eaf.add_annotation("counts", 600, 900, "16 people were there")
+    eaf.add_tier("codes")
+    eaf.add_annotation("codes", 1000, 1500, "N22 Rubbing or holding hands")
+    p = tmp_path / "c.eaf"
+    eaf.to_file(str(p))
+    assert [(e.class_id, e.start) for e in read_events(p)] == [(22, 1.0)]
+    assert [e.class_id for e in read_events(p, label_map={"16": 16})] == [16, 22]
