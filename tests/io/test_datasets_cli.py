@@ -194,3 +194,22 @@ def test_cli_convert_refuses_to_overwrite_its_input(tmp_path):
         r = nfbl("keypoints", "convert", src, out, "--resample", "10")
         assert r.returncode == 2 and "the output is the input" in r.stderr, r.stderr
     assert src.read_bytes() == before
+
+
+def test_train_protocol_option_selects_the_split(tmp_path):
+    pytest.importorskip("torch")
+    root = tmp_path / "imigue"
+    shutil.copytree(FIX / "openpose" / "interview01", root / "skel" / "interview01")
+    shutil.copy(FIX / "imigue" / "labels.imigue.csv", root)
+    cfg = Path(__file__).resolve().parents[2] / "configs" / "imigue.toml"
+    text = cfg.read_text().replace('dataset_root = "/data/imigue"', f'dataset_root = "{root}"')
+    (tmp_path / "c.toml").write_text(text)
+    r = nfbl("train", "--config", tmp_path / "c.toml", "--protocol", "nope")
+    assert r.returncode == 2 and "unknown protocol 'nope'" in r.stderr
+    # interview01 is no video of the emotion protocol: its train split is empty
+    r = nfbl("train", "--config", tmp_path / "c.toml", "--protocol", "imigue-emotion",
+             "--out", tmp_path / "run")
+    assert r.returncode == 2 and "no imigue sequences found in the train split" in r.stderr, r.stderr
+    tiny = Path(__file__).resolve().parents[2] / "configs" / "tiny_smoke.toml"
+    r = nfbl("train", "--config", tiny, "--protocol", "imigue-xsub")
+    assert r.returncode == 2 and "source = 'dataset'" in r.stderr
