@@ -23,13 +23,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from nfbl.core.errors import InputFormatError, NfblError
-from nfbl.core.events import EventStream
-from nfbl.core.sequence import PoseSequence
-from nfbl.io import miga, mmpose, openpose, pyskl, smg
 from nfbl.io.inputs import check_input, is_regular_file
+
+if TYPE_CHECKING:  # the readers (and numpy) load on first use: `nfbl --help` stays quick
+    from nfbl.core.events import EventStream
+    from nfbl.core.sequence import PoseSequence
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ class KeypointFormatSpec:
     """One row of :data:`KEYPOINT_FORMATS`.
 
     name: ``--format`` value; suffixes: lower-case name endings of its files; read: the
-    reader; layout, default_fps: for the docs and ``--help``; folder_videos: for formats
+    reader; layout, default_fps: what the docs and ``--help`` say (the reader module owns the
+    value it uses); folder_videos: for formats
     stored as a folder of files, ``folder -> {video id: [files]}`` (empty when the folder
     holds none); in_folders: batch discovery picks its files up when scanning a folder
     (False: only when named explicitly — too ambiguous, or untrusted); companion: the path of
@@ -80,29 +82,60 @@ class KeypointFormatSpec:
         return next((s for s in self.suffixes if low.endswith(s)), None)
 
 
-# --- adapters from the table's call form to each reader ------------------------------------
+# --- adapters from the table's call form to each reader (imported on first use) -----------
 
 def _read_openpose(path: Path, o: ReadOptions):
+    from nfbl.io import openpose
     return openpose.read_openpose(path, fps=o.fps, video_id=o.video_id, **o.size)
 
 
+def _openpose_files(folder: Path) -> Mapping[str, list]:
+    from nfbl.io import openpose
+    return openpose.list_frame_files(folder)
+
+
 def _read_miga(path: Path, o: ReadOptions):
+    from nfbl.io import miga
     return miga.read_miga(path, fps=o.fps, video_id=o.video_id, **o.size)
 
 
+def _miga_labels(path: Path) -> Path:
+    from nfbl.io import miga
+    return miga.label_path_for(path)
+
+
+def _read_miga_labels(path: Path, seq: "PoseSequence") -> "EventStream":
+    from nfbl.io import miga
+    return miga.read_miga_labels(path, fps=seq.fps, video_id=seq.video_id)
+
+
 def _read_smg(path: Path, o: ReadOptions):
+    from nfbl.io import smg
     return smg.read_smg(path, fps=o.fps, video_id=o.video_id, **o.size)
 
 
+def _smg_labels(path: Path) -> Path:
+    from nfbl.io import smg
+    return smg.label_path_for(path)
+
+
+def _read_smg_labels(path: Path, seq: "PoseSequence") -> "EventStream":
+    from nfbl.io import smg
+    return smg.read_smg_labels(path, fps=seq.fps, video_id=seq.video_id)
+
+
 def _read_mmpose(path: Path, o: ReadOptions):
+    from nfbl.io import mmpose
     return mmpose.read_mmpose(path, fps=o.fps, video_id=o.video_id, **o.size)
 
 
 def _read_pyskl(path: Path, o: ReadOptions):
+    from nfbl.io import pyskl
     return pyskl.read_pyskl(path, trust_pickle=o.trust_pickle, fps=o.fps)
 
 
 def _read_npz(path: Path, o: ReadOptions):
+    from nfbl.core.sequence import PoseSequence
     seq = PoseSequence.load(path)
     if o.fps is not None and o.fps != seq.fps:
         seq = seq.with_keypoints(seq.keypoints, fps=float(o.fps),
@@ -115,9 +148,8 @@ def _npz_events(path: Path) -> Path:
     return path.with_name(path.name[: -len(".npz")] + ".events.jsonl")
 
 
-def _read_npz_events(path: Path, seq: PoseSequence) -> EventStream:
-    from nfbl.io.event_formats import read_events  # noqa: PLC0415
-
+def _read_npz_events(path: Path, seq: "PoseSequence") -> "EventStream":
+    from nfbl.io.event_formats import read_events
     return read_events(path, fmt="jsonl", fps=seq.fps)
 
 
@@ -125,23 +157,19 @@ def _read_npz_events(path: Path, seq: PoseSequence) -> EventStream:
 #: ``_keypoints.json`` (OpenPose) wins over ``.json`` (mmpose).
 KEYPOINT_FORMATS: Mapping[str, KeypointFormatSpec] = {s.name: s for s in (
     KeypointFormatSpec("openpose", ("_keypoints.json",), _read_openpose,
-                       "openpose_body25_hands", openpose.DEFAULT_FPS,
+                       "openpose_body25_hands", 25.0,
                        "OpenPose JSON, one file per frame (a folder, or one file)",
-                       folder_videos=openpose.list_frame_files),
-    KeypointFormatSpec("miga", (miga.SKELETON_SUFFIX,), _read_miga, "miga35", miga.DEFAULT_FPS,
-                       "MiGA 35-joint skeleton CSV", companion=miga.label_path_for,
-                       read_companion=lambda p, s: miga.read_miga_labels(
-                           p, fps=s.fps, video_id=s.video_id)),
-    KeypointFormatSpec("smg", (smg.SKELETON_SUFFIX,), _read_smg, "kinect_v2_25",
-                       smg.DEFAULT_FPS, "SMG Kinect v2 skeleton CSV",
-                       companion=smg.label_path_for,
-                       read_companion=lambda p, s: smg.read_smg_labels(
-                           p, fps=s.fps, video_id=s.video_id)),
-    KeypointFormatSpec("mmpose", (".json",), _read_mmpose, "coco17 / coco_wholebody133",
-                       mmpose.DEFAULT_FPS, "mmpose prediction JSON (2-D)", in_folders=False),
-    KeypointFormatSpec("pyskl", (".pkl", ".pickle"), _read_pyskl, "by joint count",
-                       pyskl.DEFAULT_FPS, "pyskl/mmaction2 annotation pickle (needs trust)",
-                       in_folders=False),
+                       folder_videos=_openpose_files),
+    KeypointFormatSpec("miga", ("_light_hand.csv",), _read_miga, "miga35", 25.0,
+                       "MiGA 35-joint skeleton CSV", companion=_miga_labels,
+                       read_companion=_read_miga_labels),
+    KeypointFormatSpec("smg", ("_skeleton.csv",), _read_smg, "kinect_v2_25", 30.0,
+                       "SMG Kinect v2 skeleton CSV (fps from <ID>_data.csv)",
+                       companion=_smg_labels, read_companion=_read_smg_labels),
+    KeypointFormatSpec("mmpose", (".json",), _read_mmpose, "coco17 / coco_wholebody133", 25.0,
+                       "mmpose prediction JSON (2-D)", in_folders=False),
+    KeypointFormatSpec("pyskl", (".pkl", ".pickle"), _read_pyskl, "by joint count", 30.0,
+                       "pyskl/mmaction2 annotation pickle (needs trust)", in_folders=False),
     KeypointFormatSpec("npz", (".npz",), _read_npz, "as saved", None,
                        "nfbl PoseSequence .npz", companion=_npz_events,
                        read_companion=_read_npz_events),
@@ -205,7 +233,7 @@ def guess_format(path: str | Path) -> KeypointFormatSpec:
 def read_keypoints(path: str | Path, fmt: "str | KeypointFormatSpec | None" = None,
                    trust_pickle: bool = False, fps: float | None = None,
                    video_id: str | None = None,
-                   frame_size: tuple[int, int] | None = None) -> PoseSequence | list[PoseSequence]:
+                   frame_size: tuple[int, int] | None = None) -> "PoseSequence | list[PoseSequence]":
     """Read keypoints in any supported format (guessed from ``path`` when ``fmt`` is None).
 
     Returns one PoseSequence, or a list for pyskl pickles (one per clip). ``fps`` overrides
@@ -231,8 +259,8 @@ def companion_path(path: str | Path, fmt: "str | KeypointFormatSpec | None" = No
     return cand if is_regular_file(cand) else None
 
 
-def read_companion_events(path: str | Path, seq: PoseSequence,
-                          fmt: "str | KeypointFormatSpec | None" = None) -> EventStream | None:
+def read_companion_events(path: str | Path, seq: "PoseSequence",
+                          fmt: "str | KeypointFormatSpec | None" = None) -> "EventStream | None":
     """Events of the annotation companion of ``path`` (see :func:`companion_path`), with
     frame numbers converted at ``seq.fps`` and the video id of ``seq``; None if none."""
     f = parse_format(fmt) or guess_format(path)

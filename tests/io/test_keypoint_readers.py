@@ -284,3 +284,16 @@ def test_guess_format_and_npz_roundtrip(tmp_path):
     back = read_keypoints(out)
     np.testing.assert_array_equal(back.keypoints, seq.keypoints)
     assert back.layout == seq.layout and back.fps == seq.fps
+
+
+def test_format_table_agrees_with_the_reader_modules():
+    # the table (nfbl.io.keypoints) stays import-light; these constants must not drift
+    t = KEYPOINT_FORMATS
+    assert t["miga"].suffixes == (miga.SKELETON_SUFFIX,) and t["miga"].default_fps == miga.DEFAULT_FPS
+    assert t["smg"].suffixes == (smg.SKELETON_SUFFIX,) and t["smg"].default_fps == smg.DEFAULT_FPS
+    assert t["openpose"].default_fps == openpose.DEFAULT_FPS
+    assert t["mmpose"].default_fps == mmpose.DEFAULT_FPS and t["pyskl"].default_fps == pyskl.DEFAULT_FPS
+    assert openpose.FILE_RE.match("v_000000000001" + t["openpose"].suffixes[0])
+    from nfbl.batch.discover import EXPLICIT_KEYPOINT_SUFFIXES, KEYPOINT_SUFFIXES
+    assert set(KEYPOINT_SUFFIXES) == {"_light_hand.csv", "_skeleton.csv", ".npz"}
+    assert set(EXPLICIT_KEYPOINT_SUFFIXES) == {".json", ".pkl", ".pickle"}
