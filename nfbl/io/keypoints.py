@@ -16,8 +16,17 @@ npz         nfbl ``PoseSequence`` ``.npz``      as saved                        
 (*) default when the file carries no frame rate; pass ``fps``.
 
 Adding a format touches two files: a reader module ``nfbl/io/<name>.py`` with a function
-``(path, ReadOptions) -> PoseSequence | list[PoseSequence]`` and one
-:class:`KeypointFormatSpec` row in :data:`KEYPOINT_FORMATS` below.
+``(path, ReadOptions) -> PoseSequence | list[PoseSequence]``, and this file: one
+:class:`KeypointFormatSpec` row in :data:`KEYPOINT_FORMATS` (plus, like the rows here, a
+three-line adapter that imports the module on first use, so that ``nfbl --help`` and batch
+discovery load no reader, numpy or optional dependency). E.g. for pose-format files::
+
+    def _read_poseformat(path, o):
+        from nfbl.io import poseformat
+        return poseformat.read(path, o)
+
+    KeypointFormatSpec("pose-format", (".pose",), _read_poseformat, "by header", None,
+                       "pose-format binary (.pose)"),
 """
 from __future__ import annotations
 
