@@ -470,9 +470,17 @@ def _read_eaf(path: Path, o: ReadOptions) -> EventStream:
         props = list(getattr(eaf, "properties", []) or [])
         vid = next((v for k, v in props if k == _EAF_VIDEO_PROP), None) or path.stem
     events, unread = [], {}
-    total = 0
+    total = unaligned = 0
     for tier in eaf.get_tier_names():
-        anns = eaf.get_annotation_data_for_tier(tier)
+        try:
+            anns = list(eaf.get_annotation_data_for_tier(tier))
+        except (KeyError, IndexError, TypeError, ValueError) as exc:  # a broken reference tier
+            log.warning("%s: tier %r cannot be read (%s: %s); skipped", path, tier,
+                        exc.__class__.__name__, exc)
+            continue
+        timed = [a for a in anns if isinstance(a[0], (int, float)) and isinstance(a[1], (int, float))]
+        unaligned += len(anns) - len(timed)
+        anns = timed
         total += len(anns)
         m = _EAF_TIER_RE.match(tier)
         track = int(m.group(1)) if m else 0
@@ -509,6 +517,9 @@ def _read_eaf(path: Path, o: ReadOptions) -> EventStream:
     for tier, (bad, n) in unread.items():
         log.warning("%s: tier %r: %d of %d annotation(s) name no NFBL class; skipped", path,
                     tier, bad, n)
+    if unaligned:
+        log.warning("%s: %d annotation(s) on unaligned time slots (no time) skipped", path,
+                    unaligned)
     return EventStream(tuple(events)).sorted()
 
 

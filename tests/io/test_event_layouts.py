@@ -199,3 +199,19 @@ def test_eaf_values_that_only_look_like_classes_are_not_read(tmp_path):
     eaf.to_file(str(p))
     assert [(e.class_id, e.start) for e in read_events(p)] == [(22, 1.0)]
     assert [e.class_id for e in read_events(p, label_map={"16": 16})] == [16, 22]
+
+
+def test_eaf_with_unaligned_time_slots(tmp_path):
+    # ELAN's demo files (dopefishh/pympi test/sample_3.0.eaf) hold time slots without a
+    # time value
+    pympi = pytest.importorskip("pympi")
+    eaf = pympi.Elan.Eaf()
+    eaf.add_tier("gestures")
+    eaf.add_annotation("gestures", 1000, 2000, "Folding arms")
+    eaf.add_annotation("gestures", 3000, 4000, "Arms akimbo")
+    slot = eaf.tiers["gestures"][0][next(iter(eaf.tiers["gestures"][0]))][1]
+    eaf.timeslots[slot] = None  # the second slot of the first annotation: unaligned
+    p = tmp_path / "demo.eaf"
+    eaf.to_file(str(p))
+    s = read_events(p)
+    assert [(e.class_id, e.start) for e in s] == [(29, 3.0)]
