@@ -11,7 +11,7 @@ from pathlib import Path
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("event input")
     g.add_argument("--format", dest="fmt", default=None,
-                   help="event file format (jsonl, csv, activitynet, eaf, imigue, miga); "
+                   help="event file format (jsonl, csv, activitynet, eaf, imigue, imigue-raw, miga); "
                         "default: from the file")
     g.add_argument("--fps", type=float, default=25.0, help="frame rate of frame-based formats")
     g.add_argument("--duration", type=float, default=None,
