@@ -99,7 +99,10 @@ def parse_frame(path: str | Path, data: bytes | None = None) -> np.ndarray:
 
 
 def _read_bytes(path: str) -> bytes:
-    return read_bytes(path)
+    """Bytes of a frame file that :func:`list_frame_files` (or ``read_openpose``) has already
+    checked to be a regular file: no second ``stat`` per file."""
+    with open(path, "rb") as fh:
+        return fh.read()
 
 
 def read_openpose(path: str | Path, fps: float | None = None, video_id: str | None = None,
@@ -156,7 +159,7 @@ def read_openpose(path: str | Path, fps: float | None = None, video_id: str | No
             frames = [parse_frame(p, data) for p, data in zip(paths, pool.map(_read_bytes, paths,
                                                                               chunksize=256))]
     else:
-        frames = [parse_frame(p) for p in paths]
+        frames = [parse_frame(p, _read_bytes(p)) for p in paths]
     kp, ids = tracking.link_people(frames, max_distance=max_distance, max_lost=max_lost,
                                    num_joints=LAYOUT.num_joints,
                                    min_frames=max(1, min(min_track_frames, len(frames))))
