@@ -170,7 +170,11 @@ def _prompts(args, loaded, durations):
     labels = parse_labels(args.labels)
     transcript = None
     if args.transcript:
-        transcript = Path(args.transcript).read_text(encoding="utf-8", errors="replace")
+        from nfbl.io.inputs import check_input
+
+        path = check_input(args.transcript, "file")  # a folder or a FIFO: one clear line
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            transcript = fh.read()
     cfg = PromptConfig(args.max_timeline_chars, args.max_transcript_chars)
     pairs = _summaries(args, loaded, durations, args.video)
     if (transcript or args.keyframe) and len(pairs) > 1:

@@ -220,3 +220,11 @@ def test_emotion_protocol_train_and_eval_use_the_official_video_lists(tmp_path):
     report = json.loads(rep.read_text())
     assert set(report["predictions"]) == {f"{n:04d}" for n in ids[24:40]}  # test videos only
     assert report["accuracy"] >= 0.75  # the rates separate the labels
+
+
+def test_prompt_transcript_must_be_a_file(tmp_path):
+    ev, _, _ = _write(tmp_path, 0, "t")
+    r = subprocess.run([sys.executable, "-m", "nfbl", "prompt", ev, "--video", "s00_v0",
+                        "--transcript", tmp_path], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "is a folder, expected a file" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
