@@ -215,3 +215,19 @@ def test_eaf_with_unaligned_time_slots(tmp_path):
     eaf.to_file(str(p))
     s = read_events(p)
     assert [(e.class_id, e.start) for e in s] == [(29, 3.0)]
+
+
+def test_event_commands_validate_ranges_and_paths_first(tmp_path):
+    ev = tmp_path / "e.jsonl"
+    write_events(EventStream((Event("v", 16, 1.0, 2.0, 0.9),)), ev)
+    cases = [
+        (["events", "convert", ev, tmp_path / "o_label.csv", "--fps", "0"], "--fps must be a positive"),
+        (["events", "convert", ev, ev], "output is the input file"),
+        (["bench", "detect", "--gt", ev, "--pred", ev, "--min-score", "nan"], "--min-score must be"),
+        (["bench", "detect", "--gt", ev, "--pred", ev, "--out", ev], "is not a folder"),
+    ]
+    for args, expect in cases:
+        r = nfbl(*args)
+        assert r.returncode == 2 and expect in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o_label.csv").exists()
