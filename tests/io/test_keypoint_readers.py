@@ -297,3 +297,13 @@ def test_format_table_agrees_with_the_reader_modules():
     from nfbl.batch.discover import EXPLICIT_KEYPOINT_SUFFIXES, KEYPOINT_SUFFIXES
     assert set(KEYPOINT_SUFFIXES) == {"_light_hand.csv", "_skeleton.csv", ".npz"}
     assert set(EXPLICIT_KEYPOINT_SUFFIXES) == {".json", ".pkl", ".pickle"}
+
+
+def test_io_package_exposes_the_public_readers_lazily():
+    import subprocess
+    import sys
+    code = ("import sys, nfbl.io; assert 'numpy' not in sys.modules, 'numpy loaded'; "
+            "from nfbl.io import read_keypoints, read_events, write_events; "
+            "from nfbl.io.keypoints import read_keypoints as r; assert r is read_keypoints")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
