@@ -22,7 +22,7 @@ import enum
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -183,6 +183,7 @@ class SampleRef:
     video_id: str
     subject_id: str | None = None
     video_label: str | None = None
+    table_id: str | None = None  #: the video's id in the iMiGUE label table, when it differs
 
 
 class Dataset(Sequence[Sample]):
@@ -214,7 +215,10 @@ class Dataset(Sequence[Sample]):
         if KEYPOINT_FORMATS[ref.fmt].companion is not None:
             events = read_companion_events(ref.path, seq, ref.fmt)  # MiGA, SMG, nfbl
         if events is None and self._table is not None:
-            events = self._table.for_video(ref.video_id)  # iMiGUE label table
+            events = self._table.for_video(ref.table_id or ref.video_id)  # iMiGUE label table
+            if ref.table_id and ref.table_id != ref.video_id:
+                events = EventStream(tuple(replace(e, video_id=ref.video_id) for e in events),
+                                     events.meta)
         if events is None:
             log.info("%s: no annotations found; empty event stream", ref.path)
             events = EventStream()
@@ -358,8 +362,28 @@ def open_dataset(root: str | Path, kind: DatasetKind | str | None = None,
         have = {v for v, _, _ in found}
         found += [(v, f, fmt) for v, f, fmt in folders if v not in have]
     refs = []
+    by_number = {}
+    for tid in videos:
+        if _int_id(tid) is not None:
+            by_number.setdefault(_int_id(tid), tid)
+    table_ids = {}
+    for vid, _, _ in found:  # "0001" in file names, "1" in the table: the same video
+        tid = vid if vid in videos else by_number.get(_int_id(vid))
+        if tid is not None:
+            table_ids[vid] = tid
+    if table is not None and found:
+        missing = sorted({v for v, _, _ in found} - set(table_ids))
+        if len(missing) == len({v for v, _, _ in found}):
+            raise InputFormatError(f"no keypoint video ({', '.join(missing[:3])}...) is in the "
+                                   f"label table {table_path} (videos there: "
+                                   f"{', '.join(sorted(videos)[:3])}...); check the video ids",
+                                   root)
+        if missing:
+            log.warning("%s: %d video(s) are not in the label table and have no events: %s",
+                        root, len(missing), ", ".join(missing[:5]))
     for vid, p, fmt in sorted(found, key=lambda x: x[0]):
-        info = videos.get(vid, {})
+        tid = table_ids.get(vid)
+        info = videos.get(tid, {}) if tid is not None else {}
         subject = _opt_str(info.get("subject_id"))
         if split is not None:
             if table is None and proto.unit == "subject":
@@ -372,7 +396,8 @@ def open_dataset(root: str | Path, kind: DatasetKind | str | None = None,
                 continue
             if side != split:
                 continue
-        refs.append(SampleRef(p, fmt, vid, subject, _opt_str(info.get("win_or_lose"))))
+        refs.append(SampleRef(p, fmt, vid, subject, _opt_str(info.get("win_or_lose")),
+                              tid if tid not in (None, vid) else None))
     return _nonempty(Dataset(kind, refs, table, fps), root, split)
 
 

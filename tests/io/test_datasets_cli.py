@@ -213,3 +213,24 @@ def test_train_protocol_option_selects_the_split(tmp_path):
     tiny = Path(__file__).resolve().parents[2] / "configs" / "tiny_smoke.toml"
     r = nfbl("train", "--config", tiny, "--protocol", "imigue-xsub")
     assert r.returncode == 2 and "source = 'dataset'" in r.stderr
+
+
+def test_imigue_table_ids_match_zero_padded_file_names(tmp_path, caplog):
+    from nfbl.io import openpose
+    header = ("video_id,label_id,start_time,start_frame,end_time,end_frame,class,subject_id,"
+              "subject_gender,subject_nationality,win_or_lose\n")
+    (tmp_path / "labels_20200831.csv").write_text(
+        header + "1,1,0.0400,1,0.1200,3,17,2,male,ES,win\n")
+    people = np.ones((1, 67, 3), np.float32)
+    for vid in ("0001", "0002"):
+        (tmp_path / vid).mkdir()
+        for n in range(4):
+            openpose.write_openpose_frame(tmp_path / vid / f"{vid}_{n:012d}_keypoints.json", people)
+    ds = datasets.open_dataset(tmp_path, "imigue")
+    assert [r.video_id for r in ds.refs] == ["0001", "0002"]
+    s = ds[0]
+    assert s.subject_id == "2" and [(e.video_id, e.class_id) for e in s.events] == [("0001", 16)]
+    assert "not in the label table" in caplog.text and "0002" in caplog.text
+    (tmp_path / "labels_20200831.csv").write_text(header + "77,1,0.0400,1,0.1200,3,17,2,m,ES,win\n")
+    with pytest.raises(NfblError, match="no keypoint video .* is in the label table"):
+        datasets.open_dataset(tmp_path, "imigue")
