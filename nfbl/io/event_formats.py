@@ -4,20 +4,21 @@
 ``bench``, ``emotion`` and the datasets ask it. Adding a format is one reader/writer pair
 (here or in a new module) plus one row in that table.
 
-=========== ========================= =================================================
-format      typical name              content
-=========== ========================= =================================================
-jsonl       ``events.jsonl``          nfbl's versioned schema: a header line, then one
-                                      event object per line (times in seconds)
-csv         ``events.csv``            one event per row, nfbl's columns
-activitynet ``results.json``          ActivityNet detection results (or ground-truth
-                                      ``database``, one ``subset`` at a time) JSON
-eaf         ``video.eaf``             ELAN annotation file (pympi-ling); any tier whose
-                                      values name NFBL classes, or mapped by the user
-imigue      ``labels_20200831.csv``   the iMiGUE label table (linuxsino/iMiGUE)
-imigue-raw  ``Label/raw/<video>.txt`` iMiGUE per-video ``start_s<TAB>end_s<TAB>class``
-miga        ``<vid>_label.csv``       MiGA challenge labels ``gestureID,sframe,eframe``
-=========== ========================= =================================================
+============== ========================= ==============================================
+format         typical name              content
+============== ========================= ==============================================
+jsonl          ``events.jsonl``          nfbl's versioned schema: a header line, then
+                                         one event object per line (times in seconds)
+csv            ``events.csv``            one event per row, nfbl's columns
+activitynet    ``results.json``          ActivityNet detection results (reads ground
+                                         truth too, one ``subset`` at a time)
+activitynet-gt ``gt.gt.json``            ActivityNet ground-truth ``database`` form
+eaf            ``video.eaf``             ELAN (pympi-ling); any tier whose values name
+                                         NFBL classes, or mapped by the user
+imigue         ``labels_20200831.csv``   the iMiGUE label table (linuxsino/iMiGUE)
+imigue-raw     ``Label/raw/<video>.txt`` iMiGUE ``start_s<TAB>end_s<TAB>class``
+miga           ``<vid>_label.csv``       MiGA labels ``gestureID,sframe,eframe``
+============== ========================= ==============================================
 
 The iMiGUE label table's columns are ``video_id,label_id,start_time,start_frame,end_time,
 end_frame,class,subject_id,subject_gender,subject_nationality,win_or_lose``: ``label_id`` is
@@ -444,6 +445,28 @@ def _write_activitynet(stream: EventStream, path: Path, fps: float) -> None:
         fh.write("\n")
 
 
+def _write_activitynet_gt(stream: EventStream, path: Path, fps: float) -> None:
+    """Ground truth in the ActivityNet ``database`` form that the official evaluator
+    (``Evaluation/eval_detection.py``) reads: per video its ``subset`` (``meta["subset"]``,
+    else ``validation``), ``duration`` (``meta["durations"]``, else the last event's end) and
+    ``annotations`` (``label``, ``segment``)."""
+    meta = stream.meta if isinstance(stream.meta, dict) else {}
+    subset = str(meta.get("subset") or "validation")
+    durations = meta.get("durations") if isinstance(meta.get("durations"), dict) else {}
+    db: dict[str, dict] = {}
+    for v in stream.video_ids:
+        evs = [e for e in stream if e.video_id == v]
+        dur = durations.get(v) or max(e.end for e in evs)
+        db[v] = {"subset": subset, "duration": round(float(dur), 6), "annotations": [
+            {"label": e.label, "segment": [round(e.start, 6), round(e.end, 6)]} for e in evs]}
+    taxonomy_rows = [{"nodeId": c, "nodeName": taxonomy.get(c).name, "parentId": None,
+                      "parentName": None} for c in sorted({e.class_id for e in stream})]
+    doc = {"version": "VERSION 1.3", "taxonomy": taxonomy_rows, "database": db}
+    with atomic_open(path) as fh:
+        json.dump(doc, fh, indent=1)
+        fh.write("\n")
+
+
 # --- ELAN ----------------------------------------------------------------------------------
 
 _EAF_TIER = "NFBL track "
@@ -750,6 +773,8 @@ EVENT_FORMATS: Mapping[str, EventFormatSpec] = {s.name: s for s in (
     EventFormatSpec("csv", (".csv",), _read_csv, _write_csv, "nfbl CSV, one event per row"),
     EventFormatSpec("activitynet", (".json",), _read_activitynet, _write_activitynet,
                     "ActivityNet results / ground-truth database JSON"),
+    EventFormatSpec("activitynet-gt", (".gt.json",), _read_activitynet, _write_activitynet_gt,
+                    "ActivityNet ground-truth database JSON (for the official evaluator)"),
     EventFormatSpec("eaf", (".eaf",), _read_eaf, _write_eaf, "ELAN annotation file",
                     one_video=True),
     EventFormatSpec("imigue", (".imigue.csv",), _read_imigue, _write_imigue,

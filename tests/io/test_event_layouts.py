@@ -231,3 +231,19 @@ def test_event_commands_validate_ranges_and_paths_first(tmp_path):
         assert r.returncode == 2 and expect in r.stderr, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o_label.csv").exists()
+
+
+def test_activitynet_ground_truth_writer_round_trips_and_has_the_evaluator_fields(tmp_path):
+    s = EventStream((Event("0001", 16, 1.0, 2.0), Event("0001", 31, 3.0, 4.5),
+                     Event("0002", 29, 0.5, 1.0)), {"subset": "validation",
+                                                    "durations": {"0001": 60.0}})
+    p = write_events(s, tmp_path / "gt.gt.json")
+    doc = json.loads(p.read_text())
+    assert set(doc) == {"version", "taxonomy", "database"}
+    v1 = doc["database"]["0001"]
+    assert v1["subset"] == "validation" and v1["duration"] == 60.0
+    assert v1["annotations"][0] == {"label": "Folding arms", "segment": [1.0, 2.0]}
+    assert doc["database"]["0002"]["duration"] == 1.0  # no duration given: the last end
+    back = read_events(p, subset="validation")
+    assert sorted((e.video_id, e.class_id, e.start, e.end) for e in back) == \
+        sorted((e.video_id, e.class_id, e.start, e.end) for e in s)
