@@ -13,21 +13,23 @@ from typing import Sequence
 
 from nfbl.batch.config import BatchItem, ItemKind
 from nfbl.core.errors import NfblError
+from nfbl.io.keypoints import KEYPOINT_FORMATS, folder_format, match_name
 
 log = logging.getLogger(__name__)
 
-#: Name endings of keypoint files recognised in folders and globs (checked in this order).
-KEYPOINT_SUFFIXES: tuple[str, ...] = ("_light_hand.csv", "_skeleton.csv", ".npz")
-#: Keypoint name endings accepted only when the file is named explicitly (too ambiguous to
-#: pick up from a folder): mmpose prediction JSON, OpenPose single-frame JSON, pickles
-#: (refused: untrusted code).
-EXPLICIT_KEYPOINT_SUFFIXES: tuple[str, ...] = (".json", ".pkl", ".pickle")
+#: Name endings of keypoint files recognised in folders and globs, and those accepted only
+#: when a file is named explicitly (mmpose JSON, pickles): derived from the one table of
+#: keypoint formats, :data:`nfbl.io.keypoints.KEYPOINT_FORMATS`.
+KEYPOINT_SUFFIXES: tuple[str, ...] = tuple(
+    suf for spec in KEYPOINT_FORMATS.values() if spec.in_folders and spec.folder_videos is None
+    for suf in spec.suffixes)
+EXPLICIT_KEYPOINT_SUFFIXES: tuple[str, ...] = tuple(
+    suf for spec in KEYPOINT_FORMATS.values() if not spec.in_folders for suf in spec.suffixes)
 #: Video suffixes recognised by name in folders and globs (others are sniffed by content).
 VIDEO_SUFFIXES = frozenset(
     ".mp4 .m4v .mov .qt .mkv .mk3d .webm .avi .mpg .mpeg .mpe .m2v .m1v .ts .mts .m2ts .vob "
     ".flv .f4v .wmv .asf .3gp .3g2 .ogv .mxf .dv .y4m .nut .rm .rmvb .divx .h264 .264 .h265 "
     ".hevc .ivf .mjpeg .mjpg".split())
-_OPENPOSE_RE = re.compile(r"^(?P<vid>.*?)_?(?P<frame>\d{12})_keypoints\.json$")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _ID_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -62,11 +64,11 @@ def looks_like_video(path: str | Path) -> bool:
 
 
 def _keypoint_suffix(name: str, explicit: bool) -> str | None:
-    low = name.lower()
-    for suffix in KEYPOINT_SUFFIXES + (EXPLICIT_KEYPOINT_SUFFIXES if explicit else ()):
-        if low.endswith(suffix):
-            return suffix
-    return None
+    """The name ending of a keypoint file (formats and endings from the one table,
+    :data:`nfbl.io.keypoints.KEYPOINT_FORMATS`); folder scans (``explicit`` False) skip
+    the formats that are picked up only when named (mmpose JSON, pickles)."""
+    m = match_name(name, in_folders=not explicit)
+    return None if m is None else m[1]
 
 
 def _classify_file(path: Path, explicit: bool) -> tuple[ItemKind, str] | None:
@@ -80,15 +82,13 @@ def _classify_file(path: Path, explicit: bool) -> tuple[ItemKind, str] | None:
     return None
 
 
-def _openpose_videos(folder: Path) -> list[str]:
-    """Video ids of the OpenPose frame files directly inside ``folder`` (sorted)."""
-    vids: set[str] = set()
-    with contextlib.suppress(OSError), os.scandir(folder) as it:
-        for entry in it:
-            m = _OPENPOSE_RE.match(entry.name)
-            if m:
-                vids.add(m["vid"])
-    return sorted(vids)
+def _folder_videos(folder: Path) -> list[str]:
+    """Video ids of a folder format's files (OpenPose frames) directly inside ``folder``."""
+    with contextlib.suppress(OSError, NfblError):
+        found = folder_format(folder)
+        if found is not None:
+            return sorted(found[1])
+    return []
 
 
 def _scan_folder(folder: Path, exclude: Path | None, found: list[tuple[Path, ItemKind, str, str]],
@@ -98,13 +98,14 @@ def _scan_folder(folder: Path, exclude: Path | None, found: list[tuple[Path, Ite
         if exclude is not None and (root_p == exclude or exclude in root_p.parents):
             dirs[:] = []
             continue
-        vids = _openpose_videos(root_p)
+        vids = _folder_videos(root_p)
         if vids:
             for vid in vids:
                 found.append((root_p, ItemKind.KEYPOINTS, vid or root_p.name,
                               vid if len(vids) > 1 else ""))
             dirs[:] = []
-            files = [f for f in files if not _OPENPOSE_RE.match(f)]
+            files = [f for f in files if (m := match_name(f)) is None
+                     or m[0].folder_videos is None]
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if name.startswith("."):

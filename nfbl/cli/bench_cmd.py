@@ -27,6 +27,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--pred-format", default=None, help="format of --pred (default: from the name)")
     d.add_argument("--min-score", type=unit_float, default=None,
                    help="drop predictions below this score for F1 and frame metrics")
+    d.add_argument("--protocol", default=None, metavar="NAME",
+                   help="score only the test videos of a built-in protocol (imigue-xsub: the "
+                        "35 test subjects; imigue-emotion: the 100 test videos); --gt must be "
+                        "the iMiGUE label table")
+    d.add_argument("--subset", default=None,
+                   help="ActivityNet ground truth: the subset to score (e.g. validation)")
+    d.add_argument("--label-map", default=None, metavar="FILE",
+                   help="map non-NFBL labels to NFBL classes (JSON {label: class or null}, or "
+                        "CSV label,class); for ActivityNet and ELAN files")
     d.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     d.set_defaults(func=_detect)
 
@@ -72,9 +81,27 @@ def _detect(args: argparse.Namespace) -> int:
         raise NfblError(f"--tiou must be in (0, 1], got {args.tiou}")
     if args.fps <= 0:
         raise NfblError(f"--fps must be > 0, got {args.fps}")
+    label_map = None
+    if args.label_map:
+        from nfbl.io.event_formats import read_label_map
+        label_map = read_label_map(args.label_map)
     check_outputs(inputs=[args.gt, args.pred], out_dirs=[args.out])
-    gt = detection.load_events(args.gt, fmt=args.gt_format, fps=args.fps)
-    pred = detection.load_events(args.pred, fmt=args.pred_format, fps=args.fps)
+    gt = detection.load_events(args.gt, fmt=args.gt_format, fps=args.fps, subset=args.subset,
+                               label_map=label_map)
+    pred = detection.load_events(args.pred, fmt=args.pred_format, fps=args.fps,
+                                 label_map=label_map)
+    if args.protocol:
+        from nfbl.core.events import EventStream
+        from nfbl.io import datasets
+        proto = datasets.get_protocol(args.protocol)
+        datasets.check_published_counts(gt, proto)
+        gt = datasets.split_stream(gt, proto, "test")
+        if not len(gt):
+            raise NfblError(f"--gt {args.gt}: no event of the {proto.name} test split (are the "
+                            "video/subject ids those of the iMiGUE label table?)")
+        keep = set(gt.video_ids)
+        pred = EventStream(tuple(e for e in pred if e.video_id in keep), dict(pred.meta))
+        print(f"protocol {proto.name}: scoring the {len(keep)} test videos")
     result = detection.evaluate(gt, pred, tiou=args.tiou, fps=args.fps, min_score=args.min_score)
     print(detection.summary_table(result))
     if args.out:

@@ -49,8 +49,8 @@ def run(out_dir: Path, minutes: float = 2.0, seed: int = 2026) -> dict:
         write_events(events.filter(classes=taxonomy.IMIGUE_IDS) if "imigue" in name else events,
                      out_dir / name)
     plot_timeline(events, out_dir / "timeline.png", duration=seq.duration)
-    print(f"   wrote events as JSON Lines, CSV, ActivityNet JSON, ELAN and iMiGUE CSV, "
-          f"and timeline.png")
+    print("   wrote events as JSON Lines, CSV, ActivityNet JSON, ELAN and iMiGUE CSV, "
+          "and timeline.png")
 
     # 3. score against the truth
     f1 = f1_at_tiou(truth, events, 0.3)

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 
 from nfbl.cli.argtypes import positive_float
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--fps", type=positive_float, default=25.0,
                    help="frame rate for frame-based formats (iMiGUE, MiGA); default 25")
     c.add_argument("--video-id", default=None, help="video id for formats that carry none")
+    c.add_argument("--subset", default=None,
+                   help="ActivityNet ground truth: read only this subset (e.g. validation)")
+    c.add_argument("--label-map", default=None, metavar="FILE",
+                   help="map labels / ELAN annotation values to NFBL classes: JSON "
+                        "{label: class or null} or CSV label,class (class: N16, 16 or a name)")
+    c.add_argument("--tier-map", default=None, metavar="FILE",
+                   help="ELAN: map whole tiers to NFBL classes (same file forms; null skips "
+                        "a tier)")
     c.set_defaults(func=_convert)
     ev.set_defaults(func=lambda a: (ev.print_help(), 2)[1])
 
@@ -48,7 +59,12 @@ def _convert(args: argparse.Namespace) -> int:
     from nfbl.io import event_formats as ef
 
     check_outputs([args.output], [args.input])
-    stream = ef.read_events(args.input, fmt=args.src_format, fps=args.fps, video_id=args.video_id)
+    label_map = ef.read_label_map(args.label_map) if args.label_map else None
+    tier_map = ef.read_label_map(args.tier_map) if args.tier_map else None
+    stream = ef.read_events(args.input, fmt=args.src_format, fps=args.fps, video_id=args.video_id,
+                            subset=args.subset, label_map=label_map, tier_map=tier_map)
+    if not len(stream):
+        log.warning("%s: no events read", args.input)
     out = ef.write_events(stream, args.output, fmt=args.dst_format, fps=args.fps)
     print(f"wrote {len(stream)} events to {out}")
     return 0

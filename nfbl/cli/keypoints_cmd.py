@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from nfbl.cli.argtypes import nonneg_int, positive_float, positive_int
+from nfbl.io.keypoints import format_names
 
-FORMATS = ("openpose", "miga", "smg", "mmpose", "pyskl", "npz")
+FORMATS = format_names()  # the one table of keypoint formats (nfbl.io.keypoints)
 
 
 def _frame_size(text: str) -> tuple[int, int]:
@@ -104,6 +105,7 @@ def _process(seq, args):
 
 def _convert(args) -> int:
     from nfbl.io.event_formats import write_events
+    from nfbl.io.inputs import safe_name
     from nfbl.io.keypoints import parse_format, guess_format, read_companion_events
 
     src = Path(args.input)
@@ -115,7 +117,8 @@ def _convert(args) -> int:
     result = _read(args, src)
     seqs = result if isinstance(result, list) else [result]
     if len(seqs) > 1 or (isinstance(result, list) and not out.name.endswith(".npz")):
-        targets = [out / f"{s.video_id}.npz" for s in seqs]
+        # clip names come from inside the input: never let one leave the output folder
+        targets = [out / f"{safe_name(s.video_id, f'clip{k}')}.npz" for k, s in enumerate(seqs)]
     else:
         targets = [out if out.name.endswith(".npz") else out.with_name(out.name + ".npz")]
     check_outputs(targets, [src])

@@ -7,7 +7,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 from nfbl.cli.argtypes import positive_float, positive_int, unit_float
 from nfbl.core.paths import check_outputs
@@ -28,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output folder (overrides [run] out_dir)")
     p.add_argument("--eval-only", metavar="CKPT",
                    help="do not train: score this checkpoint on the config's validation data")
+    p.add_argument("--protocol", default=None, metavar="NAME",
+                   help="a built-in split of a real dataset (imigue-xsub, imigue-emotion): "
+                        "sets [data] dataset to it (needs [data] source = 'dataset')")
     p.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("evaluate", help="score a detector on held-out synthetic videos",
@@ -73,6 +75,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     check_outputs(inputs=[args.config, args.resume, args.eval_only], out_dirs=[args.out])
     cfg = load_config(args.config)
+    if args.protocol:
+        from nfbl.core.errors import NfblError
+        from nfbl.io.datasets import get_protocol
+        get_protocol(args.protocol)
+        if cfg.data.source != "dataset":
+            raise NfblError(f"--protocol needs [data] source = 'dataset' in {args.config}")
+        cfg = cfg.replace(data={"dataset": args.protocol})
     if args.out:
         cfg = cfg.replace(run={"out_dir": args.out})
     if args.eval_only:

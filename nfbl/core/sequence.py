@@ -7,6 +7,7 @@ own timestamp in seconds (variable frame rate is allowed).
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -120,26 +121,85 @@ class PoseSequence:
 
     @classmethod
     def load(cls, path: str | Path) -> "PoseSequence":
-        """Read a file written by :meth:`save`; errors name the file."""
+        """Read a file written by :meth:`save`; the whole header is checked here, once, and
+        every problem is one :class:`InputFormatError` naming the file."""
         path = Path(path)
+        if not path.exists():
+            raise InputFormatError("no such file", path)
+        if not path.is_file():
+            raise InputFormatError("not a regular file (a folder, FIFO or device); expected "
+                                   "an nfbl .npz", path)
         try:
             with np.load(path, allow_pickle=False) as z:
-                header = json.loads(str(z["header"]))
+                missing = [k for k in ("header", "keypoints", "timestamps", "track_ids")
+                           if k not in z.files]
+                if missing:
+                    raise InputFormatError(f"not an nfbl PoseSequence .npz (no {missing[0]!r} "
+                                           "array)", path)
+                raw_header = z["header"]
                 kp, ts, ids = z["keypoints"], z["timestamps"], z["track_ids"]
-        except FileNotFoundError:
-            raise InputFormatError("no such file", path) from None
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        except InputFormatError:
+            raise
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise InputFormatError(f"not an nfbl PoseSequence .npz ({exc})", path) from None
-        if header.get("schema") != NPZ_SCHEMA:
-            raise InputFormatError("not an nfbl PoseSequence .npz (schema header missing)", path)
-        if int(header.get("version", 0)) > NPZ_VERSION:
-            raise InputFormatError(f"PoseSequence schema version {header['version']} is newer "
-                                   f"than this nfbl understands ({NPZ_VERSION}); upgrade nfbl", path)
+        header = _parse_header(raw_header, path)
         if kp.dtype != np.float32:
             raise InputFormatError(f"keypoints dtype {kp.dtype}, expected float32", path)
+        if ts.ndim != 1 or not np.issubdtype(ts.dtype, np.number):
+            raise InputFormatError(f"timestamps must be a 1-D number array, got shape "
+                                   f"{ts.shape} of {ts.dtype}", path)
+        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+            raise InputFormatError(f"track_ids must be a 1-D integer array, got shape "
+                                   f"{ids.shape} of {ids.dtype}", path)
         try:
-            return cls(kp, header["layout"], float(header["fps"]), ts,
-                       tuple(header.get("frame_size", (0, 0))), ids,
-                       header.get("video_id", path.stem), header.get("meta", {}))
+            return cls(kp, header["layout"], header["fps"], ts, header["frame_size"], ids,
+                       header["video_id"], header["meta"])
         except NfblError as exc:
             raise InputFormatError(str(exc), path) from None
+
+
+def _parse_header(raw: np.ndarray, path: Path) -> dict:
+    """The checked header of a PoseSequence ``.npz``: schema, version, layout, fps,
+    frame_size, video_id and meta, each of the right type (defaults for the optional ones)."""
+    def bad(what: str) -> InputFormatError:
+        return InputFormatError(f"bad PoseSequence header: {what}", path)
+
+    if raw.ndim != 0 or raw.dtype.kind not in "US":
+        raise bad("expected one JSON string")
+    try:
+        header = json.loads(str(raw))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise bad(f"not JSON ({exc.__class__.__name__})") from None
+    if not isinstance(header, dict):
+        raise bad(f"expected a JSON object, got {type(header).__name__}")
+    if header.get("schema") != NPZ_SCHEMA:
+        raise InputFormatError("not an nfbl PoseSequence .npz (schema header missing)", path)
+    version = header.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise bad(f"version {version!r} is not a non-negative integer")
+    if version > NPZ_VERSION:
+        raise InputFormatError(f"PoseSequence schema version {version} is newer than this "
+                               f"nfbl understands ({NPZ_VERSION}); upgrade nfbl", path)
+    layout = header.get("layout")
+    if not isinstance(layout, str):
+        raise bad("no 'layout' name" if layout is None else f"layout {layout!r} is not a name")
+    try:
+        skeletons.get_layout(layout)
+    except NfblError as exc:
+        raise bad(str(exc)) from None
+    fps = header.get("fps")
+    if (not isinstance(fps, (int, float)) or isinstance(fps, bool) or not math.isfinite(fps)
+            or fps <= 0):
+        raise bad(f"fps {fps!r} is not a positive number")
+    size = header.get("frame_size", [0, 0])
+    if (not isinstance(size, (list, tuple)) or len(size) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in size)):
+        raise bad(f"frame_size {size!r} is not [width, height] in whole pixels")
+    vid = header.get("video_id", path.stem)
+    if not isinstance(vid, str):
+        raise bad(f"video_id {vid!r} is not a string")
+    meta = header.get("meta", {})
+    if not isinstance(meta, dict):
+        raise bad(f"meta must be an object, got {type(meta).__name__}")
+    return {"layout": layout, "fps": float(fps), "frame_size": (size[0], size[1]),
+            "video_id": vid, "meta": meta}

@@ -390,27 +390,22 @@ KINECT_V2_25 = Layout(
              "right_hand_thumb_tip": ("right_thumb",)},
 )
 
-_MIGA_HAND = ("wrist", "thumb_mcp", "thumb_tip", "index_mcp", "index_tip", "middle_mcp",
-              "middle_tip", "ring_mcp", "ring_tip", "pinky_mcp", "pinky_tip")
-_MIGA_BODY = ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder",
-              "left_elbow", "left_wrist", "mid_hip", "right_eye", "left_eye", "right_ear",
-              "left_ear")
+_MIGA_FINGERS = ("thumb_tip", "index_tip", "middle_tip", "ring_tip", "pinky_tip")
 MIGA35 = Layout(
     name="miga35",
-    joints=_MIGA_BODY + hand_joints("left", _MIGA_HAND) + hand_joints("right", _MIGA_HAND),
-    links=(("neck", "nose"), ("nose", "right_eye"), ("right_eye", "right_ear"),
-           ("nose", "left_eye"), ("left_eye", "left_ear"), ("neck", "right_shoulder"),
-           ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
-           ("neck", "left_shoulder"), ("left_shoulder", "left_elbow"),
-           ("left_elbow", "left_wrist"), ("neck", "mid_hip"),
-           ("left_wrist", "left_hand_wrist"), ("right_wrist", "right_hand_wrist"))
-    + hand_links("left", _MIGA_HAND) + hand_links("right", _MIGA_HAND),
+    joints=_BODY25 + hand_joints("left", _MIGA_FINGERS) + hand_joints("right", _MIGA_FINGERS),
+    links=_BODY25_LINKS
+    + tuple((f"{s}_wrist", f"{s}_hand_{f}") for s in ("left", "right") for f in _MIGA_FINGERS),
     center="neck",
-    description="MiGA challenge '<vid>_light_hand.csv': 13 OpenPose upper-body points + 2x11 "
-                "hand points (wrist, MCP and tip of each finger). The kit's column names call "
-                "the subject's right side 'Left' (mirrored relative to OpenPose); nfbl names "
-                "joints by the subject's side, so the kit's 'Left*' columns are read as right_*. "
-                "Joint order reconstructed from the kit's description; see docs/skeletons.md.",
+    description="MiGA challenge '<vid>_light_hand.csv' (organisers' iMiGUEaccessSample.py, "
+                "class Skeleton): the 25 OpenPose BODY_25 points in BODY_25 order, then 5 "
+                "finger points of the subject's left hand (the kit's 'RightFinger1..5', linked "
+                "to its 'HandRight' = BODY_25 LWrist), then 5 of the right hand ('LeftFinger1..5'). "
+                "The kit names the body mirrored (its 'ShoulderLeft' is BODY_25 RShoulder); nfbl "
+                "names joints by the subject's side. The finger points are read as the five "
+                "fingertips, thumb to little finger (the kit links each to the wrist); see "
+                "docs/keypoints.md.",
+    derived={"left_hand_wrist": ("left_wrist",), "right_hand_wrist": ("right_wrist",)},
 )
 
 LAYOUTS: Mapping[str, Layout] = {l.name: l for l in (

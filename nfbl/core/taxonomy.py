@@ -167,27 +167,30 @@ def to_imigue_raw(class_id: int) -> int:
 # --- SMG ------------------------------------------------------------------------------
 
 #: SMG's 17 micro-gesture classes (1-based, as in ``<ID>_finelabels.csv``) and the NFBL id
-#: each maps onto, or ``None`` where iMiGUE has no counterpart (leg movements). The names
-#: follow the SMG paper (Chen et al., FG 2019 / IJCV 2023). nfbl cannot verify them against
-#: the licensed dataset here: check them against your copy and pass your own table
-#: (``smg_mapping``/``--label-map``) if they differ. See docs/taxonomy.md.
+#: each maps onto, or ``None`` where iMiGUE has no counterpart. The names are the table that
+#: a third party built from real SMG label files (gutzcha/human_micro_gesture_classifier,
+#: ``miga/const.py``, ``ID2LABELS_SMG``); neither the organisers' code (mikecheninoulu/SMG
+#: reads labels as bare integers) nor the SMG paper's text available here gives a table, and
+#: the list nfbl shipped before had no source (it matched this one on classes 3 and 17
+#: only). Evidence and the mapping choices: docs/taxonomy.md. Pass your own table
+#: (``mapping=``) if your copy of SMG says otherwise.
 SMG_CLASSES: tuple[tuple[int, str, int | None], ...] = (
-    (1, "Crossing fingers", 23),
-    (2, "Crossing legs", None),
+    (1, "Turtling neck and shoulder", 0),
+    (2, "Rubbing eyes and forehead", 6),
     (3, "Folding arms", 16),
-    (4, "Arms akimbo", 29),
-    (5, "Putting arms behind body", 18),
-    (6, "Moving legs", None),
-    (7, "Moving torso", 19),
-    (8, "Rubbing or holding hands", 22),
-    (9, "Scratching or touching arms", 21),
-    (10, "Touching or scratching head", 3),
-    (11, "Touching or scratching neck", 11),
-    (12, "Touching or scratching facial parts", 7),
-    (13, "Rubbing eyes", 6),
-    (14, "Playing or manipulating objects", 25),
-    (15, "Dusting off clothes", 17),
-    (16, "Shaking shoulders", 30),
+    (4, "Touching or covering suprasternal notch", 14),
+    (5, "Moving legs", None),
+    (6, "Touching or scratching neck", 11),
+    (7, "Folding arms behind body", 18),
+    (8, "Rubbing hands and crossing finger", 22),
+    (9, "Arms akimbo", 29),
+    (10, "Crossing legs", None),
+    (11, "Scratching some part of body", None),
+    (12, "Scratching or touching facial parts other than eyes", 7),
+    (13, "Playing or adjusting hair", 12),
+    (14, "Holding arms", 21),
+    (15, "Pulling shirt collar", 13),
+    (16, "Playing with jewelry, and manipulating other objects", 25),
     (17, "Illustrative hand gestures", 31),
 )
 

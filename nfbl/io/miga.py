@@ -1,12 +1,14 @@
 """MiGA challenge skeleton CSV (``<vid>_light_hand.csv``) → PoseSequence.
 
-Each row: column 0 a frame index, then 35 joints x (x, y, c) — 106 columns, no header.
-The joints are those of :data:`nfbl.core.skeletons.MIGA35` (13 OpenPose upper-body points + 2x11
-hand points). The kit names the subject's right side "Left" (mirrored); nfbl names joints by
-the subject's side. The joint order is a reconstruction from the kit's description, not
-from a specification: check it against your copy (docs/keypoints.md). A (0, 0, 0) or c = 0
-joint is missing. Labels: ``<vid>_label.csv`` (``gestureID,startFrame,endFrame``) read
-by :func:`nfbl.io.event_formats.read_events` with ``fmt="miga"``.
+Each row (no header): column 0 a frame index, then 35 joints x (x, y, c) — 106 columns. The
+joint order is the one the organisers' reader gives (mikecheninoulu/SMG,
+``classification/iMiGUE/stgcn_imigue/tools/iMiGUEaccessSample.py``, class ``Skeleton``): the
+25 OpenPose BODY_25 points in BODY_25 order, then 5 finger points of the subject's left hand
+and 5 of the right hand (:data:`nfbl.core.skeletons.MIGA35`; docs/keypoints.md). The kit
+names the body mirrored ("ShoulderLeft" is BODY_25's RShoulder); nfbl names joints by the
+subject's side. A (0, 0, 0) or c = 0 joint is missing. Labels: ``<vid>_label.csv``
+(``gestureID,sframe,eframe``, 0-based frames) read by
+:func:`nfbl.io.event_formats.read_events` with ``fmt="miga"``.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from nfbl.core import skeletons
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.core.events import EventStream
 from nfbl.core.sequence import PoseSequence
+from nfbl.io.inputs import open_text
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +40,7 @@ def read_numeric_rows(path: Path, widths: tuple[int, ...], what: str) -> np.ndar
     """
     rows: list[list[float]] = []
     width = None
-    try:
-        fh = open(path, encoding="utf-8", newline="")
-    except FileNotFoundError:
-        raise InputFormatError("no such file", path) from None
-    with fh:
+    with open_text(path, newline="") as fh:
         try:
             for n, line in enumerate(fh, 1):
                 if not line.strip():

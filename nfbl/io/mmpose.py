@@ -16,7 +16,6 @@ marked missing (default 0: keep every joint with its score).
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from nfbl.core import skeletons
 from nfbl.keypoints import tracking
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.core.sequence import PoseSequence
+from nfbl.io.inputs import load_json
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,9 @@ def _instance(inst, path: Path, frame: int, k: int) -> np.ndarray:
         scores = np.asarray(inst.get("keypoint_scores", np.ones(len(xy))), dtype=np.float64).ravel()
     except (TypeError, ValueError):
         raise InputFormatError(f"{where}: keypoints must be numbers", path) from None
+    if xy.ndim == 2 and xy.shape[1] == 3:
+        raise InputFormatError(f"{where}: 3-D keypoints (x, y, z) are not supported; nfbl "
+                               "reads 2-D pixel keypoints (run mmpose's 2-D model)", path)
     if xy.ndim != 2 or xy.shape[1] != 2 or scores.shape != (xy.shape[0],):
         raise InputFormatError(f"{where}: keypoints {xy.shape} and keypoint_scores "
                                f"{scores.shape} do not match", path)
@@ -77,7 +80,8 @@ def read_mmpose(path: str | Path, fps: float | None = None, video_id: str | None
     """Read an mmpose prediction JSON; the layout follows the joint count (17 or 133).
 
     Timestamps are ``(frame_id - first frame_id) / fps`` (``fps`` defaults to 25). Tracks
-    seen in fewer than ``min_track_frames`` frames (default 2) are dropped, as for OpenPose.
+    seen in fewer than ``min_track_frames`` frames (default 2) are dropped, as for OpenPose;
+    a one-frame file (one image) keeps them. 3-D keypoints are refused.
     """
     path = Path(path)
     if fps is None:
@@ -85,16 +89,7 @@ def read_mmpose(path: str | Path, fps: float | None = None, video_id: str | None
         log.info("%s: mmpose predictions carry no frame rate; assuming %.3g fps", path, fps)
     if not fps > 0:
         raise NfblError(f"fps must be positive, got {fps}")
-    try:
-        with open(path, "rb") as fh:
-            doc = json.loads(fh.read())
-    except FileNotFoundError:
-        raise InputFormatError("no such file", path) from None
-    except json.JSONDecodeError as exc:
-        raise InputFormatError(f"invalid or truncated JSON ({exc.msg}, column {exc.colno})",
-                               path, exc.lineno) from None
-    except UnicodeDecodeError:
-        raise InputFormatError("not a text (JSON) file", path) from None
+    doc = load_json(path)
     frames = sorted(_frames_of(doc, path), key=lambda f: f[0])
     if not frames:
         raise InputFormatError("no frames in the file", path)
@@ -128,7 +123,7 @@ def read_mmpose(path: str | Path, fps: float | None = None, video_id: str | None
         frames_kp.append(p)
     kp, track_ids = tracking.link_people(frames_kp, max_distance=max_distance,
                                          max_lost=max_lost, num_joints=layout.num_joints,
-                                         min_frames=min_track_frames)
+                                         min_frames=max(1, min(min_track_frames, len(frames))))
     return PoseSequence(kp, layout.name, float(fps), (ids - ids[0]) / fps, frame_size,
                         track_ids, video_id or path.stem,
                         {"source_format": "mmpose", "source": str(path),

@@ -22,6 +22,7 @@ from nfbl.core import skeletons
 from nfbl.keypoints import tracking
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.core.sequence import PoseSequence
+from nfbl.io.inputs import check_input, parse_json, read_bytes
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,14 @@ def list_frame_files(folder: str | Path) -> dict[str, list[tuple[int, str]]]:
     with os.scandir(folder) as it:
         for entry in it:
             m = FILE_RE.match(entry.name)
-            if m:
-                videos.setdefault(m["vid"], []).append((int(m["frame"]), entry.path))
+            if not m:
+                continue
+            if entry.is_dir():
+                log.warning("%s: a folder named like an OpenPose frame file; skipped", entry.path)
+                continue
+            if not entry.is_file():
+                check_input(entry.path, "file")  # a FIFO, socket or device: one clear error
+            videos.setdefault(m["vid"], []).append((int(m["frame"]), entry.path))
     for files in videos.values():
         files.sort()
     return videos
@@ -64,15 +71,11 @@ def parse_frame(path: str | Path, data: bytes | None = None) -> np.ndarray:
     """People of one OpenPose file as float32 ``(P, 67, 3)`` (BODY_25 + left + right hand)."""
     path = str(path)
     if data is None:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_bytes(path)
     try:
         doc = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise InputFormatError(f"invalid or truncated JSON ({exc.msg}, column {exc.colno})",
-                               path, exc.lineno) from None
-    except UnicodeDecodeError:
-        raise InputFormatError("not a text (JSON) file", path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        doc = parse_json(data, path)  # BOM, or one clear error naming file and line
     people = doc.get("people") if isinstance(doc, dict) else None
     if not isinstance(people, list):
         raise InputFormatError("not an OpenPose keypoints file (no 'people' list)", path)
@@ -96,6 +99,8 @@ def parse_frame(path: str | Path, data: bytes | None = None) -> np.ndarray:
 
 
 def _read_bytes(path: str) -> bytes:
+    """Bytes of a frame file that :func:`list_frame_files` (or ``read_openpose``) has already
+    checked to be a regular file: no second ``stat`` per file."""
     with open(path, "rb") as fh:
         return fh.read()
 
@@ -111,7 +116,8 @@ def read_openpose(path: str | Path, fps: float | None = None, video_id: str | No
     leaves a gap in the timestamps rather than shifting later frames. People are linked
     across frames with :func:`nfbl.keypoints.tracking.link_people` (``max_distance``, ``max_lost``);
     the result keeps every track seen in at least ``min_track_frames`` frames (default 2:
-    single-frame flickers are dropped; see :func:`nfbl.keypoints.tracking.select_person`). A folder with
+    single-frame flickers are dropped; see :func:`nfbl.keypoints.tracking.select_person`),
+    except that a one-frame input (a single image's file) keeps its one-frame tracks. A folder with
     files of several videos needs ``video_id``. ``frame_size`` (width, height) is not in the
     files; pass it if known. ``io_threads`` > 1 reads files in threads (parsing stays
     serial); it may help on a cold or network file system, not on a warm local one.
@@ -124,6 +130,7 @@ def read_openpose(path: str | Path, fps: float | None = None, video_id: str | No
         log.info("%s: OpenPose JSON has no frame rate; assuming %.3g fps (pass --fps)", path, fps)
     if not fps > 0:
         raise NfblError(f"fps must be positive, got {fps}")
+    check_input(path)
     if path.is_file():
         m = FILE_RE.match(path.name)
         vid = m["vid"] if m else path.stem
@@ -152,9 +159,10 @@ def read_openpose(path: str | Path, fps: float | None = None, video_id: str | No
             frames = [parse_frame(p, data) for p, data in zip(paths, pool.map(_read_bytes, paths,
                                                                               chunksize=256))]
     else:
-        frames = [parse_frame(p) for p in paths]
+        frames = [parse_frame(p, _read_bytes(p)) for p in paths]
     kp, ids = tracking.link_people(frames, max_distance=max_distance, max_lost=max_lost,
-                                   num_joints=LAYOUT.num_joints, min_frames=min_track_frames)
+                                   num_joints=LAYOUT.num_joints,
+                                   min_frames=max(1, min(min_track_frames, len(frames))))
     if kp.shape[0] == 0:
         log.warning("%s: no person in any of the %d frames", path, len(frames))
     multi = sum(1 for f in frames if len(f) > 1)

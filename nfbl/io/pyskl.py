@@ -8,7 +8,9 @@ arbitrary code, so nfbl reads such a file only when the caller says it trusts it
 
 The layout follows V: 17 → ``coco17``, 133 → ``coco_wholebody133``, 25 → ``kinect_v2_25``
 (NTU RGB+D 2-D). 3-D keypoints are refused. The clip label (the dataset's own class index,
-not an NFBL id) and the splits a clip belongs to go into ``meta``.
+not an NFBL id) and the splits a clip belongs to go into ``meta``. Clip names are data: the
+sequence's ``video_id`` keeps the name as written, and whoever makes a file name of it uses
+:func:`nfbl.io.inputs.safe_name` (a clip named ``../../x`` must not escape a folder).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import numpy as np
 from nfbl.core import skeletons
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.core.sequence import PoseSequence
+from nfbl.io.inputs import check_input
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +101,12 @@ def read_pyskl(path: str | Path, trust_pickle: bool = False, fps: float | None =
     if fps is None:
         fps = DEFAULT_FPS
         log.info("%s: pyskl annotations carry no frame rate; assuming %.3g fps", path, fps)
+    check_input(path, "file")
     try:
         with open(path, "rb") as fh:
             doc = pickle.load(fh)  # noqa: S301 - only with explicit trust
-    except FileNotFoundError:
-        raise InputFormatError("no such file", path) from None
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as exc:
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError,
+            IndexError, TypeError, RecursionError) as exc:
         raise InputFormatError(f"not a readable pickle ({exc.__class__.__name__}: {exc})",
                                path) from None
     if isinstance(doc, list):

@@ -19,27 +19,64 @@ from nfbl.core.events import EventStream
 
 log = logging.getLogger(__name__)
 
-#: File name endings read when a folder of event files is given.
-EVENT_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".eaf")
+def event_suffixes() -> tuple[str, ...]:
+    """File name endings read when a folder of event files is given (from the one table of
+    event formats, :data:`nfbl.io.event_formats.EVENT_FORMATS`; ``.txt`` is left out: too
+    common in a folder to mean iMiGUE raw labels)."""
+    from nfbl.io.event_formats import EVENT_FORMATS
+
+    return tuple(sorted({s for f in EVENT_FORMATS.values() for s in f.suffixes} - {".txt"}))
 
 
-def load_events(path: str | Path, fmt: str | None = None, fps: float = 25.0) -> EventStream:
+def load_events(path: str | Path, fmt: str | None = None, fps: float = 25.0,
+                subset: str | None = None, label_map: dict | None = None) -> EventStream:
     """Read one event file, or every event file of a folder (sorted by name, concatenated),
-    in any format :func:`nfbl.io.event_formats.read_events` reads."""
+    in any format :func:`nfbl.io.event_formats.read_events` reads (``subset``, ``label_map``:
+    see there). The video table of an iMiGUE label file is kept in ``meta``."""
     from nfbl.io.event_formats import read_events
+    from nfbl.io.inputs import check_input
 
-    p = Path(path)
-    if not p.exists():
-        raise NfblError(f"{p}: no such file or folder")
+    p = check_input(path)
     if not p.is_dir():
-        return read_events(p, fmt=fmt, fps=fps)
+        return read_events(p, fmt=fmt, fps=fps, subset=subset, label_map=label_map)
+    suffixes = event_suffixes() if fmt is None else None
     files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")
-                   and f.name.lower().endswith(EVENT_SUFFIXES))
+                   and (suffixes is None or f.name.lower().endswith(suffixes)))
     if not files:
-        raise NfblError(f"{p}: folder holds no event files ({', '.join(EVENT_SUFFIXES)})")
-    streams = [read_events(f, fmt=fmt, fps=fps) for f in files]
+        raise NfblError(f"{p}: folder holds no event files ({', '.join(event_suffixes())})")
+    streams = [read_events(f, fmt=fmt, fps=fps, subset=subset, label_map=label_map)
+               for f in files]
     log.info("read %d event files from %s", len(files), p)
-    return EventStream(tuple(e for s in streams for e in s.events), {"source": str(p)})
+    videos: dict = {}
+    for s in streams:
+        if isinstance(s.meta.get("videos"), dict):
+            videos.update(s.meta["videos"])
+    meta = {"source": str(p)} | ({"videos": videos} if videos else {})
+    return EventStream(tuple(e for s in streams for e in s.events), meta)
+
+
+def check_videos(gt: EventStream, pred: EventStream) -> tuple[str, ...]:
+    """The videos both streams name. Warns naming the videos missing from either side, and
+    raises when predictions exist but share no video with the ground truth (a wrong file or
+    a video-id mismatch would otherwise score a silent 0)."""
+    g, p = set(gt.video_ids), set(pred.video_ids)
+    common = g & p
+    if p and not common:
+        raise NfblError(f"predictions and ground truth share no video (ground truth: "
+                        f"{_names(g)}; predictions: {_names(p)}); check the files and the "
+                        "video ids")
+    if p - g:
+        log.warning("%d predicted video(s) are not in the ground truth and are scored as "
+                    "false positives: %s", len(p - g), _names(p - g))
+    if g - p:
+        log.warning("%d ground-truth video(s) have no predictions: %s", len(g - p),
+                    _names(g - p))
+    return tuple(sorted(common))
+
+
+def _names(videos: set, limit: int = 5) -> str:
+    v = sorted(videos)
+    return ", ".join(v[:limit]) + (f" and {len(v) - limit} more" if len(v) > limit else "")
 
 
 def _num(x: float) -> float | None:
@@ -62,6 +99,7 @@ def evaluate(gt: EventStream, pred: EventStream, tiou: float = M.MIGA_TIOU, fps:
     at most ``curve_points`` points each). ``min_score`` filters predictions for F1 and the
     frame metrics only (AP ranks all predictions).
     """
+    check_videos(gt, pred)
     g, p = M.segments(gt, "ground truth"), M.segments(pred, "predictions")
     if len(g) == 0:
         raise NfblError("ground truth holds no events: nothing to score against")

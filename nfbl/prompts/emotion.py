@@ -71,8 +71,10 @@ def labels_from_meta(meta: Mapping) -> dict[str, VideoLabel]:
 def read_video_labels(path: str | Path) -> dict[str, VideoLabel]:
     """Read video labels: the iMiGUE label table (columns incl. ``win_or_lose``) or a simple CSV
     with a header ``video,label`` (also ``video_id``; optional ``subject``/``subject_id``)."""
+    from nfbl.io.inputs import open_text
+
     path = Path(path)
-    with open(path, encoding="utf-8", newline="") as fh:
+    with open_text(path, newline="") as fh:
         rows = list(csv.reader(fh))
     if not rows:
         raise InputFormatError("label file is empty", path)
@@ -149,8 +151,9 @@ def _sklearn():
                                      "the supervised emotion baseline") from None
 
 
-def make_classifier(kind: str = "logreg", seed: int = 0):
-    """A fresh, unfitted scikit-learn estimator for ``kind`` (``logreg`` or ``gboost``)."""
+def make_classifier(kind: str = "logreg", seed: int = 0, C: float = 1.0):
+    """A fresh, unfitted scikit-learn estimator for ``kind`` (``logreg`` or ``gboost``);
+    ``C`` is the inverse regularisation strength of the logistic regression."""
     _sklearn()
     if kind == "logreg":
         from sklearn.linear_model import LogisticRegression
@@ -158,7 +161,7 @@ def make_classifier(kind: str = "logreg", seed: int = 0):
         from sklearn.preprocessing import StandardScaler
 
         return make_pipeline(StandardScaler(), LogisticRegression(
-            C=1.0, max_iter=5000, class_weight="balanced", random_state=seed))
+            C=float(C), max_iter=5000, class_weight="balanced", random_state=seed))
     if kind == "gboost":
         from sklearn.ensemble import GradientBoostingClassifier
 
@@ -187,7 +190,8 @@ class CVResult:
                 "predictions": self.predictions}
 
 
-def cross_validate(data: Dataset, kind: str = "logreg", folds: int = 5, seed: int = 0) -> CVResult:
+def cross_validate(data: Dataset, kind: str = "logreg", folds: int = 5, seed: int = 0,
+                   C: float = 1.0) -> CVResult:
     """Stratified (and, with subjects, grouped) k-fold CV; the scores pool out-of-fold labels."""
     _sklearn()
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
@@ -217,13 +221,54 @@ def cross_validate(data: Dataset, kind: str = "logreg", folds: int = 5, seed: in
     for train, test in splits:
         if len(set(data.y[train].tolist())) < 2:
             raise NfblError("a training fold holds only one label; use fewer --folds")
-        model = make_classifier(kind, seed).fit(data.X[train], data.y[train].astype(str))
+        model = make_classifier(kind, seed, C).fit(data.X[train], data.y[train].astype(str))
         pred = model.predict(data.X[test])
         oof[test] = pred
         fold_acc.append(float(np.mean(pred == data.y[test].astype(str))))
     m = emotion_metrics(data.y.astype(str).tolist(), oof.astype(str).tolist())
     return CVResult(kind, name, n_splits, m.accuracy, m.macro_f1, tuple(fold_acc),
                     {v: str(p) for v, p in zip(data.video_ids, oof)}, m.labels)
+
+
+def subset(data: Dataset, video_ids) -> Dataset:
+    """The rows of ``data`` whose video is in ``video_ids`` (order kept)."""
+    keep = set(video_ids)
+    idx = [i for i, v in enumerate(data.video_ids) if v in keep]
+    return Dataset(data.X[idx], data.y[idx], None if data.groups is None else data.groups[idx],
+                   tuple(data.video_ids[i] for i in idx))
+
+
+def protocol_split(data: Dataset, protocol: str) -> tuple[Dataset, Dataset]:
+    """(train, test) rows of ``data`` under a built-in protocol (``imigue-emotion``: by video
+    id); videos in neither list are left out with a warning."""
+    from nfbl.io.datasets import get_protocol, protocol_split as side_of
+
+    proto = get_protocol(protocol)
+    groups = {} if data.groups is None else dict(zip(data.video_ids, data.groups.tolist()))
+    sides = {v: side_of(proto, v, groups.get(v)) for v in data.video_ids}
+    out = [v for v, s in sides.items() if s is None]
+    if out:
+        log.warning("%d video(s) are in neither split of %s and are left out, e.g. %r",
+                    len(out), proto.name, out[0])
+    train = subset(data, [v for v, s in sides.items() if s == "train"])
+    test = subset(data, [v for v, s in sides.items() if s == "test"])
+    return train, test
+
+
+#: Inverse regularisation strengths tried by :func:`tune_logreg`.
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+
+
+def tune_logreg(data: Dataset, folds: int = 5, seed: int = 0,
+                grid: tuple[float, ...] = C_GRID) -> tuple[float, dict[float, float]]:
+    """Choose the logistic regression's ``C`` by cross-validated macro-F1 on ``data`` only
+    (pass the training videos: the test videos never take part). Ties go to the stronger
+    regularisation. Returns (best C, {C: CV macro-F1})."""
+    scores = {}
+    for c in grid:
+        scores[c] = cross_validate(data, "logreg", folds, seed, C=c).macro_f1
+    best = max(grid, key=lambda c: (round(scores[c], 9), -c))
+    return best, scores
 
 
 # --- saved models ---------------------------------------------------------------------------
@@ -266,9 +311,10 @@ def linear_model_from_sklearn(pipeline, info: dict | None = None) -> LinearModel
                        intercept=np.asarray(lr.intercept_, float), info=dict(info or {}))
 
 
-def fit(data: Dataset, kind: str = "logreg", seed: int = 0, info: dict | None = None):
+def fit(data: Dataset, kind: str = "logreg", seed: int = 0, info: dict | None = None,
+        C: float = 1.0):
     """Fit on all of ``data``: a :class:`LinearModel` (logreg) or a scikit-learn estimator."""
-    model = make_classifier(kind, seed).fit(data.X, data.y.astype(str))
+    model = make_classifier(kind, seed, C).fit(data.X, data.y.astype(str))
     return linear_model_from_sklearn(model, info) if kind == "logreg" else model
 
 

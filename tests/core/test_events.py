@@ -59,25 +59,76 @@ def test_frame_based_formats_round_trip_on_frame_grid(tmp_path, name):
     assert _key(r) == _key(s)
 
 
-def test_imigue_table_raw_ids_and_video_info(tmp_path):
-    p = tmp_path / "labels.csv"
-    p.write_text(
-        "video_id,label_id,start_time,start_frame,end_time,end_frame,class,subject_id,"
-        "subject_gender,subject_nationality,win_or_lose\n"
-        "0001,17,0.4,10,1.0,24,Folding arms,3,male,ES,win\n"
-        "0001,99,2.0,50,3.0,74,Illustrative hand gestures,3,male,ES,win\n")
-    s = read_events(p)
-    assert [(e.class_id, e.start, e.end) for e in s] == [(16, 0.4, 1.0), (31, 2.0, 3.0)]
+# the header and the first rows of linuxsino/iMiGUE labels_20200831.csv, in its layout:
+# label_id is a running index per video, class the raw class (99 = N31), 4 decimals,
+# frame = floor(time x 25)
+IMIGUE_HEADER = ("video_id,label_id,start_time,start_frame,end_time,end_frame,class,subject_id,"
+                 "subject_gender,subject_nationality,win_or_lose\n")
+
+
+def _imigue_rows(n):
+    rows = []
+    for k in range(n):  # 40 events of one video: label_id runs 1..40, classes cycle
+        raw = (k % 31) + 1 if k % 9 else 99
+        start = 1.2345 + 2.5 * k
+        end = start + 1.1637
+        rows.append(f"0001,{k + 1},{start:.4f},{int(start * 25)},{end:.4f},{int(end * 25)},{raw},"
+                    "3,male,ES,win\n")
+    return rows
+
+
+def test_imigue_table_class_from_class_column_and_seconds_from_time_columns(tmp_path):
+    p = tmp_path / "labels_20200831.csv"
+    p.write_text(IMIGUE_HEADER + "".join(_imigue_rows(40)))
+    s = read_events(p)  # format sniffed from the header
+    assert len(s) == 40
+    # nfbl used to take label_id (1..40) for the class: wrong classes, then an error at 32
+    assert s.events[0].class_id == 31 and s.events[1].class_id == 1 and s.events[32].class_id == 1
+    assert s.events[0].start == 1.2345 and s.events[0].end == pytest.approx(2.3982)
     assert s.meta["videos"]["0001"]["win_or_lose"] == "win"
     assert s.meta["videos"]["0001"]["subject_id"] == "3"
 
 
+def test_imigue_table_writer_writes_the_real_layout(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text(IMIGUE_HEADER + "".join(_imigue_rows(12)))
+    s = read_events(src)
+    out = write_events(s, tmp_path / "out.imigue.csv")
+    assert out.read_text() == src.read_text()  # byte for byte
+    assert _key(read_events(out)) == _key(s)
+
+
+def test_imigue_frames_are_the_fallback_and_floor_rule():
+    from nfbl.io.event_formats import imigue_frame
+    assert imigue_frame(1.16) == 29  # 1.16 x 25 = 29 exactly (float arithmetic gives 28.99..)
+    assert imigue_frame(2.3982) == 59 and imigue_frame(0.0399) == 0
+
+
+def test_imigue_table_without_time_values_reads_frames(tmp_path):
+    p = tmp_path / "t.imigue.csv"
+    p.write_text(IMIGUE_HEADER + "0001,1,,10,,24,17,3,male,ES,win\n")
+    s = read_events(p, fps=25)
+    assert [(e.class_id, e.start, e.end) for e in s] == [(16, 0.4, 0.96)]
+
+
+def test_imigue_raw_label_file(tmp_path):
+    p = tmp_path / "0007.txt"
+    p.write_text("1.2345\t2.3982\t17\n3.0000\t4.5000\t99\n")
+    s = read_events(p)
+    assert s.video_ids == ("0007",)
+    assert [(e.class_id, e.start, e.end) for e in s] == [(16, 1.2345, 2.3982), (31, 3.0, 4.5)]
+    out = write_events(s, tmp_path / "back" / "0007.txt")
+    assert out.read_text() == p.read_text()
+
+
 def test_miga_label_file(tmp_path):
+    # iMiGUEaccessSample.py: gestureID,sframe,eframe with 0-based frames
     p = tmp_path / "0042_label.csv"
-    p.write_text("17,10,24\n99,50,74\n")
+    p.write_text("17,10,25\n99,50,75\n")
     s = read_events(p)
     assert s.video_ids == ("0042",)
     assert [(e.class_id, e.start, e.end) for e in s] == [(16, 0.4, 1.0), (31, 2.0, 3.0)]
+    assert write_events(s, tmp_path / "b_label.csv").read_text() == p.read_text()
 
 
 @pytest.mark.parametrize("name,content,line", [
@@ -85,6 +136,9 @@ def test_miga_label_file(tmp_path):
     ("bad.jsonl", '{"video_id":"v","class_id":16,"start":2,"end":1}\n', 1),
     ("bad.jsonl", '{"video_id":"v","class_id":77,"start":1,"end":2}\n', 1),
     ("x_label.csv", "17,10,24\n17,10\n", 2),
+    ("x_label.csv", "17,10,24\n17,30,20\n", 2),
+    ("neg.jsonl", '{"video_id":"v","class_id":16,"start":-1,"end":2}\n', 1),
+    ("neg.csv", "video_id,class_id,start,end\nv,16,-0.5,2\n", 2),
     ("x_label.csv", "17,10,24\n0,10,20\n", 2),
     ("bad.csv", "video_id,class_id,start,end\nv,16,1,2\nv,16,abc,2\n", 3),
 ])

@@ -12,7 +12,7 @@ KNOWN = {
     "coco_wholebody133": (9, 10, 5, 6, 91 + 8, 112 + 8),
     "mediapipe_pose33_hands": (15, 16, 11, 12, 33 + 8, 33 + 21 + 8),
     "kinect_v2_25": (6, 10, 4, 8, None, None),
-    "miga35": (7, 4, 5, 2, 13 + 4, 13 + 11 + 4),
+    "miga35": (7, 4, 5, 2, 25 + 1, 25 + 5 + 1),  # iMiGUEaccessSample.py order
 }
 TARGETS = ("left_wrist", "right_wrist", "left_shoulder", "right_shoulder",
            "left_hand_index_tip", "right_hand_index_tip")

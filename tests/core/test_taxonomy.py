@@ -53,7 +53,13 @@ def test_face_mesh_classes_are_not_skeleton_visible():
 def test_smg_mapping_covers_17_classes():
     assert [r for r, _, _ in taxonomy.SMG_CLASSES] == list(range(1, 18))
     assert taxonomy.smg_to_nfbl(3) == 16
-    assert taxonomy.smg_to_nfbl(2) is None
+    # the table built from real SMG label files (docs/taxonomy.md): 5 = moving legs,
+    # 10 = crossing legs (no NFBL counterpart), 8 = rubbing hands and crossing finger
+    names = {r: n for r, n, _ in taxonomy.SMG_CLASSES}
+    assert names[5] == "Moving legs" and names[10] == "Crossing legs"
+    assert names[8] == "Rubbing hands and crossing finger" and taxonomy.smg_to_nfbl(8) == 22
+    assert taxonomy.smg_to_nfbl(5) is None and taxonomy.smg_to_nfbl(10) is None
+    assert taxonomy.smg_to_nfbl(17) == 31
     with pytest.raises(NfblError):
         taxonomy.smg_to_nfbl(18)
 

@@ -168,3 +168,69 @@ def test_load_alias_guesses_empty_kind():
     assert ds.kind is datasets.DatasetKind.SMG and len(ds) == 1
     with pytest.raises(NfblError, match="unknown dataset kind"):
         datasets.load("ntu", FIX / "smg")
+
+
+def test_protocol_names_select_dataset_and_split(tmp_path, caplog):
+    shutil.copytree(FIX / "openpose" / "interview01", tmp_path / "skel" / "interview01")
+    shutil.copy(FIX / "imigue" / "labels.imigue.csv", tmp_path)
+    ds = datasets.open_dataset(tmp_path, "imigue-xsub", split="train")  # subject 2: train
+    assert ds.kind is datasets.DatasetKind.IMIGUE and len(ds) == 1
+    with pytest.raises(NfblError, match="no imigue sequences found in the test split"):
+        datasets.load("imigue-xsub", tmp_path, split="test")
+    # imigue-emotion splits by the table's numeric video ids: 'interview01' is in neither
+    with pytest.raises(NfblError, match="no imigue sequences"):
+        datasets.open_dataset(tmp_path, "imigue-emotion", split="train")
+    assert "neither split of imigue-emotion" in caplog.text
+
+
+def test_cli_convert_refuses_to_overwrite_its_input(tmp_path):
+    src = tmp_path / "seq.npz"
+    kp = np.ones((1, 10, 56, 3), np.float32)
+    PoseSequence(kp, "nfbl56", 25.0, np.arange(10) / 25).save(src)
+    before = src.read_bytes()
+    link = tmp_path / "link.npz"
+    link.symlink_to(src)
+    for out in (src, link):
+        r = nfbl("keypoints", "convert", src, out, "--resample", "10")
+        assert r.returncode == 2 and "the output is the input" in r.stderr, r.stderr
+    assert src.read_bytes() == before
+
+
+def test_train_protocol_option_selects_the_split(tmp_path):
+    pytest.importorskip("torch")
+    root = tmp_path / "imigue"
+    shutil.copytree(FIX / "openpose" / "interview01", root / "skel" / "interview01")
+    shutil.copy(FIX / "imigue" / "labels.imigue.csv", root)
+    cfg = Path(__file__).resolve().parents[2] / "configs" / "imigue.toml"
+    text = cfg.read_text().replace('dataset_root = "/data/imigue"', f'dataset_root = "{root}"')
+    (tmp_path / "c.toml").write_text(text)
+    r = nfbl("train", "--config", tmp_path / "c.toml", "--protocol", "nope")
+    assert r.returncode == 2 and "unknown protocol 'nope'" in r.stderr
+    # interview01 is no video of the emotion protocol: its train split is empty
+    r = nfbl("train", "--config", tmp_path / "c.toml", "--protocol", "imigue-emotion",
+             "--out", tmp_path / "run")
+    assert r.returncode == 2 and "no imigue sequences found in the train split" in r.stderr, r.stderr
+    tiny = Path(__file__).resolve().parents[2] / "configs" / "tiny_smoke.toml"
+    r = nfbl("train", "--config", tiny, "--protocol", "imigue-xsub")
+    assert r.returncode == 2 and "source = 'dataset'" in r.stderr
+
+
+def test_imigue_table_ids_match_zero_padded_file_names(tmp_path, caplog):
+    from nfbl.io import openpose
+    header = ("video_id,label_id,start_time,start_frame,end_time,end_frame,class,subject_id,"
+              "subject_gender,subject_nationality,win_or_lose\n")
+    (tmp_path / "labels_20200831.csv").write_text(
+        header + "1,1,0.0400,1,0.1200,3,17,2,male,ES,win\n")
+    people = np.ones((1, 67, 3), np.float32)
+    for vid in ("0001", "0002"):
+        (tmp_path / vid).mkdir()
+        for n in range(4):
+            openpose.write_openpose_frame(tmp_path / vid / f"{vid}_{n:012d}_keypoints.json", people)
+    ds = datasets.open_dataset(tmp_path, "imigue")
+    assert [r.video_id for r in ds.refs] == ["0001", "0002"]
+    s = ds[0]
+    assert s.subject_id == "2" and [(e.video_id, e.class_id) for e in s.events] == [("0001", 16)]
+    assert "not in the label table" in caplog.text and "0002" in caplog.text
+    (tmp_path / "labels_20200831.csv").write_text(header + "77,1,0.0400,1,0.1200,3,17,2,m,ES,win\n")
+    with pytest.raises(NfblError, match="no keypoint video .* is in the label table"):
+        datasets.open_dataset(tmp_path, "imigue")

@@ -11,7 +11,7 @@ import pytest
 from nfbl.core import skeletons
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.io import keypoints, miga, mmpose, openpose, pyskl, smg
-from nfbl.io.keypoints import KeypointFormat, read_keypoints
+from nfbl.io.keypoints import KEYPOINT_FORMATS, read_keypoints
 from nfbl.core.sequence import PoseSequence
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "keypoints"
@@ -99,17 +99,37 @@ def test_openpose_frame_gaps_keep_timestamps_and_writer_roundtrip(tmp_path):
 # --- MiGA
 
 def test_miga_reads_skeleton_and_labels():
+    # columns as iMiGUEaccessSample.py (class Skeleton) reads them: frame index, then the 25
+    # BODY_25 points in BODY_25 order, then 5 finger points of the subject's left hand and 5
+    # of the right hand
     path = FIX / "miga" / "clip01_light_hand.csv"
     seq = read_keypoints(path)
     assert seq.layout == "miga35" and seq.keypoints.shape == (1, 5, 35, 3)
     assert seq.video_id == "clip01"
     kp = seq.keypoints[0]
-    np.testing.assert_allclose(kp[0, 0], [100, 200, 0.9], rtol=1e-6)
-    np.testing.assert_allclose(kp[3, 1, :2], [105 + 6, 203])
-    assert np.all(kp[2, 4] == 0) and np.all(kp[1:4, 20] == 0)
+    np.testing.assert_allclose(kp[0, 0], [640, 200, 0.85], rtol=1e-6)   # nose
+    np.testing.assert_allclose(kp[3, 2, :2], [560 + 7.5, 295])          # BODY_25 2 = RShoulder
+    assert np.all(kp[2, 7] == 0)                                        # left wrist missing
+    assert np.all(kp[0, 10] == 0)                                       # knees not visible
+    assert np.all(kp[1:4, 34] == 0) and kp[0, 34, 2] > 0                # right pinky tip
     ev = keypoints.read_companion_events(path, seq)
+    # gestureID,sframe,eframe with 0-based frames: [sframe, eframe) at 25 fps
     assert [(e.class_id, e.start, e.end) for e in ev] == [(2, 0.0, 0.12), (31, 0.08, 0.2)]
     assert all(e.video_id == "clip01" for e in ev)
+
+
+def test_miga_real_column_order_lands_on_the_right_canonical_joints():
+    # the layout nfbl used before (13 body points + 2 x 11 hand points) read joint 9 on
+    # wrongly: the right eye came from BODY_25's right hip (column block 9)
+    seq = read_keypoints(FIX / "miga" / "clip01_light_hand.csv").to_layout()
+    raw = np.loadtxt(FIX / "miga" / "clip01_light_hand.csv", delimiter=",")[0, 1:].reshape(35, 3)
+    canon = skeletons.CANONICAL.index
+    for name, block in (("right_eye", 15), ("left_eye", 16), ("right_ear", 17),
+                        ("left_ear", 18), ("left_wrist", 7), ("right_shoulder", 2),
+                        ("left_hand_thumb_tip", 25), ("left_hand_pinky_tip", 29),
+                        ("right_hand_thumb_tip", 30), ("left_hand_wrist", 7)):
+        np.testing.assert_allclose(seq.keypoints[0, 0, canon[name]], raw[block], err_msg=name)
+    assert seq.keypoints[0, 0, canon["left_hand_index_mcp"], 2] == 0  # not in the file
 
 
 def test_miga_wrong_column_count_names_file_and_line():
@@ -121,7 +141,7 @@ def test_miga_wrong_column_count_names_file_and_line():
 def test_miga_non_numeric_and_non_increasing(tmp_path):
     lines = (FIX / "miga" / "clip01_light_hand.csv").read_text().splitlines()
     p = tmp_path / "x_light_hand.csv"
-    p.write_text("\n".join([lines[0], lines[1].replace(",0.9,", ",abc,", 1)]) + "\n")
+    p.write_text("\n".join([lines[0], lines[1].replace(",0.85,", ",abc,", 1)]) + "\n")
     with pytest.raises(InputFormatError, match=r"x_light_hand.csv:2: value 'abc'"):
         miga.read_miga(p)
     p.write_text("\n".join([lines[1], lines[0]]) + "\n")
@@ -132,19 +152,37 @@ def test_miga_non_numeric_and_non_increasing(tmp_path):
 # --- SMG
 
 def test_smg_pixels_missing_and_labels(caplog):
+    # 275 columns = 25 joints x 11 values (SMGaccessSample.py, mg_read_skeleton.read_xyz);
+    # the 2-D point (values 7-8) is in the 512 x 424 depth image
     path = FIX / "smg" / "01_skeleton.csv"
     seq = read_keypoints(path)
     assert seq.layout == "kinect_v2_25" and seq.fps == 30.0
-    assert seq.keypoints.shape == (1, 3, 25, 3) and seq.frame_size == (1920, 1080)
+    assert seq.keypoints.shape == (1, 3, 25, 3) and seq.frame_size == (512, 424)
     kp = seq.keypoints[0]
-    np.testing.assert_allclose(kp[0, 3], [930, 360, 1.0])
+    np.testing.assert_allclose(kp[0, 3], [180 + 5.5 * 3, 120 + 8.25 * 3, 1.0])
+    np.testing.assert_allclose(kp[2, 24, :2], [180 + 5.5 * 24 + 0.5, 120 + 8.25 * 24])
     assert np.all(kp[1, 7] == 0)  # -inf pixel = untracked
     with caplog.at_level("WARNING"):
         ev = keypoints.read_companion_events(path, seq)
-    # label 3 (folding arms) -> N16, label 2 (crossing legs) skipped, 10 -> N3
+    # label 3 (folding arms) -> N16, 10 (crossing legs) skipped, 2 -> N6; [start, end) frames
     assert [(e.class_id, round(e.start, 4), round(e.end, 4)) for e in ev] == \
-        [(16, 0.0, round(2 / 30, 4)), (3, round(2 / 30, 4), 0.1)]
+        [(16, 0.0, round(2 / 30, 4)), (6, round(2 / 30, 4), 0.1)]
     assert "Crossing legs" in caplog.text
+
+
+def test_smg_recorder_225_columns_and_data_file(tmp_path):
+    # RecordingSceneToVideo.cpp writes 9 values per joint; <ID>_data.csv gives the fps
+    rows = (FIX / "smg" / "01_skeleton.csv").read_text().splitlines()
+    short = [",".join(v for k, v in enumerate(r.split(",")) if k % 11 < 9) for r in rows]
+    p = tmp_path / "Sample0001_skeleton.csv"
+    p.write_text("\n".join(short) + "\n")
+    (tmp_path / "Sample0001_data.csv").write_text("3,20,4500\n")
+    seq = read_keypoints(p)
+    assert seq.fps == 20.0 and seq.video_id == "Sample0001"
+    np.testing.assert_array_equal(seq.keypoints, read_keypoints(FIX / "smg" / "01_skeleton.csv").keypoints)
+    p.write_text("\n".join("0," + r for r in rows) + "\n")  # a frame-index column: unknown
+    with pytest.raises(InputFormatError, match="expected 275 or 225 columns"):
+        read_keypoints(p)
 
 
 def test_smg_bad_label_file(tmp_path):
@@ -231,11 +269,12 @@ def test_pyskl_trusted(tmp_path):
 # --- dispatcher
 
 def test_guess_format_and_npz_roundtrip(tmp_path):
-    assert keypoints.guess_format(FIX / "openpose" / "interview01") is KeypointFormat.OPENPOSE
-    assert keypoints.guess_format("a_light_hand.csv") is KeypointFormat.MIGA
-    assert keypoints.guess_format("01_skeleton.csv") is KeypointFormat.SMG
-    assert keypoints.guess_format("p.json") is KeypointFormat.MMPOSE
-    assert keypoints.guess_format("p.pkl") is KeypointFormat.PYSKL
+    assert keypoints.guess_format(FIX / "openpose" / "interview01").name == "openpose"
+    assert keypoints.guess_format("a_light_hand.csv").name == "miga"
+    assert keypoints.guess_format("01_skeleton.csv").name == "smg"
+    assert keypoints.guess_format("p.json").name == "mmpose"
+    assert keypoints.guess_format("v_000000000001_keypoints.json").name == "openpose"
+    assert keypoints.guess_format("p.pkl") is KEYPOINT_FORMATS["pyskl"]
     with pytest.raises(NfblError, match="--format"):
         keypoints.guess_format("thing.txt")
     with pytest.raises(NfblError, match="unknown keypoint format"):
@@ -245,3 +284,26 @@ def test_guess_format_and_npz_roundtrip(tmp_path):
     back = read_keypoints(out)
     np.testing.assert_array_equal(back.keypoints, seq.keypoints)
     assert back.layout == seq.layout and back.fps == seq.fps
+
+
+def test_format_table_agrees_with_the_reader_modules():
+    # the table (nfbl.io.keypoints) stays import-light; these constants must not drift
+    t = KEYPOINT_FORMATS
+    assert t["miga"].suffixes == (miga.SKELETON_SUFFIX,) and t["miga"].default_fps == miga.DEFAULT_FPS
+    assert t["smg"].suffixes == (smg.SKELETON_SUFFIX,) and t["smg"].default_fps == smg.DEFAULT_FPS
+    assert t["openpose"].default_fps == openpose.DEFAULT_FPS
+    assert t["mmpose"].default_fps == mmpose.DEFAULT_FPS and t["pyskl"].default_fps == pyskl.DEFAULT_FPS
+    assert openpose.FILE_RE.match("v_000000000001" + t["openpose"].suffixes[0])
+    from nfbl.batch.discover import EXPLICIT_KEYPOINT_SUFFIXES, KEYPOINT_SUFFIXES
+    assert set(KEYPOINT_SUFFIXES) == {"_light_hand.csv", "_skeleton.csv", ".npz"}
+    assert set(EXPLICIT_KEYPOINT_SUFFIXES) == {".json", ".pkl", ".pickle"}
+
+
+def test_io_package_exposes_the_public_readers_lazily():
+    import subprocess
+    import sys
+    code = ("import sys, nfbl.io; assert 'numpy' not in sys.modules, 'numpy loaded'; "
+            "from nfbl.io import read_keypoints, read_events, write_events; "
+            "from nfbl.io.keypoints import read_keypoints as r; assert r is read_keypoints")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr

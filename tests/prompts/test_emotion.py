@@ -120,9 +120,9 @@ def test_label_readers(tmp_path):
     table = tmp_path / "imigue.csv"
     rows = [("video_id", "label_id", "start_time", "start_frame", "end_time", "end_frame", "class",
              "subject_id", "subject_gender", "subject_nationality", "win_or_lose"),
-            ("0001", "17", "", "10", "", "50", "Folding arms", "7", "m", "x", "win"),
-            ("0001", "99", "", "60", "", "90", "Illustrative", "7", "m", "x", "win"),
-            ("0002", "23", "", "5", "", "30", "Rubbing hands", "8", "f", "y", "lose")]
+            ("0001", "1", "0.4000", "10", "2.0000", "50", "17", "7", "m", "x", "win"),
+            ("0001", "2", "2.4000", "60", "3.6000", "90", "99", "7", "m", "x", "win"),
+            ("0002", "1", "0.2000", "5", "1.2000", "30", "23", "8", "f", "y", "lose")]
     with open(table, "w", newline="") as fh:
         csv.writer(fh).writerows(rows)
     labs = emotion.read_video_labels(table)
@@ -188,3 +188,43 @@ def test_cli_prompt_text_json_and_errors(tmp_path):
     assert r.returncode == 2 and "unknown NFBL class" in r.stderr and "Traceback" not in r.stderr
     r = _nfbl("prompt", ev, "--template", "nope")
     assert r.returncode == 2 and "unknown prompt template" in r.stderr
+
+
+def test_emotion_protocol_train_and_eval_use_the_official_video_lists(tmp_path):
+    pytest.importorskip("sklearn")
+    from nfbl.io.datasets import IMIGUE_EMOTION_TEST_VIDEOS, IMIGUE_EMOTION_TRAIN_VIDEOS
+
+    rng = np.random.default_rng(3)
+    ids = sorted(IMIGUE_EMOTION_TRAIN_VIDEOS)[:24] + sorted(IMIGUE_EMOTION_TEST_VIDEOS)[:16] + [999]
+    events, rows = [], ["video,label"]
+    for k, n in enumerate(ids):
+        vid = f"{n:04d}"
+        pos = k % 2 == 0
+        rates = {31: 6.0, 16: 1.0} if pos else {31: 2.0, 16: 4.0}
+        for cid, rate in rates.items():
+            for t in rng.uniform(0, 170, rng.poisson(rate * 3)):
+                events.append(Event(vid, cid, float(t), float(t) + 2.0))
+        rows.append(f"{vid},{'positive' if pos else 'negative'}")
+    ev = tmp_path / "ev.jsonl"
+    ev.write_text("".join(json.dumps(e.to_dict()) + "\n" for e in EventStream(tuple(events)).sorted()))
+    lab = tmp_path / "labels.csv"
+    lab.write_text("\n".join(rows) + "\n")
+    rep = tmp_path / "r.json"
+    r = subprocess.run([sys.executable, "-m", "nfbl", "emotion", "eval", ev, "--labels-file", lab,
+                        "--protocol", "imigue-emotion", "--tune", "--folds", "3",
+                        "--report", rep], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "24 train / 16 test videos" in r.stdout and "C chosen on train-video CV" in r.stdout
+    assert "accuracy" in r.stdout and "macro-F1" in r.stdout and "TSM+LSTM" in r.stdout
+    assert "ST-GCN (skeleton based) 0.50" in r.stdout and "0999" in r.stderr
+    report = json.loads(rep.read_text())
+    assert set(report["predictions"]) == {f"{n:04d}" for n in ids[24:40]}  # test videos only
+    assert report["accuracy"] >= 0.75  # the rates separate the labels
+
+
+def test_prompt_transcript_must_be_a_file(tmp_path):
+    ev, _, _ = _write(tmp_path, 0, "t")
+    r = subprocess.run([sys.executable, "-m", "nfbl", "prompt", ev, "--video", "s00_v0",
+                        "--transcript", tmp_path], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "is a folder, expected a file" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
