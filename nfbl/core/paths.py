@@ -116,6 +116,8 @@ def check_outputs(outputs: Iterable | None = None, inputs: Iterable | None = Non
                                 "paths")
         seen.append(o)
     for d in dirs:
+        if d.exists() and not d.is_dir():
+            continue  # check_writable says it is a file, not a folder
         for i in ins + in_dirs:
             if same_file(d, i) or os.path.abspath(d) == os.path.abspath(i):
                 raise NfblError(f"{d}: the output folder is the input folder {i}; choose a "

@@ -221,10 +221,10 @@ def test_event_commands_validate_ranges_and_paths_first(tmp_path):
     ev = tmp_path / "e.jsonl"
     write_events(EventStream((Event("v", 16, 1.0, 2.0, 0.9),)), ev)
     cases = [
-        (["events", "convert", ev, tmp_path / "o_label.csv", "--fps", "0"], "--fps must be a positive"),
-        (["events", "convert", ev, ev], "output is the input file"),
-        (["bench", "detect", "--gt", ev, "--pred", ev, "--min-score", "nan"], "--min-score must be"),
-        (["bench", "detect", "--gt", ev, "--pred", ev, "--out", ev], "is not a folder"),
+        (["events", "convert", ev, tmp_path / "o_label.csv", "--fps", "0"], "--fps: must be a number > 0"),
+        (["events", "convert", ev, ev], "the output is the input"),
+        (["bench", "detect", "--gt", ev, "--pred", ev, "--min-score", "nan"], "--min-score: must be a finite number"),
+        (["bench", "detect", "--gt", ev, "--pred", ev, "--out", ev], "is a file, not a folder"),
     ]
     for args, expect in cases:
         r = nfbl(*args)

@@ -295,8 +295,10 @@ def test_format_table_agrees_with_the_reader_modules():
     assert t["mmpose"].default_fps == mmpose.DEFAULT_FPS and t["pyskl"].default_fps == pyskl.DEFAULT_FPS
     assert openpose.FILE_RE.match("v_000000000001" + t["openpose"].suffixes[0])
     from nfbl.batch.discover import EXPLICIT_KEYPOINT_SUFFIXES, KEYPOINT_SUFFIXES
-    assert set(KEYPOINT_SUFFIXES) == {"_light_hand.csv", "_skeleton.csv", ".npz"}
-    assert set(EXPLICIT_KEYPOINT_SUFFIXES) == {".json", ".pkl", ".pickle"}
+    assert set(KEYPOINT_SUFFIXES) == {"_light_hand.csv", "_skeleton.csv", ".npz", ".pose"}
+    assert set(EXPLICIT_KEYPOINT_SUFFIXES) == {".json", ".pkl", ".pickle", ".h5", ".hdf5"}
+    from nfbl.io import pats
+    assert t["pats"].default_fps == pats.DEFAULT_FPS
 
 
 def test_io_package_exposes_the_public_readers_lazily():
