@@ -72,6 +72,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--json", dest="json_out", help="write the full metrics JSON here")
     e.set_defaults(func=_cmd_evaluate)
 
+    b = sub.add_parser("class-bias", help="derive per-class logit offsets (label-shift "
+                                          "correction) for a model trained on synthetic data",
+                       description="Logit adjustment without retraining: offset_c = tau * "
+                                   "(log-odds of class c's frame prior in real iMiGUE "
+                                   "interviews - log-odds of its frame prior as the training "
+                                   "config's class-balanced sampler saw it). Both priors are "
+                                   "measured on seeded synthetic timelines (no motion), real "
+                                   "with iMiGUE's class shares, training with the config's "
+                                   "flatten_tail, windows and [sampling]. Writes JSON for "
+                                   "`nfbl evaluate --class-bias` (see docs/detector.md).")
+    b.add_argument("model", nargs="?", help="ONNX model (default: bundled): its classes")
+    b.add_argument("--config", required=True, help="the model's training config (TOML)")
+    b.add_argument("--tau", type=float, default=1.0, help="scale of the offsets (default 1)")
+    b.add_argument("--videos", type=int, default=500,
+                   help="synthetic timelines per prior (default 500)")
+    b.add_argument("--seed", type=int, default=0, help="timeline seed (default 0)")
+    b.add_argument("-o", "--output", required=True, help="JSON file to write")
+    b.set_defaults(func=_cmd_class_bias)
+
 
 def _cmd_train(args: argparse.Namespace) -> int:
     try:
@@ -144,6 +163,41 @@ def _class_bias(path: str, class_ids) -> tuple[float, ...]:
         raise NfblError(f"--class-bias {path}: expected a list of {len(class_ids)} numbers (one "
                         f"per model class) or an object code -> offset")
     return tuple(float(v) for v in data)
+
+
+def _cmd_class_bias(args: argparse.Namespace) -> int:
+    from nfbl.core.atomic import atomic_open
+    from nfbl.core.errors import NfblError
+    from nfbl.detectors import transfer
+    from nfbl.detectors.config import load_config
+    from nfbl.exports.runtime import Detector
+
+    if args.videos < 1 or not 0.0 <= args.tau <= 4.0:
+        raise NfblError("--videos must be >= 1 and --tau in [0, 4]")
+    det = Detector.load(args.model, threads=1)
+    cfg = load_config(args.config)
+    classes = det.card.class_ids
+    real = transfer.real_frame_priors(classes, videos=args.videos, seed=args.seed)
+    power = cfg.sampling.power if cfg.sampling.class_balanced else 0.0
+    train = transfer.frame_priors(classes, cfg.data.flatten_tail, videos=args.videos,
+                                  minutes=cfg.data.minutes, fps=cfg.data.fps, seed=args.seed,
+                                  window=cfg.data.window, stride=cfg.data.stride, power=power,
+                                  background_weight=cfg.sampling.background_weight)
+    bias = transfer.logit_adjustment(real, train, args.tau)
+    out = {"model": det.model_tag, "config": str(args.config), "tau": args.tau,
+           "videos": args.videos, "seed": args.seed,
+           "class_ids": list(classes),
+           "real_prior": {f"N{c}": round(float(v), 6) for c, v in zip(classes, real)},
+           "train_prior": {f"N{c}": round(float(v), 6) for c, v in zip(classes, train)},
+           "class_bias": [round(float(v), 4) for v in bias]}
+    with atomic_open(args.output) as fh:
+        json.dump(out, fh, indent=1)
+        fh.write("\n")
+    order = sorted(range(len(classes)), key=lambda i: bias[i])
+    show = lambda ix: ", ".join(f"N{classes[i]} {bias[i]:+.2f}" for i in ix)  # noqa: E731
+    print(f"class_bias (tau {args.tau:g}) for {det.model_tag} -> {args.output}; most lowered: "
+          f"{show(order[:4])}; most raised: {show(order[::-1][:4])}")
+    return 0
 
 
 def _cmd_evaluate_real(args: argparse.Namespace) -> int:
