@@ -103,3 +103,21 @@ def test_invariant_model_exports_with_parity(tmp_path):
         assert float(np.max(np.abs(r - g))) <= 1e-4
     ck = C.save_checkpoint(tmp_path / "inv.pt", m, card=card)
     assert C.load_checkpoint(ck).config == ALL
+
+
+def test_synthetic_v3_config_switches_the_invariant_inputs_on():
+    from pathlib import Path
+
+    from nfbl.detectors.config import load_config
+    from nfbl.detectors.train import build_model
+
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    full = load_config(configs / "synthetic_v3.toml")
+    smoke = load_config(configs / "synthetic_v3_smoke.toml")
+    base = load_config(configs / "synthetic_default.toml")
+    assert full.data.flatten_tail == base.data.flatten_tail and full.data.train_videos == 480
+    for cfg in (full, smoke):
+        model = build_model(cfg)
+        assert model.cfg.contact_streams and model.cfg.speed_streams
+        assert model.cfg.min_score == pytest.approx(0.1)
+        assert model.backbone.streams.num_features == 13
