@@ -143,30 +143,27 @@ def real_behaviour(detector, sequences: Sequence, names: Sequence[str] | None = 
     cfg = detector.decode_config(decode)
     thr = cfg.threshold if min_score is None else float(min_score)
     names = list(names) if names is not None else [s.video_id for s in sequences]
-    files, all_events, total_s = [], [], 0.0
+    files, all_events, total_s, total_cov = [], [], 0.0, 0.0
     for name, seq in zip(names, sequences):
         detector.card.check_layout(seq.layout)
         seconds = float(seq.duration)
         got = [e for e in detector.detect(seq, decode=cfg).events if e.score >= thr]
-        files.append(_summary(name, seconds, got))
+        cov = _covered_seconds(got)
+        files.append(_summary(name, seconds, got, cov))
         all_events += got
         total_s += seconds
+        total_cov += cov
     return {"model": detector.model_tag, "min_score": thr, "decode": cfg.to_dict(),
-            "files": files, "total": _summary("total", total_s, all_events),
+            "files": files, "total": _summary("total", total_s, all_events, total_cov),
             "reference": imigue_reference()}
 
 
-def _summary(name: str, seconds: float, events: Sequence[Event]) -> dict:
+def _summary(name: str, seconds: float, events: Sequence[Event], covered_s: float) -> dict:
     mix: dict[str, int] = {}
     for e in events:
         code = f"N{int(e.class_id)}"
         mix[code] = mix.get(code, 0) + 1
-    covered = 0.0
-    if seconds > 0:
-        by_video: dict[str, list[Event]] = {}
-        for e in events:
-            by_video.setdefault(e.video_id, []).append(e)
-        covered = sum(_covered_seconds(v) for v in by_video.values()) / seconds
+    covered = covered_s / seconds if seconds > 0 else 0.0
     return {"name": name, "seconds": round(seconds, 2), "events": len(events),
             "events_per_minute": round(60.0 * len(events) / seconds, 2) if seconds > 0 else 0.0,
             "covered_share": round(min(covered, 1.0), 3),
