@@ -122,3 +122,16 @@ def test_synthetic_v3_config_switches_the_invariant_inputs_on():
         assert model.cfg.contact_streams and model.cfg.speed_streams
         assert model.cfg.min_score == pytest.approx(0.1)
         assert model.backbone.streams.num_features == 13
+
+
+def test_training_prepares_records_with_the_models_confidence_mask():
+    from nfbl.detectors.train import _prepare
+    from nfbl.synth import SynthConfig, generate_video
+
+    seq, _ = generate_video(SynthConfig(minutes=0.2, layout="openpose_body25_hands"), 2, "s2")
+    plain, _ = _prepare(seq, DetectorConfig())
+    masked, _ = _prepare(seq, DetectorConfig(min_score=0.5))
+    low = (plain[..., 2] > 0) & (plain[..., 2] < 0.5)
+    assert low.any()                                           # the estimator imitation has some
+    assert np.all(masked[low] == 0)
+    np.testing.assert_array_equal(masked[~low], plain[~low])
