@@ -32,15 +32,29 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "sets [data] dataset to it (needs [data] source = 'dataset')")
     p.set_defaults(func=_cmd_train)
 
-    e = sub.add_parser("evaluate", help="score a detector on held-out synthetic videos",
-                       description="Run a detector (ONNX file, default the bundled model, or a "
-                                   "training checkpoint .pt) on synthetic videos generated "
-                                   "from seeds and score its events against their ground "
-                                   "truth: F1@0.3 (MiGA, events scored >= --min-score) and "
-                                   "mAP@0.5 / mAP@0.5:0.95 (ActivityNet, all events).")
+    e = sub.add_parser("evaluate", help="score a detector on held-out synthetic videos, or "
+                                        "measure its behaviour on unlabelled real keypoints",
+                       description="--synthetic: run a detector (ONNX file, default the "
+                                   "bundled model, or a training checkpoint .pt) on synthetic "
+                                   "videos generated from seeds and score its events against "
+                                   "their ground truth: F1@0.3 (MiGA, events scored >= "
+                                   "--min-score) and mAP@0.5 / mAP@0.5:0.95 (ActivityNet, all "
+                                   "events). --real FILE...: run an ONNX detector on unlabelled "
+                                   "real keypoint files (any format nfbl reads) and report "
+                                   "events per minute, class mix and the share of time covered "
+                                   "by events, next to the real iMiGUE reference.")
     e.add_argument("model", nargs="?", help="ONNX model or .pt checkpoint (default: bundled)")
-    e.add_argument("--synthetic", action="store_true", required=True,
-                   help="evaluate on synthetic videos (the only source so far)")
+    src = e.add_mutually_exclusive_group(required=True)
+    src.add_argument("--synthetic", action="store_true",
+                     help="evaluate on synthetic videos generated from seeds")
+    src.add_argument("--real", nargs="+", metavar="FILE",
+                     help="unlabelled real keypoint files (.json folder, .csv, .pose, PATS .h5, "
+                          "...): report event rate, class mix and time covered")
+    e.add_argument("--kp-format", help="keypoint format of the --real files (default: guessed)")
+    e.add_argument("--class-bias", metavar="JSON",
+                   help="per-class logit offsets for decoding (decode class_bias): a JSON list "
+                        "(one value per model class) or an object code -> offset (others 0); "
+                        "replaces the card's")
     e.add_argument("--split", choices=("train", "heldout"), default="heldout",
                    help="generator parameter ranges (default heldout: unseen body/camera)")
     e.add_argument("--videos", type=positive_int, default=24, help="number of videos (default 24)")
@@ -62,6 +76,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--threads", type=positive_int, default=2, help="onnxruntime/torch threads")
     e.add_argument("--json", dest="json_out", help="write the full metrics JSON here")
     e.set_defaults(func=_cmd_evaluate)
+
+    b = sub.add_parser("class-bias", help="derive per-class logit offsets (label-shift "
+                                          "correction) for a model trained on synthetic data",
+                       description="Logit adjustment without retraining: offset_c = tau * "
+                                   "(log-odds of class c's frame prior in real iMiGUE "
+                                   "interviews - log-odds of its frame prior as the training "
+                                   "config's class-balanced sampler saw it). Both priors are "
+                                   "measured on seeded synthetic timelines (no motion), real "
+                                   "with iMiGUE's class shares, training with the config's "
+                                   "flatten_tail, windows and [sampling]. Writes JSON for "
+                                   "`nfbl evaluate --class-bias` (see docs/detector.md).")
+    b.add_argument("model", nargs="?", help="ONNX model (default: bundled): its classes")
+    b.add_argument("--config", required=True, help="the model's training config (TOML)")
+    b.add_argument("--tau", type=float, default=1.0, help="scale of the offsets (default 1)")
+    b.add_argument("--videos", type=int, default=500,
+                   help="synthetic timelines per prior (default 500)")
+    b.add_argument("--seed", type=int, default=0, help="timeline seed (default 0)")
+    b.add_argument("-o", "--output", required=True, help="JSON file to write")
+    b.set_defaults(func=_cmd_class_bias)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -118,8 +151,115 @@ def _synthetic_pairs(args: argparse.Namespace):
         yield generate_video(cfg, seed, f"synth-{args.split}-{seed:07d}")
 
 
+def _class_bias(path: str, class_ids) -> tuple[float, ...]:
+    """Read ``--class-bias``: a JSON list (one offset per class) or {code or id: offset}."""
+    from nfbl.core.errors import NfblError
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise NfblError(f"--class-bias {path}: not a readable JSON file ({exc}); give a list "
+                        f"of {len(class_ids)} numbers or an object code -> offset") from None
+    if isinstance(data, dict) and "class_bias" in data:
+        data = data["class_bias"]
+    if isinstance(data, dict):
+        col = {f"N{c}": i for i, c in enumerate(class_ids)}
+        col.update({str(c): i for i, c in enumerate(class_ids)})
+        out = [0.0] * len(class_ids)
+        for k, v in data.items():
+            if str(k) not in col or not isinstance(v, (int, float)):
+                raise NfblError(f"--class-bias {path}: {k!r}: {v!r} is not a class of the model "
+                                f"with a number (classes N{', N'.join(map(str, class_ids))})")
+            out[col[str(k)]] = float(v)
+        return tuple(out)
+    if (not isinstance(data, list) or len(data) != len(class_ids)
+            or not all(isinstance(v, (int, float)) for v in data)):
+        raise NfblError(f"--class-bias {path}: expected a list of {len(class_ids)} numbers (one "
+                        f"per model class) or an object code -> offset")
+    return tuple(float(v) for v in data)
+
+
+def _cmd_class_bias(args: argparse.Namespace) -> int:
+    from nfbl.core.atomic import atomic_open
+    from nfbl.core.errors import NfblError
+    from nfbl.detectors import transfer
+    from nfbl.detectors.config import load_config
+    from nfbl.exports.runtime import Detector
+
+    if args.videos < 1 or not 0.0 <= args.tau <= 4.0:
+        raise NfblError("--videos must be >= 1 and --tau in [0, 4]")
+    det = Detector.load(args.model, threads=1)
+    cfg = load_config(args.config)
+    classes = det.card.class_ids
+    real = transfer.real_frame_priors(classes, videos=args.videos, seed=args.seed)
+    power = cfg.sampling.power if cfg.sampling.class_balanced else 0.0
+    train = transfer.frame_priors(classes, cfg.data.flatten_tail, videos=args.videos,
+                                  minutes=cfg.data.minutes, fps=cfg.data.fps, seed=args.seed,
+                                  window=cfg.data.window, stride=cfg.data.stride, power=power,
+                                  background_weight=cfg.sampling.background_weight)
+    bias = transfer.logit_adjustment(real, train, args.tau)
+    out = {"model": det.model_tag, "config": str(args.config), "tau": args.tau,
+           "videos": args.videos, "seed": args.seed,
+           "class_ids": list(classes),
+           "real_prior": {f"N{c}": round(float(v), 6) for c, v in zip(classes, real)},
+           "train_prior": {f"N{c}": round(float(v), 6) for c, v in zip(classes, train)},
+           "class_bias": [round(float(v), 4) for v in bias]}
+    with atomic_open(args.output) as fh:
+        json.dump(out, fh, indent=1)
+        fh.write("\n")
+    order = sorted(range(len(classes)), key=lambda i: bias[i])
+    show = lambda ix: ", ".join(f"N{classes[i]} {bias[i]:+.2f}" for i in ix)  # noqa: E731
+    print(f"class_bias (tau {args.tau:g}) for {det.model_tag} -> {args.output}; most lowered: "
+          f"{show(order[:4])}; most raised: {show(order[::-1][:4])}")
+    return 0
+
+
+def _cmd_evaluate_real(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from nfbl.core.atomic import atomic_open
+    from nfbl.core.errors import NfblError
+    from nfbl.detectors import transfer
+    from nfbl.exports.runtime import Detector
+    from nfbl.io import keypoints as K
+
+    if args.model and args.model.endswith(".pt"):
+        raise NfblError("--real runs an exported ONNX model; export the checkpoint first: "
+                        "nfbl export CKPT -o model.onnx")
+    det = Detector.load(args.model, threads=args.threads)
+    dcfg = det.decode_config()
+    if args.class_bias:
+        dcfg = replace(dcfg, class_bias=_class_bias(args.class_bias, det.card.class_ids))
+    seqs, names = [], []
+    for f in args.real:
+        got = K.read_keypoints(f, args.kp_format)
+        got = list(got) if isinstance(got, (list, tuple)) else [got]
+        for i, seq in enumerate(got):
+            det.card.check_layout(seq.layout)
+            seqs.append(seq)
+            names.append(Path(f).name + (f"#{i}" if len(got) > 1 else ""))
+    res = transfer.real_behaviour(det, seqs, names, decode=dcfg, min_score=args.min_score)
+    ref = res["reference"]
+    print(f"{res['model']} on {len(seqs)} real sequence(s), unlabelled (events scored >= "
+          f"{res['min_score']:g}{', class_bias set' if dcfg.class_bias else ''}):")
+    for row in res["files"] + [res["total"]]:
+        mix = ", ".join(f"{k} {v}" for k, v in list(row["class_mix"].items())[:5]) or "-"
+        print(f"  {row['name']}: {row['seconds']:.1f} s, {row['events']} events = "
+              f"{row['events_per_minute']:.1f}/min, time covered {row['covered_share']:.0%}; {mix}")
+    r = ref["events_per_minute"]
+    top = ", ".join(f"{k} {v:.0%}" for k, v in ref["top_class_shares"].items())
+    print(f"real iMiGUE reference: {r['p50']:g} events/min (quartiles {r['p25']:g}-{r['p75']:g}), "
+          f"about {ref['covered_share_approx']:.0%} of the time covered; class shares {top}")
+    if args.json_out:
+        with atomic_open(args.json_out) as fh:
+            json.dump(res, fh, indent=1)
+            fh.write("\n")
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from nfbl.exports import decoding
+    if args.real:
+        return _cmd_evaluate_real(args)
     from nfbl.metrics.evaluate import evaluate
     from nfbl.core.errors import NfblError
     from nfbl.core.events import EventStream
@@ -142,6 +282,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         name, classes = str(args.model), ck.config.class_ids
         card_decode = decoding.DecodeConfig.from_dict((ck.card or {}).get("decode"))
         dcfg = replace(card_decode, threshold=args.candidate_threshold)
+        if args.class_bias:
+            dcfg = replace(dcfg, class_bias=_class_bias(args.class_bias, classes))
 
         def detect(seq):
             rec = T._records_from([(seq, EventStream())], ck.config, "", False)[0]
@@ -153,6 +295,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         name, classes = f"{det.card.name}@{det.card.version}", det.card.class_ids
         card_decode = det.decode_config()
         dcfg = replace(card_decode, threshold=args.candidate_threshold)
+        if args.class_bias:
+            dcfg = replace(dcfg, class_bias=_class_bias(args.class_bias, classes))
 
         def detect(seq):
             return det.detect(seq, decode=dcfg)

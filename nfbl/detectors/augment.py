@@ -87,6 +87,16 @@ def identity_class_flip(num_classes: int) -> np.ndarray:
     return np.arange(num_classes)
 
 
+def mask_low_confidence(x: np.ndarray, min_score: float) -> np.ndarray:
+    """Mark joints scored below ``min_score`` missing (all three channels 0), as the
+    detector's streams do with ``DetectorConfig.min_score`` (0: ``x`` unchanged)."""
+    if min_score <= 0:
+        return x
+    out = x.copy()
+    out[out[..., 2] < min_score] = 0.0
+    return out
+
+
 def joint_dropout(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
     """Mark each present (frame, joint) missing with probability ``p``."""
     if p <= 0:

@@ -17,7 +17,12 @@ only on input frames within :func:`receptive_field` of ``t`` (measured by impuls
    With ``global_centre`` the centre joint (the neck) carries the body centre's
    displacement from its track median instead of (0, 0) (see :func:`nfbl.exports.model_input.prepare`):
    its joint and motion streams then hold whole-body position and velocity, and bones use
-   the centre at (0, 0) as before.
+   the centre at (0, 0) as before. Optional domain-invariant streams (off by default, see
+   :class:`DetectorConfig`): ``contact_streams`` (every joint's proximity to the nose, the
+   nearer eye, the nearer ear and the neck: face and torso contact) and ``speed_streams``
+   (log speed in shoulder widths per second from a centred difference over
+   ``speed_span`` frames each way, which averages the estimator's frame-to-frame jitter);
+   ``min_score`` makes joints scored below it count as missing in every stream.
 2. Stem: temporal convolution with stride ``stem_stride`` (default 4) per joint.
 3. Graph blocks (ST-GCN++ style) at low temporal resolution: adaptive graph convolution
    (fixed spatial-partition adjacency + learned offset, as plain MatMul) and a multi-scale
@@ -45,8 +50,13 @@ from nfbl.core import config, skeletons, taxonomy
 from nfbl.core.errors import NfblError
 
 #: Number of per-joint input features built from (x, y, score): x, y, score, present,
-#: bone dx, bone dy, motion dx, motion dy.
+#: bone dx, bone dy, motion dx, motion dy (the default streams; :attr:`StreamFeatures.num_features`
+#: counts the optional ones too).
 NUM_STREAM_FEATURES = 8
+
+#: Anchors of the contact streams: a joint's proximity to each group's nearest present joint.
+CONTACT_ANCHORS: tuple[tuple[str, ...], ...] = (("nose",), ("left_eye", "right_eye"),
+                                                 ("left_ear", "right_ear"), ("neck",))
 
 #: Body parts the joints are pooled into (by joint-name rules, see :func:`part_groups`).
 PART_NAMES: tuple[str, ...] = ("head", "torso", "left_arm", "right_arm", "left_hand",
@@ -66,6 +76,15 @@ class DetectorConfig:
     the body centre's displacement from its track median (whole-body motion, which
     neck-centring otherwise removes); the card tells :func:`nfbl.exports.model_input.prepare` to
     provide it.
+
+    Domain-invariant inputs (all off by default; models trained without them are unchanged):
+    contact_streams: add, per joint, ``exp(-d / contact_scale)`` of its distance ``d``
+    (shoulder widths) to each :data:`CONTACT_ANCHORS` group (0 where either is missing), so
+    a hand at the face or chest reads the same whatever the camera; speed_streams: add
+    ``log1p(speed)`` with speed in shoulder widths per second, from the centred difference
+    ``(p[t+k] - p[t-k]) / (2k)`` with ``k = speed_span`` frames (averaging jitter; 0 where
+    either end is missing); min_score: joints scored below this count as missing (score 0)
+    in every stream — training masks them the same way in its prepared records.
     """
 
     layout: str = skeletons.CANONICAL.name
@@ -82,6 +101,11 @@ class DetectorConfig:
     dropout: float = 0.1
     max_offset_frames: float = 1000.0
     global_centre: bool = False
+    contact_streams: bool = False
+    contact_scale: float = 0.3
+    speed_streams: bool = False
+    speed_span: int = 2
+    min_score: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "class_ids", tuple(int(c) for c in self.class_ids))
@@ -99,6 +123,9 @@ class DetectorConfig:
             raise NfblError("graph block strides must be 1 or 2 and stem_stride >= 1")
         if not self.fps > 0:
             raise NfblError(f"DetectorConfig.fps must be > 0, got {self.fps}")
+        if not self.contact_scale > 0 or self.speed_span < 1 or not 0.0 <= self.min_score < 1.0:
+            raise NfblError("DetectorConfig needs contact_scale > 0, speed_span >= 1 and "
+                            "min_score in [0, 1)")
 
     @property
     def num_classes(self) -> int:
@@ -313,24 +340,51 @@ def _upsample(x: torch.Tensor, factor: int, like: torch.Tensor) -> torch.Tensor:
 # --- the model -----------------------------------------------------------------------------
 
 class StreamFeatures(nn.Module):
-    """(x, y, score) ``(N, T, V, 3)`` → masked joint/bone/motion features ``(N, 8, T, V)``.
+    """(x, y, score) ``(N, T, V, 3)`` → masked joint/bone/motion features ``(N, F, T, V)``
+    (``F`` = :attr:`num_features`: 8, plus 4 contact and 1 speed channels when enabled).
 
     ``global_centre``: the layout's centre joint holds the global displacement, so bones are
-    computed with the centre at (0, 0) (its local position after neck-centring).
+    computed with the centre at (0, 0) (its local position after neck-centring); contacts
+    use the same local positions. ``cfg`` (a :class:`DetectorConfig`) switches on the
+    optional streams and the confidence mask; without it only the 8 default streams.
     """
 
-    def __init__(self, layout: skeletons.Layout, global_centre: bool = False):
+    def __init__(self, layout: skeletons.Layout, global_centre: bool = False,
+                 cfg: DetectorConfig | None = None):
         super().__init__()
+        cfg = cfg or DetectorConfig(layout=layout.name)
         pairs = np.asarray(layout.bone_pairs, dtype=np.int64)
         self.register_buffer("parent", torch.as_tensor(pairs[:, 1]), persistent=False)
         local = torch.ones(layout.num_joints, 1)
         if global_centre:
             local[layout.index[layout.center]] = 0.0
         self.register_buffer("local", local, persistent=False)   # (V, 1)
+        self.min_score = float(cfg.min_score)
+        self.contact = bool(cfg.contact_streams)
+        self.contact_scale = float(cfg.contact_scale)
+        self.speed = bool(cfg.speed_streams)
+        self.span = int(cfg.speed_span)
+        self.fps = float(cfg.fps)
+        # anchor joint indices per contact group, padded with -1 (absent from the layout)
+        width = max(len(g) for g in CONTACT_ANCHORS)
+        idx = np.full((len(CONTACT_ANCHORS), width), -1, dtype=np.int64)
+        for i, group in enumerate(CONTACT_ANCHORS):
+            found = [layout.index[n] for n in group if n in layout.index]
+            idx[i, :len(found)] = found
+        self.register_buffer("anchor_idx", torch.as_tensor(np.maximum(idx, 0).reshape(-1)),
+                             persistent=False)
+        self.register_buffer("anchor_ok", torch.as_tensor((idx >= 0).reshape(-1),
+                                                          dtype=torch.float32), persistent=False)
+        self.num_anchor_groups, self.anchor_width = idx.shape
+
+    @property
+    def num_features(self) -> int:
+        return (NUM_STREAM_FEATURES + (self.num_anchor_groups if self.contact else 0)
+                + (1 if self.speed else 0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         score = x[..., 2:3]
-        present = (score > 0).to(x.dtype)                       # (N, T, V, 1)
+        present = (score > self.min_score).to(x.dtype) * (score > 0).to(x.dtype)   # (N, T, V, 1)
         xy = x[..., :2] * present
         lxy = xy * self.local                                   # centre at 0 for bones
         pxy = torch.index_select(lxy, 2, self.parent)
@@ -339,8 +393,35 @@ class StreamFeatures(nn.Module):
         prev_xy = F.pad(xy[:, :-1], (0, 0, 0, 0, 1, 0))         # frame t-1 (zeros at t=0)
         prev_pres = F.pad(present[:, :-1], (0, 0, 0, 0, 1, 0))
         motion = (xy - prev_xy) * (present * prev_pres)
-        feats = torch.cat([xy, score * present, present, bone, motion], dim=-1)
-        return feats.permute(0, 3, 1, 2).contiguous()          # (N, 8, T, V)
+        parts = [xy, score * present, present, bone, motion]
+        if self.contact:
+            parts.append(self._contacts(lxy, present))
+        if self.speed:
+            parts.append(self._speed(xy, present))
+        feats = torch.cat(parts, dim=-1)
+        return feats.permute(0, 3, 1, 2).contiguous()          # (N, F, T, V)
+
+    def _contacts(self, lxy: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """``(N, T, V, G)``: per joint, ``exp(-d / scale)`` to each anchor group's nearest
+        present anchor (0 if the joint or every anchor of the group is missing)."""
+        a_xy = torch.index_select(lxy, 2, self.anchor_idx)                  # (N, T, G*W, 2)
+        a_ok = torch.index_select(present, 2, self.anchor_idx) * self.anchor_ok[:, None]
+        d = torch.sqrt(((lxy.unsqueeze(3) - a_xy.unsqueeze(2)) ** 2).sum(-1) + 1e-8)  # (N,T,V,GW)
+        prox = torch.exp(-d / self.contact_scale) * a_ok.squeeze(-1).unsqueeze(2) * present
+        n, t, v, _ = prox.shape
+        prox = prox.reshape(n, t, v, self.num_anchor_groups, self.anchor_width)
+        return prox.amax(dim=-1)                                             # (N, T, V, G)
+
+    def _speed(self, xy: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """``(N, T, V, 1)``: ``log1p`` of the centred-difference speed (shoulder widths/s)."""
+        k = self.span
+        nxt = F.pad(xy[:, k:], (0, 0, 0, 0, 0, k))               # frame t+k (zeros past the end)
+        prv = F.pad(xy[:, :-k], (0, 0, 0, 0, k, 0))              # frame t-k (zeros before 0)
+        ok = (F.pad(present[:, k:], (0, 0, 0, 0, 0, k))
+              * F.pad(present[:, :-k], (0, 0, 0, 0, k, 0)))
+        v = (nxt - prv) * (self.fps / (2.0 * k))
+        speed = torch.sqrt((v ** 2).sum(-1, keepdim=True) + 1e-8)
+        return torch.log1p(speed) * ok
 
 
 class DetectorOutput(NamedTuple):
@@ -358,11 +439,12 @@ class Backbone(nn.Module):
 
     def __init__(self, cfg: DetectorConfig, layout: skeletons.Layout):
         super().__init__()
-        self.streams = StreamFeatures(layout, cfg.global_centre)
-        self.input_bn = nn.BatchNorm2d(NUM_STREAM_FEATURES)
+        self.streams = StreamFeatures(layout, cfg.global_centre, cfg)
+        nf = self.streams.num_features
+        self.input_bn = nn.BatchNorm2d(nf)
         s = cfg.stem_stride
         self.stem = nn.Sequential(
-            nn.Conv2d(NUM_STREAM_FEATURES, cfg.stem_channels, (2 * s + 1, 1), stride=(s, 1),
+            nn.Conv2d(nf, cfg.stem_channels, (2 * s + 1, 1), stride=(s, 1),
                       padding=(s, 0), bias=False),
             nn.BatchNorm2d(cfg.stem_channels), nn.ReLU(inplace=True))
         blocks = []
@@ -374,7 +456,7 @@ class Backbone(nn.Module):
         self.out_channels = cin
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feats = self.input_bn(self.streams(x))                  # (N, 8, T, V)
+        feats = self.input_bn(self.streams(x))                  # (N, F, T, V)
         y = self.stem(feats)                                    # (N, C0, T/s, V)
         for block in self.blocks:
             y = block(y)                                        # (N, C, T', V)
@@ -415,12 +497,13 @@ class Head(nn.Module):
     """Up-sampling to frame rate with a skip from the stream features, then the dense
     class and boundary heads: ``(N, D, T')`` + ``(N, 8, T, V)`` → :class:`DetectorOutput`."""
 
-    def __init__(self, cfg: DetectorConfig, num_joints: int, coarse_stride: int):
+    def __init__(self, cfg: DetectorConfig, num_joints: int, coarse_stride: int,
+                 num_features: int = NUM_STREAM_FEATURES):
         super().__init__()
         h, c = cfg.head_channels, cfg.num_classes
         self.coarse_stride = coarse_stride
         self.max_offset = cfg.max_offset_frames
-        self.frame_skip = _ConvBN1d(NUM_STREAM_FEATURES * num_joints, h, 1)
+        self.frame_skip = _ConvBN1d(num_features * num_joints, h, 1)
         self.to_frame = nn.Conv1d(cfg.neck_channels, h, 1, bias=False)
         self.frame_fuse = _ConvBN1d(h, h, 3)
         self.cls_head = nn.Conv1d(h, c, 3, padding=1)
@@ -466,7 +549,8 @@ class NFBLDetector(nn.Module):
         self.num_joints = layout.num_joints
         self.backbone = Backbone(cfg, layout)
         self.neck = Neck(cfg, layout, self.backbone.out_channels)
-        self.head = Head(cfg, layout.num_joints, self.coarse_stride)
+        self.head = Head(cfg, layout.num_joints, self.coarse_stride,
+                         self.backbone.streams.num_features)
 
     @property
     def streams(self) -> StreamFeatures:

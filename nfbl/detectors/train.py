@@ -99,8 +99,12 @@ def _prepare(seq, model_cfg: DetectorConfig, person: int = 0) -> tuple[np.ndarra
     through :func:`nfbl.exports.model_input.prepare` with the model's card (the same function and
     settings inference uses)."""
     from nfbl.exports import model_input
+    from nfbl.detectors.augment import mask_low_confidence
     from nfbl.detectors.checkpoint import make_card
-    return model_input.prepare(seq, person, make_card(model_cfg))
+    x, ts = model_input.prepare(seq, person, make_card(model_cfg))
+    # confidence-aware masking: low-scored joints are missing for augmentation and resampling
+    # too (the network masks them itself, so deployment needs no change in prepare())
+    return mask_low_confidence(x, model_cfg.min_score), ts
 
 
 def synthetic_video(split: str, seed: int, cfg: TrainConfig) -> tuple[Any, EventStream]:

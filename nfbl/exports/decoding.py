@@ -25,6 +25,13 @@ Decoding, per class (:func:`decode`):
    cluster greedy NMS (``nms_iou``) or Gaussian Soft-NMS (``soft_nms``, ``soft_nms_sigma``,
    dropping scores below ``min_score``) picks the events, at most ``top_k`` per cluster.
 
+Optional label-shift correction: ``class_bias`` ``(C,)`` (one value per column of ``probs``,
+empty = none) is added to each class's logit before anything else, i.e. every probability
+becomes ``sigmoid(logit(p) + class_bias[c])`` (:func:`apply_class_bias`). A model trained on
+one class prior and run where another holds shifts its logits by ``log-odds(real prior) -
+log-odds(training prior)`` (logit adjustment; see docs/detector.md for how the bundled
+model's offsets are derived).
+
 Because candidates of different clusters never overlap and every step above is local to a
 cluster, decoding the whole sequence equals decoding each cluster on its own — which is what
 lets :class:`OnlineDecoder` (streaming) emit exactly the offline events as clusters close.
@@ -55,6 +62,7 @@ class DecodeConfig:
     top_k: int | None = None
     use_offsets: bool = True
     centerness: bool = False
+    class_bias: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
@@ -67,6 +75,10 @@ class DecodeConfig:
             raise NfblError(f"decode top_k must be >= 1 or None, got {self.top_k}")
         if not self.soft_nms_sigma > 0:
             raise NfblError("decode soft_nms_sigma must be > 0")
+        object.__setattr__(self, "class_bias", tuple(float(b) for b in self.class_bias))
+        if not all(np.isfinite(self.class_bias)):
+            raise NfblError("decode class_bias must hold finite numbers (one logit offset per "
+                            "class of the model)")
 
     def to_dict(self) -> dict:
         return config.to_dict(self)
@@ -190,6 +202,21 @@ def nms(starts: np.ndarray, ends: np.ndarray, scores: np.ndarray, cfg: DecodeCon
     return kept
 
 
+def apply_class_bias(probs: np.ndarray, bias: Sequence[float]) -> np.ndarray:
+    """``sigmoid(logit(probs) + bias)`` per column: probs ``(T, C)``, bias ``(C,)`` logit
+    offsets (empty: probs unchanged). Float64 inside, probabilities clipped to
+    [1e-7, 1 - 1e-7] before the logit; returns float32 ``(T, C)``."""
+    if len(bias) == 0:
+        return probs
+    b = np.asarray(bias, dtype=np.float64)
+    if probs.ndim != 2 or b.shape != (probs.shape[1],):
+        raise NfblError(f"decode class_bias has {len(b)} values but the model has "
+                        f"{probs.shape[-1]} classes; give one logit offset per class")
+    p = np.clip(probs.astype(np.float64), 1e-7, 1.0 - 1e-7)
+    z = np.log(p) - np.log1p(-p) + b[None, :]
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+
 def _check_dense(probs: np.ndarray, offsets: np.ndarray | None, timestamps: np.ndarray,
                  class_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     p = np.asarray(probs, dtype=np.float32)
@@ -234,6 +261,7 @@ def decode(probs: np.ndarray, offsets: np.ndarray | None, timestamps: np.ndarray
     """
     cfg = cfg or DecodeConfig()
     p, off, ts = _check_dense(probs, offsets, timestamps, class_ids)
+    p = apply_class_bias(p, cfg.class_bias)
     n = p.shape[0]
     if n == 0:
         return []
@@ -302,6 +330,7 @@ class OnlineDecoder:
         p, off, ts = _check_dense(probs, offsets, timestamps, self.class_ids)
         if len(p) == 0:
             return []
+        p = apply_class_bias(p, self.cfg.class_bias)
         frame0 = self._n
         self._ts.append(ts)
         self._n += len(p)

@@ -173,3 +173,49 @@ def test_online_decoder_equals_offline(use_offsets):
     assert len(offline) > 50
     assert early > len(offline) // 2  # most events came out before the end
     assert decoding.sort_events(online) == offline
+
+
+# --- class_bias (label-shift correction) ------------------------------------------------------
+
+def test_class_bias_is_a_logit_offset():
+    p = np.array([[0.2, 0.5, 0.9]], np.float32)
+    out = decoding.apply_class_bias(p, (np.log(4.0), 0.0, -np.log(9.0)))
+    # odds 0.25 * 4 = 1 -> 0.5; unchanged; odds 9 / 9 = 1 -> 0.5
+    np.testing.assert_allclose(out, [[0.5, 0.5, 0.5]], atol=1e-6)
+    assert decoding.apply_class_bias(p, ()) is p
+
+
+def test_class_bias_changes_which_events_pass_offline_and_online():
+    probs, offsets = _dense([(0, 50, 100), (1, 200, 260), (2, 300, 330)])
+    ts = np.arange(len(probs)) / FPS
+    cfg = DecodeConfig(threshold=0.5)
+    base = decode(probs, offsets, ts, CLASSES, cfg, fps=FPS)
+    assert sorted({e.class_id for e in base}) == [16, 22, 34]
+    biased = DecodeConfig(threshold=0.5, class_bias=(0.0, -6.0, 0.0))
+    got = decode(probs, offsets, ts, CLASSES, biased, fps=FPS)
+    assert sorted({e.class_id for e in got}) == [16, 34]
+    # a positive offset raises the scores of the class's events
+    up = decode(probs, offsets, ts, CLASSES, DecodeConfig(threshold=0.5, class_bias=(1.0, 0, 0)),
+                fps=FPS)
+    s0 = max(e.score for e in base if e.class_id == 16)
+    s1 = max(e.score for e in up if e.class_id == 16)
+    assert s1 > s0
+    dec = OnlineDecoder(CLASSES, biased, fps=FPS)
+    online = []
+    for a in range(0, len(probs), 37):
+        online += dec.push(probs[a:a + 37], offsets[a:a + 37], ts[a:a + 37])
+    online += dec.finish()
+    assert sorted(online, key=lambda e: (e.start, e.class_id)) == sorted(
+        got, key=lambda e: (e.start, e.class_id))
+
+
+def test_class_bias_config_is_checked():
+    with pytest.raises(NfblError, match="finite"):
+        DecodeConfig(class_bias=(0.0, float("nan")))
+    cfg = DecodeConfig.from_dict({"class_bias": [0.5, -1, 2]})
+    assert cfg.class_bias == (0.5, -1.0, 2.0)
+    assert DecodeConfig.from_dict(cfg.to_dict()) == cfg
+    probs, offsets = _dense([(0, 50, 100)])
+    with pytest.raises(NfblError, match="one logit offset per class"):
+        decode(probs, offsets, np.arange(len(probs)) / FPS, CLASSES,
+               DecodeConfig(class_bias=(1.0, 2.0)), fps=FPS)

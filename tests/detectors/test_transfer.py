@@ -1,0 +1,121 @@
+"""Sim-to-real without retraining: frame priors, logit adjustment, behaviour on real files
+(nfbl.detectors.transfer; `nfbl class-bias`, `nfbl evaluate --real`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nfbl.detectors import transfer
+from nfbl.exports.decoding import DecodeConfig
+from nfbl.exports.runtime import Detector, bundled_model_path
+
+REALPOSE = Path(__file__).resolve().parents[2].parent / "shared" / "realpose"
+CLASSES = (9, 16, 22, 31)   # a rare class (N9) and three common ones
+
+
+def test_flattening_and_balanced_sampling_raise_rare_class_priors():
+    real = transfer.frame_priors(CLASSES, 0.0, videos=30, minutes=2.0, seed=1)
+    flat = transfer.frame_priors(CLASSES, 0.5, videos=30, minutes=2.0, seed=1)
+    balanced = transfer.frame_priors(CLASSES, 0.5, videos=30, minutes=2.0, seed=1, power=0.5)
+    assert real.shape == flat.shape == balanced.shape == (4,)
+    assert np.all((real >= 0) & (real <= 1))
+    # N9 is rare in iMiGUE: flattening the shares and the balanced sampler both show it more
+    assert real[0] < flat[0] < balanced[0]
+    # N31 is the most common real class
+    assert int(np.argmax(real)) == 3
+    # the same seed gives the same priors
+    np.testing.assert_array_equal(real, transfer.frame_priors(CLASSES, 0.0, videos=30,
+                                                              minutes=2.0, seed=1))
+
+
+def test_logit_adjustment():
+    real, train = np.array([0.1, 0.02, 0.5]), np.array([0.1, 0.2, 0.25])
+    b = transfer.logit_adjustment(real, train, tau=1.0)
+    assert b[0] == pytest.approx(0.0)
+    assert b[1] < 0 < b[2]
+    # applied to a probability equal to the training prior it gives the real prior
+    z = np.log(train / (1 - train)) + b
+    np.testing.assert_allclose(1 / (1 + np.exp(-z)), real)
+    np.testing.assert_allclose(transfer.logit_adjustment(real, train, tau=0.5), 0.5 * b)
+    floor = transfer.real_frame_priors((29, 31), videos=5, seed=0, floor=1e-3)
+    assert floor.min() >= 1e-3
+
+
+def test_imigue_reference():
+    ref = transfer.imigue_reference()
+    assert ref["events_per_minute"]["p50"] == pytest.approx(8.92)
+    assert next(iter(ref["top_class_shares"])) == "N31"
+    assert 0.0 < ref["covered_share_approx"] < 1.0
+
+
+@pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model")
+def test_real_behaviour_counts_and_rates_agree():
+    from nfbl.synth import SynthConfig, generate_video
+
+    det = Detector.load(threads=1)
+    seq, _ = generate_video(SynthConfig(minutes=0.5, layout="openpose_body25_hands"), 5, "s5")
+    res = transfer.real_behaviour(det, [seq], ["s5"], min_score=0.3)
+    row = res["files"][0]
+    assert row["seconds"] == pytest.approx(30.0, abs=0.05)
+    assert row["events_per_minute"] == pytest.approx(row["events"] * 60.0 / row["seconds"], abs=0.01)
+    assert sum(row["class_mix"].values()) == row["events"] > 0
+    assert 0.0 < row["covered_share"] <= 1.0
+    # a strongly negative offset on every class silences the detector
+    mute = DecodeConfig.from_dict({**det.card.decode,
+                                   "class_bias": [-20.0] * det.card.num_classes})
+    assert transfer.real_behaviour(det, [seq], decode=mute)["total"]["events"] == 0
+
+
+@pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model")
+def test_cli_class_bias_then_evaluate_real(cli, tmp_path):
+    from nfbl.synth import SynthConfig, generate_video
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "bias.json"
+    r = cli("class-bias", "--config", repo / "configs" / "synthetic_default.toml", "--tau", "0.5",
+            "--videos", "20", "-o", out)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(out.read_text())
+    card = Detector.load(threads=1).card
+    assert len(got["class_bias"]) == card.num_classes
+    assert got["class_bias"][card.class_ids.index(9)] < 0 < got["class_bias"][card.class_ids.index(31)]
+
+    seq, _ = generate_video(SynthConfig(minutes=0.4, layout="mediapipe_pose33_hands"), 3, "v3")
+    kp = seq.save(tmp_path / "v3.npz")
+    plain, biased = tmp_path / "plain.json", tmp_path / "biased.json"
+    r = cli("evaluate", "--real", kp, "--threads", "1", "--json", plain)
+    assert r.returncode == 0, r.stderr
+    assert "events/min" in r.stdout and "real iMiGUE reference" in r.stdout
+    r = cli("evaluate", "--real", kp, "--threads", "1", "--class-bias", out, "--json", biased)
+    assert r.returncode == 0, r.stderr
+    a, b = json.loads(plain.read_text()), json.loads(biased.read_text())
+    assert a["decode"]["class_bias"] == [] and len(b["decode"]["class_bias"]) == card.num_classes
+    assert a["total"]["seconds"] == b["total"]["seconds"] == pytest.approx(24.0, abs=0.05)
+
+
+def test_cli_evaluate_real_bad_input(cli, tmp_path):
+    r = cli("evaluate", "--real", tmp_path / "missing.npz")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "missing.npz" in r.stderr
+    bad = tmp_path / "bias.json"
+    bad.write_text("[1, 2]")
+    r = cli("evaluate", "--synthetic", "--videos", "1", "--minutes", "0.1", "--class-bias", bad)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "--class-bias" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = cli("evaluate", "--synthetic", "--real", tmp_path / "x.npz")
+    assert r.returncode != 0 and "not allowed with" in r.stderr
+
+
+@pytest.mark.skipif(not REALPOSE.is_dir(), reason="../shared/realpose is absent")
+def test_cli_evaluate_real_on_shared_realpose(cli, tmp_path):
+    files = [REALPOSE / "pats" / "cmu0000033570.h5", REALPOSE / "signers" / "openpose.pose"]
+    out = tmp_path / "real.json"
+    r = cli("evaluate", "--real", *files, "--threads", "1", "--json", out)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    assert [f["name"] for f in res["files"]] == ["cmu0000033570.h5", "openpose.pose"]
+    assert res["files"][0]["seconds"] == pytest.approx(109 / 15.0, abs=0.01)
+    assert res["total"]["events"] == sum(f["events"] for f in res["files"])
