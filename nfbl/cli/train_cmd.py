@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from nfbl.cli.argtypes import positive_float, positive_int, unit_float
 from nfbl.core.paths import check_outputs

@@ -284,14 +284,11 @@ def _check_field_types(kw: dict[str, Any], source: str) -> None:
     for name in ("test_time_flip", "global_centre"):
         if name in kw and not isinstance(kw[name], bool):
             raise bad(name, "true or false")
-    decode = kw.get("decode") or {}
-    for key, value in decode.items():
-        if key in ("soft_nms", "use_offsets", "centerness"):
-            ok = isinstance(value, bool)
-        elif key == "top_k":
-            ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
-        else:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not ok:
-            raise NfblError(f"{source}: model card decode field {key!r} has the wrong type: "
-                            f"{value!r} ({_kind(value)})")
+    if kw.get("decode"):  # types and ranges by the one strict config helper
+        from nfbl.exports.decoding import DecodeConfig  # noqa: PLC0415 - sibling module
+        try:
+            DecodeConfig.from_dict(kw["decode"], where=f"{source}: model card decode")
+        except NfblError as exc:
+            msg = str(exc)
+            raise NfblError(msg if msg.startswith(source) else f"{source}: model card {msg}") \
+                from None
