@@ -84,7 +84,7 @@ def _pose_config(args: argparse.Namespace, deid_enabled: bool = True):
     from nfbl.pose.deid import DeidConfig  # noqa: PLC0415
     given = {"tiles": args.face_tiles, "persist_seconds": args.persist,
              "hold_seconds": args.hold, "bystanders": args.bystanders,
-             "mosaic_cells": args.mosaic_cells, "motion_heads": args.motion_heads or None}
+             "mosaic_cells": args.mosaic_cells, "motion_heads": None if args.motion_heads else False}
     deid = DeidConfig(enabled=deid_enabled, mode=args.deid_mode, detect_every=args.face_every,
                       **{k: v for k, v in given.items() if v is not None})
     stride = args.stride if args.stride is not None else (

@@ -167,9 +167,11 @@ class MotionHeads:
     at least ``min_aspect`` times as tall as wide (an upright person or a group of them) gives
     one box over its top: the columns the region fills in its top ``HEAD_BAND`` of its height,
     widened by ``HEAD_PAD`` of the height on each side, from ``HEAD_PAD`` above its top to
-    ``HEAD_BAND`` below it. Only moving people are found (a background model absorbs people
-    who stand still for about ``history`` frames); when more than ``max_foreground`` of the
-    frame moves (a pan, a cut, a light change) the frame gives no boxes.
+    ``HEAD_BAND`` below it. Only moving people are found: the background model absorbs a
+    person who stops (measured on a synthetic scene: after ~220 frames with ``history``
+    2000 once the model has settled, ~30 with 300; the de-identifier's hold adds 2 s);
+    when more than ``max_foreground`` of the frame moves (a pan, a cut, a light change) the
+    frame gives no boxes.
 
     ``find(image)`` takes every frame in order (uint8 RGB ``(H, W, 3)``) and returns boxes
     ``(B, 4)`` in its pixels. The boxes blur only the output video, never the frames the pose
@@ -180,7 +182,7 @@ class MotionHeads:
     HEAD_PAD = 0.06
 
     def __init__(self, max_side: int = 384, min_height: float = 0.04, max_height: float = 0.5,
-                 min_aspect: float = 1.0, history: int = 300, max_foreground: float = 0.4):
+                 min_aspect: float = 1.0, history: int = 2000, max_foreground: float = 0.4):
         try:
             import cv2  # noqa: PLC0415
         except ImportError:  # pragma: no cover

@@ -235,3 +235,15 @@ def test_motion_heads_ignore_a_static_scene_and_a_pan():
     for i in range(4):                                                 # the camera pans
         img = np.roll(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8), 7 * i, axis=1)
         assert len(m.find(img)) == 0
+
+
+def test_cli_options_reach_the_config():
+    from nfbl.cli import build_parser
+    from nfbl.cli.video_cmd import _pose_config
+    args = build_parser().parse_args(["deid", "in.mp4", "-o", "out.mp4"])
+    cfg = _pose_config(args).deid
+    assert cfg.motion_heads and cfg.mosaic_cells == deid.MOSAIC_CELLS
+    args = build_parser().parse_args(["deid", "in.mp4", "-o", "out.mp4", "--no-motion-heads",
+                                      "--mosaic-cells", "3"])
+    cfg = _pose_config(args).deid
+    assert not cfg.motion_heads and cfg.mosaic_cells == 3
