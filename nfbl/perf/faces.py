@@ -157,13 +157,17 @@ class Motion:
     threshold: int = 30
 
     @classmethod
-    def of(cls, video: Path, samples: int = 40) -> "Motion":
+    def of(cls, video: Path, samples: int = 40, seconds: float | None = None) -> "Motion":
+        """The median of ``samples`` frames spread over the clip (its first ``seconds``)."""
         from nfbl.pose.video import iter_frames, probe  # noqa: PLC0415
         import cv2  # noqa: PLC0415
-        n = max(1, probe(video).num_frames or 1)
+        info = probe(video)
+        n = max(1, info.num_frames or 1)
+        if seconds is not None and info.fps > 0:
+            n = min(n, max(1, int(seconds * info.fps)))
         step = max(1, n // samples)
         greys = [cv2.cvtColor(f.image, cv2.COLOR_RGB2GRAY)
-                 for f in iter_frames(video, stride=step)]
+                 for f in iter_frames(video, stride=step, max_seconds=seconds)]
         return cls(np.median(np.stack(greys), axis=0).astype(np.uint8))
 
     def mask(self, image: np.ndarray) -> np.ndarray:
@@ -232,12 +236,15 @@ def deid_output(path: Path, seconds: float | None, setting: dict, folder: Path) 
 
 
 def measure(path: Path, seconds: float | None, settings: dict = SETTINGS,
-            haar: HaarFaces | None = None) -> dict:
-    """Faces found in the input, and still found in each setting's output, frame by frame."""
+            haar: HaarFaces | None = None, background_seconds: float | None = None) -> dict:
+    """Faces found in the input, and still found in each setting's output, frame by frame.
+    ``background_seconds``: the median background comes from this much of the clip (None:
+    all of it)."""
     haar = haar or HaarFaces()
     video = path.suffix.lower() not in (".png", ".jpg", ".jpeg")
     frames = _frames(path, seconds if video else None)
-    motion = Motion.of(path) if video and len(frames) > 1 else None
+    motion = (Motion.of(path, seconds=background_seconds)
+              if video and len(frames) > 1 else None)
     found = faces_per_frame(haar, frames, motion)
     faces_in = [f[0] if motion is not None else f for f in found]
     result: dict = {"medium": path.name, "frames": len(frames),
