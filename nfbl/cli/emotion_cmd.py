@@ -76,8 +76,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--model", dest="llm_model", default=None, help="model name (env NFBL_LLM_MODEL)")
     g.add_argument("--api-key", default=None,
                    help="API key (prefer env NFBL_LLM_API_KEY or OPENAI_API_KEY)")
-    g.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per request (default 120)")
-    g.add_argument("--retries", type=nonneg_int, default=3, help="retries on 429/5xx/connection errors")
+    g.add_argument("--timeout", type=positive_float, default=120.0,
+                   help="deadline in seconds for each try, connect to last byte (default 120)")
+    g.add_argument("--retries", type=nonneg_int, default=3,
+                   help="retries on 429/5xx/connection errors")
     g.add_argument("--json-mode", choices=("auto", "on", "off"), default="auto",
                    help="send response_format=json_object (auto: drop it if the server refuses)")
     g.add_argument("--raw-dir", default=None,

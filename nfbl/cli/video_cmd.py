@@ -68,6 +68,11 @@ def _add_pose_options(p: argparse.ArgumentParser, stride_default: int = DEFAULT_
     d.add_argument("--face-every", type=positive_int, default=1, metavar="N",
                    help="run face detection on every N-th frame only; persistence covers the "
                         "frames in between (default 1: every frame)")
+    d.add_argument("--no-motion-heads", dest="motion_heads", action="store_false",
+                   help="no box over the heads of small moving people that no face detector "
+                        "finds (MOG2 motion; output video only)")
+    d.add_argument("--mosaic-cells", type=int, default=None, metavar="N",
+                   help="blur: mosaic cells across a face box, then a Gaussian (default 4)")
 
 
 def _crop(text: str) -> tuple[int, int, int, int]:
@@ -108,7 +113,8 @@ def _pose_config(args: argparse.Namespace, deid_enabled: bool = True):
     from nfbl.pose.pipeline import PoseConfig  # noqa: PLC0415
     from nfbl.pose.deid import DeidConfig  # noqa: PLC0415
     given = {"tiles": args.face_tiles, "persist_seconds": args.persist,
-             "hold_seconds": args.hold, "bystanders": args.bystanders}
+             "hold_seconds": args.hold, "bystanders": args.bystanders,
+             "mosaic_cells": args.mosaic_cells, "motion_heads": None if args.motion_heads else False}
     deid = DeidConfig(enabled=deid_enabled, mode=args.deid_mode, detect_every=args.face_every,
                       **{k: v for k, v in given.items() if v is not None})
     from nfbl.pose.backends import BACKENDS  # noqa: PLC0415

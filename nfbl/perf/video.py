@@ -7,7 +7,8 @@
 
 Without VIDEO a 1280x720, 25 fps clip is generated from ../shared/media/basketball1.png
 (two people, a slow pan and zoom). Stages, each on the same frames: decoding (PyAV, to RGB),
-de-identification (face detection on frame + tiles, blur), pose (MediaPipe Holistic),
+de-identification (face detection on frame + tiles, blur; the motion-heads fallback alone),
+pose (MediaPipe Holistic),
 the detector (ONNX, on keypoints) and end to end (``nfbl detect`` without overlay, for each
 stride). frames/s are wall-clock on this machine; the CPU seconds per frame are given too
 because a shared machine inflates wall time.
@@ -147,6 +148,12 @@ def bench_stages(video: Path, seconds: float, pose_frames: int, model: Path | No
             deid.anonymise(img.copy(), deid.merge_boxes(det.detect(img)), "blur")
         out[f"deid_tiles{tiles}"] = _rate(len(frames), t0)
         det.close()
+    from nfbl.pose.bystanders import MotionHeads  # noqa: PLC0415
+    mover = MotionHeads()   # the moving-people fallback (DeidConfig.motion_heads, default on)
+    t0 = _clock()
+    for img in frames:
+        mover.find(img)
+    out["deid_motion_heads"] = _rate(len(frames), t0)
     sub = frames[:pose_frames]
     with MediaPipeBackend() as backend:
         backend.process(sub[0])

@@ -15,9 +15,14 @@ Every frame passes through :class:`Deidentifier`, which
    look-ahead buffer) so that a face is covered even on the frames *before* the detector
    first sees it; detector boxes (and bystander boxes, item 5) also *hold* for
    ``hold_seconds`` after the frame they were last seen on (forward only, no buffering);
-4. blurs (pixelate + Gaussian) or masks (solid grey) the boxes, enlarged by a margin;
+4. blurs (a coarse mosaic, ``mosaic_cells`` across the box, then a Gaussian of one cell)
+   or masks (solid grey) the boxes, enlarged by a margin;
 5. optionally (``bystanders``) adds head boxes of people the pose backend does not follow,
-   found by :mod:`nfbl.pose.bystanders`.
+   found by :mod:`nfbl.pose.bystanders`;
+6. (``motion_heads``, on by default) adds a box over the top of every moving, upright
+   region (:class:`nfbl.pose.bystanders.MotionHeads`): small and distant people whose face
+   no detector finds (measured in docs/video.md with OpenCV's Haar cascades). These boxes
+   blur the output only, ``persist`` frames back and ``hold`` frames forward.
 
 Nothing of the face (landmarks, crops) is stored. What is *not* guaranteed: a face that
 neither the detector nor the pose finds on any frame within ``P`` frames before or the hold
@@ -45,6 +50,11 @@ MASK_COLOR = (128, 128, 128)
 #: head box side = max(HEAD_SPREAD x spread of nose/eyes/ears, HEAD_SHOULDER x shoulder width)
 HEAD_SPREAD = 1.4
 HEAD_SHOULDER = 0.55
+#: default mosaic: cells across the shorter side of a (grown) box. With the 0.3 margin the
+#: face itself spans about 4 / 1.6 = 2.5 cells; 0.1.0 used 6 cells and a light blur, which
+#: kept enough of the face's pattern for a Haar cascade to find it again (docs/video.md)
+MOSAIC_CELLS = 4
+_SUB = 8
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,8 @@ class DeidConfig:
     """De-identification settings.
 
     enabled: False passes frames through untouched (``--no-deid``).
-    mode: ``"blur"`` (pixelate to ~6 blocks across + Gaussian) or ``"mask"`` (solid grey).
+    mode: ``"blur"`` (a mosaic of ``mosaic_cells`` cells across the box's shorter side, then
+    a Gaussian blur with a sigma of one cell) or ``"mask"`` (solid grey).
     face_models: MediaPipe face-detection models run on the whole frame (``"full"``,
     ``"short"``). tile_models: the models run on each tile (the short-range model alone by
     default: on the 720p clip of docs/video.md it found the face in profile on every frame
@@ -71,6 +82,11 @@ class DeidConfig:
     bystanders: on every pose frame, look for up to this many *other* people with
     :class:`nfbl.pose.bystanders.BystanderFinder` (people already found greyed out, one more
     MediaPipe Pose pass per slot) and blur their heads too; 0 = off.
+    motion_heads: add a box over the top of every moving, upright region (OpenCV MOG2
+    background subtraction, :class:`nfbl.pose.bystanders.MotionHeads`): the fallback for
+    people too small for the face detector; output only, ``persist_seconds`` back and
+    ``hold_seconds`` forward.
+    mosaic_cells: cells across the shorter side of a blurred box (fewer = coarser).
     hold_seconds: detector and bystander boxes also cover this many seconds *after* the frame
     they were found on (forward only: no frames are held back for it; a face that sits still
     while the detector loses it stays covered). Head boxes of the tracked person use
@@ -94,6 +110,8 @@ class DeidConfig:
     pose_margin: float = 0.0
     bystanders: int = 0
     hold_seconds: float = 2.0
+    motion_heads: bool = True
+    mosaic_cells: int = MOSAIC_CELLS
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -106,6 +124,8 @@ class DeidConfig:
             raise NfblError(f"detect_every must be >= 1, got {self.detect_every}")
         if self.bystanders < 0:
             raise NfblError(f"bystanders must be >= 0, got {self.bystanders}")
+        if self.mosaic_cells < 1:
+            raise NfblError(f"mosaic_cells must be >= 1, got {self.mosaic_cells}")
         if self.tiles < 1:
             raise NfblError(f"tiles must be >= 1, got {self.tiles}")
         for name in ("persist_seconds", "hold_seconds"):
@@ -204,8 +224,13 @@ def _cv2():
     return cv2
 
 
-def anonymise(image: np.ndarray, boxes: np.ndarray, mode: str = "blur") -> np.ndarray:
-    """Blur or mask ``boxes`` ``(N, 4)`` in ``image`` (uint8 ``(H, W, 3)``) in place."""
+def anonymise(image: np.ndarray, boxes: np.ndarray, mode: str = "blur",
+              cells: int = MOSAIC_CELLS) -> np.ndarray:
+    """Blur or mask ``boxes`` ``(N, 4)`` in ``image`` (uint8 ``(H, W, 3)``) in place.
+
+    Blur: a mosaic of square cells, ``cells`` across the box's shorter side (area-averaged),
+    then a Gaussian with a sigma of one cell, so that neither cell edges nor the luminance
+    pattern of the face (eyes darker than cheeks: what Haar-like features look for) stay."""
     if len(boxes) == 0:
         return image
     cv2 = _cv2()
@@ -220,12 +245,16 @@ def anonymise(image: np.ndarray, boxes: np.ndarray, mode: str = "blur") -> np.nd
             roi[:] = MASK_COLOR
             continue
         bw, bh = x2 - x1, y2 - y1
-        blocks = max(1, min(bw, bh) // 6) if min(bw, bh) >= 6 else 1
-        small = cv2.resize(roi, (max(1, bw // blocks), max(1, bh // blocks)),
-                           interpolation=cv2.INTER_AREA)
-        big = cv2.resize(small, (bw, bh), interpolation=cv2.INTER_NEAREST)
-        k = max(3, (blocks | 1))
-        roi[:] = cv2.GaussianBlur(big, (k, k), 0)
+        cell = max(1, int(math.ceil(min(bw, bh) / max(1, cells))))
+        nx, ny = max(1, round(bw / cell)), max(1, round(bh / cell))
+        small = cv2.resize(roi, (nx, ny), interpolation=cv2.INTER_AREA)
+        # the Gaussian of one cell runs on a grid of _SUB pixels per cell, then is resized to
+        # the box: the same picture as blurring at full size, without a kernel of 2 cells
+        # (a 360-px box: ~190 ms at full size)
+        grid = cv2.resize(small, (nx * _SUB, ny * _SUB), interpolation=cv2.INTER_NEAREST)
+        grid = cv2.GaussianBlur(grid, (2 * _SUB + 1, 2 * _SUB + 1), float(_SUB),
+                                borderType=cv2.BORDER_REPLICATE)
+        roi[:] = cv2.resize(grid, (bw, bh), interpolation=cv2.INTER_LINEAR)
     return image
 
 
@@ -305,6 +334,11 @@ class Deidentifier:
         self._boxes: dict[int, list[np.ndarray]] = {}
         self._head: dict[int, list[np.ndarray]] = {}
         self._others: dict[int, list[np.ndarray]] = {}
+        self._motion: dict[int, list[np.ndarray]] = {}
+        self._mover = None
+        if config.enabled and config.motion_heads:
+            from nfbl.pose.bystanders import MotionHeads  # noqa: PLC0415
+            self._mover = MotionHeads()
         self.frames_with_boxes = 0
 
     def set_min_persist(self, frames: int) -> None:
@@ -356,7 +390,8 @@ class Deidentifier:
         return merge_boxes([grow(b, m) for b in
                             self._nearest(self._boxes, index, self.hold, self.persist)
                             + self._nearest(self._head, index, self.persist, 0)
-                            + self._nearest(self._others, index, self.hold, 0)])
+                            + self._nearest(self._others, index, self.hold, 0)
+                            + self._nearest(self._motion, index, self.hold, self.persist)])
 
     def finish(self, frame: "DeidFrame") -> "DeidFrame":
         """Apply the output boxes (and the mask, in mask mode) to a released frame."""
@@ -364,7 +399,7 @@ class Deidentifier:
             return frame
         boxes = self.output_boxes(frame.index)
         if frame.image is not None and len(boxes):
-            anonymise(frame.image, boxes, self.config.mode)
+            anonymise(frame.image, boxes, self.config.mode, self.config.mosaic_cells)
         if len(boxes):
             self.frames_with_boxes += 1
         frame.boxes = boxes
@@ -374,9 +409,9 @@ class Deidentifier:
         index, time, image = self._pending.popleft()
         boxes = self.boxes_for(index)
         if image is not None and len(boxes):
-            anonymise(image, boxes, "blur")
+            anonymise(image, boxes, "blur", self.config.mosaic_cells)
         keep = max(2 * self.persist, self.hold + self.persist) + 1
-        for store in (self._boxes, self._head, self._others):
+        for store in (self._boxes, self._head, self._others, self._motion):
             for j in [j for j in store if j < index - keep]:
                 del store[j]
         return DeidFrame(index, time, image, boxes)
@@ -386,6 +421,8 @@ class Deidentifier:
             return [DeidFrame(index, time, image, np.zeros((0, 4), np.float32))]
         if image is not None and index % self.config.detect_every == 0:
             self._register(self._boxes, index, self._detector.detect(image))
+        if image is not None and self._mover is not None:
+            self._register(self._motion, index, self._mover.find(image))
         self._pending.append((index, time, image))
         ready = []
         while self._pending and self._pending[0][0] < index - self.persist:

@@ -177,7 +177,10 @@ def analyse(video: str | Path, cfg: PoseConfig, deid_video: str | Path | None = 
             from nfbl.pose.bystanders import BystanderFinder  # noqa: PLC0415
             finder = BystanderFinder(cfg.deid.bystanders,
                                      head_min_score=cfg.deid.head_min_score)
-        deid = deid_mod.Deidentifier(cfg.deid, fps)
+        # motion heads blur output frames only: without output frames they are wasted work
+        from dataclasses import replace  # noqa: PLC0415
+        deid = deid_mod.Deidentifier(
+            cfg.deid if all_images else replace(cfg.deid, motion_heads=False), fps)
         deid.set_min_persist(cfg.stride)
         if deid_video is not None:
             writer = VideoWriter(deid_video, fps, w, h)

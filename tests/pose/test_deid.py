@@ -146,3 +146,104 @@ def test_detect_every_nth_frame_keeps_frames_in_between_covered():
     assert all(len(f.boxes) for f in frames)
     with pytest.raises(NfblError, match="detect_every"):
         deid.DeidConfig(detect_every=0)
+
+
+# --- the mosaic (issue 16) and the moving-people fallback (issue 18) ------------------------
+
+def _max_step(img: np.ndarray) -> float:
+    """The largest brightness step between neighbouring pixels (cell edges are steps)."""
+    g = img.astype(np.float32).mean(axis=2)
+    return float(max(np.abs(np.diff(g, axis=0)).max(), np.abs(np.diff(g, axis=1)).max()))
+
+
+def test_default_mosaic_is_coarse_and_leaves_no_cell_edges():
+    rng = np.random.default_rng(1)
+    # a "face" with detail at 8-pixel scale in a 96x96 box: 12 details across
+    face = np.kron(rng.integers(0, 256, (12, 12, 1)), np.ones((8, 8, 3))).astype(np.uint8)
+    img = np.full((120, 120, 3), 128, np.uint8)
+    img[12:108, 12:108] = face
+    box = np.array([[12, 12, 108, 108]], np.float32)
+    out = deid.anonymise(img.copy(), box, "blur")
+    inner = out[20:100, 20:100]
+    # the 0.1.0 mosaic (6 cells, light blur) keeps hard cell edges; the default has none
+    from nfbl.perf.faces import mosaic_010
+    old = mosaic_010(img.copy(), box)[20:100, 20:100]
+    assert _max_step(old) > 10
+    assert _max_step(inner) < 5
+    # and little of the face's contrast is left (0.1.0: 0.45 of it; now 0.19)
+    before = img[20:100, 20:100].std()
+    assert old.std() / before > 0.35
+    assert inner.std() / before < 0.25
+    assert deid.MOSAIC_CELLS <= 8 and deid.DeidConfig().mosaic_cells == deid.MOSAIC_CELLS
+    with pytest.raises(NfblError, match="mosaic_cells"):
+        deid.DeidConfig(mosaic_cells=0)
+
+
+def _street(n: int, h: int = 240, w: int = 320, step: int = 3):
+    """Frames of a static textured street with one small upright "person" (10x36 px, a
+    6-px face) walking to the left by ``step`` px a frame; and the face box of each frame."""
+    rng = np.random.default_rng(3)
+    bg = np.clip(120 + rng.normal(0, 4, (h, w, 1)), 0, 255).astype(np.uint8).repeat(3, axis=2)
+    frames, faces = [], []
+    for i in range(n):
+        img = bg.copy()
+        x, y = 250 - step * i, 100
+        img[y + 8:y + 40, x:x + 10] = 30              # body
+        img[y:y + 8, x + 2:x + 8] = 220               # head / face
+        frames.append(img)
+        faces.append((x + 2, y, x + 8, y + 8))
+    return frames, faces
+
+
+def _covered(boxes: np.ndarray, face) -> bool:
+    return any(b[0] <= face[0] and b[1] <= face[1] and b[2] >= face[2] and b[3] >= face[3]
+               for b in boxes)
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_motion_heads_cover_a_small_walker_in_the_output_only(on):
+    frames, faces = _street(20)
+    cfg = deid.DeidConfig(persist_seconds=0.3, hold_seconds=0.0, motion_heads=on)
+    d = deid.Deidentifier(cfg, 10.0, detector=FakeDetector({}))   # no face detector hit
+    outs, pose_boxes = [], []
+    with d:
+        for i, img in enumerate(frames):
+            for out in d.push(i, i / 10.0, img.copy()):
+                pose_boxes.append(len(out.boxes))
+                outs.append(d.finish(out))
+        for out in d.flush():
+            pose_boxes.append(len(out.boxes))
+            outs.append(d.finish(out))
+    assert [o.index for o in outs] == list(range(20))
+    assert pose_boxes == [0] * 20          # the frames the pose sees are never blurred by it
+    covered = [_covered(o.boxes, faces[o.index]) for o in outs]
+    if on:
+        assert all(covered), covered       # frame 0 too: persistence runs backwards
+        face = faces[0]
+        assert outs[0].image[face[1]:face[3], face[0]:face[2]].mean() < 200   # blurred
+    else:
+        assert not any(covered)
+
+
+def test_motion_heads_ignore_a_static_scene_and_a_pan():
+    from nfbl.pose.bystanders import MotionHeads
+    frames, _ = _street(1)
+    m = MotionHeads()
+    assert all(len(m.find(frames[0])) == 0 for _ in range(5))     # nothing moves
+    rng = np.random.default_rng(0)
+    m = MotionHeads()
+    for i in range(4):                                                 # the camera pans
+        img = np.roll(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8), 7 * i, axis=1)
+        assert len(m.find(img)) == 0
+
+
+def test_cli_options_reach_the_config():
+    from nfbl.cli import build_parser
+    from nfbl.cli.video_cmd import _pose_config
+    args = build_parser().parse_args(["deid", "in.mp4", "-o", "out.mp4"])
+    cfg = _pose_config(args).deid
+    assert cfg.motion_heads and cfg.mosaic_cells == deid.MOSAIC_CELLS
+    args = build_parser().parse_args(["deid", "in.mp4", "-o", "out.mp4", "--no-motion-heads",
+                                      "--mosaic-cells", "3"])
+    cfg = _pose_config(args).deid
+    assert not cfg.motion_heads and cfg.mosaic_cells == 3
