@@ -23,6 +23,7 @@ import numpy as np
 from nfbl.core.events import Event
 from nfbl.detectors.data import balanced_weights, window_starts
 from nfbl.exports.decoding import DecodeConfig
+from nfbl.prompts.aggregate import union_length
 from nfbl.synth import timeline as TL
 
 log = logging.getLogger(__name__)
@@ -115,21 +116,6 @@ def imigue_reference() -> dict:
             "source": stats.get("source", "")}
 
 
-def _covered_seconds(events: Sequence[Event]) -> float:
-    segs = sorted((e.start, e.end) for e in events)
-    total, cur_s, cur_e = 0.0, None, None
-    for s, e in segs:
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s, e
-        else:
-            cur_e = max(cur_e, e)
-    if cur_e is not None:
-        total += cur_e - cur_s
-    return total
-
-
 def real_behaviour(detector, sequences: Sequence, names: Sequence[str] | None = None,
                    decode: DecodeConfig | None = None, min_score: float | None = None) -> dict:
     """Run ``detector`` (:class:`nfbl.exports.runtime.DenseDetector`) on unlabelled real
@@ -148,7 +134,7 @@ def real_behaviour(detector, sequences: Sequence, names: Sequence[str] | None = 
         detector.card.check_layout(seq.layout)
         seconds = float(seq.duration)
         got = [e for e in detector.detect(seq, decode=cfg).events if e.score >= thr]
-        cov = _covered_seconds(got)
+        cov = union_length(got)
         files.append(_summary(name, seconds, got, cov))
         all_events += got
         total_s += seconds

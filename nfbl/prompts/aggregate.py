@@ -156,7 +156,8 @@ def _thirds(starts: np.ndarray, duration: float | None) -> tuple[int, int, int]:
     return (int(c[0]), int(c[1]), int(c[2]))
 
 
-def _union_length(events: Sequence[Event], duration: float | None) -> float:
+def union_length(events: Sequence[Event], duration: float | None = None) -> float:
+    """Seconds covered by at least one of ``events`` (overlaps counted once; cut at ``duration``)."""
     spans = sorted((e.start, e.end if duration is None else min(e.end, duration))
                    for e in events)
     total, cur_s, cur_e = 0.0, None, None
@@ -261,7 +262,7 @@ def _summarise(video_id: str, track_id: int | None, events: Sequence[Event], dur
     return Summary(
         video_id=video_id, track_id=track_id, duration_s=duration, duration_source=source,
         count=allstats.count, rate_per_min=allstats.rate_per_min, total_s=allstats.total_s,
-        coverage_s=_union_length(events, duration), mean_s=allstats.mean_s,
+        coverage_s=union_length(events, duration), mean_s=allstats.mean_s,
         mean_score=allstats.mean_score, thirds=allstats.thirds, classes=tuple(classes),
         regions=tuple(regions), cooccurrences=cooccurrences(events),
         bursts=bursts(events, cfg.burst_window_s, cfg.burst_min_events),
