@@ -156,7 +156,7 @@ def _pose(args: argparse.Namespace) -> int:
     _check_suffix(args.deid_video, VIDEO_SUFFIXES, "--deid-video")
     check_outputs([args.output, args.deid_video], _inputs(args))
     if args.benchmark:
-        from nfbl.perf.video import main as bench_main  # noqa: PLC0415
+        from nfbl.cli.videobench import main as bench_main  # noqa: PLC0415
         return bench_main([str(args.video), "--stride",
                            str(args.stride or DEFAULT_STRIDE)])
     _check_file_backend(args, args.video)
@@ -259,7 +259,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-deid", action="store_true",
                    help="run pose on the original frames (no face blurring)")
     p.add_argument("--benchmark", action="store_true",
-                   help="measure frames/s of each stage on VIDEO instead (see nfbl.perf.video)")
+                   help="measure frames/s of each stage on VIDEO instead "
+                        "(see python -m nfbl.cli.videobench)")
     _add_pose_options(p)
     p.set_defaults(func=_pose)
 

@@ -1,9 +1,9 @@
 """Speed of the video pipeline, stage by stage, and the accuracy cost of pose every k-th frame.
 
-    python -m nfbl.perf.video [VIDEO] [--seconds S] [--strides 1 3 5] [--model M.onnx]
-    python -m nfbl.perf.video --make-720p OUT.mp4 [--seconds S]   # the test video
-    python -m nfbl.perf.video --stride-accuracy [--videos N]      # synthetic, no video
-    python -m nfbl.perf.video --deid-coverage [--seconds 20]       # faces covered, per setting
+    python -m nfbl.cli.videobench [VIDEO] [--seconds S] [--strides 1 3 5] [--model M.onnx]
+    python -m nfbl.cli.videobench --make-720p OUT.mp4 [--seconds S]   # the test video
+    python -m nfbl.cli.videobench --stride-accuracy [--videos N]      # synthetic, no video
+    python -m nfbl.cli.videobench --deid-coverage [--seconds 20]       # faces covered, per setting
 
 Without VIDEO a 1280x720, 25 fps clip is generated from ../shared/media/basketball1.png
 (two people, a slow pan and zoom). Stages, each on the same frames: decoding (PyAV, to RGB),
@@ -15,11 +15,8 @@ because a shared machine inflates wall time.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -277,79 +274,3 @@ def stride_accuracy(strides: list[int], videos: int = 4, minutes: float = 2.0,
     return {"videos": videos, "minutes_each": minutes, "fps": 25.0, "noise": noise,
             "split": "heldout", "seeds": [seeds[0], seeds[-1]], "strides": res,
             "model": None if det is None else det.model_tag}
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m nfbl.perf.video", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("video", nargs="?", type=Path, help="video to measure (default: a "
-                   "generated 720p clip)")
-    p.add_argument("--seconds", type=float, default=None,
-                   help="seconds of video (default 8; 20 for --deid-coverage)")
-    p.add_argument("--pose-frames", type=int, default=60, help="frames for the pose stage")
-    p.add_argument("--strides", "--stride", type=int, nargs="+", default=[1, 3, 5],
-                   help="end-to-end strides (default 1 3 5)")
-    p.add_argument("--model", type=Path, help="detector ONNX (default: bundled, if present)")
-    p.add_argument("--make-720p", type=Path, metavar="OUT.mp4", help="only write the test clip")
-    p.add_argument("--stride-accuracy", action="store_true",
-                   help="only the synthetic accuracy cost of the stride")
-    p.add_argument("--videos", type=int, default=4, help="synthetic videos for --stride-accuracy")
-    p.add_argument("--noise", type=float, default=0.0,
-                   help="--stride-accuracy: synthetic pose noise level (0 = perfect, 1 = typical)")
-    p.add_argument("--overlay-stride", type=int, default=5,
-                   help="also time detect --overlay at this stride (0: no)")
-    p.add_argument("--skip-end-to-end", action="store_true")
-    p.add_argument("--deid-coverage", action="store_true",
-                   help="only: faces covered by each de-identification setting on the "
-                        "generated clip (--seconds long, default 20 here)")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    model = args.model
-    if model is None:
-        from nfbl.exports.runtime import bundled_model_path  # noqa: PLC0415
-        model = bundled_model_path()
-    if args.seconds is None:
-        args.seconds = 20.0 if args.deid_coverage else 8.0
-    if args.make_720p:
-        print(make_720p(args.make_720p, args.seconds))
-        return 0
-    if args.deid_coverage:
-        seconds = args.seconds
-        with tempfile.TemporaryDirectory() as tmp:
-            clip = make_720p(Path(tmp) / "clip.mp4", seconds)
-            rows = deid_coverage(clip, int(round(seconds * 25.0)))
-        print(json.dumps({"machine": f"{os.cpu_count()} CPUs (load average "
-                                     f"{os.getloadavg()[0]:.1f})", "seconds": seconds,
-                          "rows": rows}, indent=1))
-        return 0
-    if args.stride_accuracy:
-        print(json.dumps(stride_accuracy(sorted(set([1] + args.strides + [2, 4, 8])),
-                                         args.videos, model=model, noise=args.noise),
-                         indent=1))
-        return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        video = args.video or make_720p(Path(tmp) / "bench720p.mp4", args.seconds)
-        report = {"machine": f"{os.cpu_count()} CPUs (load average at start "
-                             f"{os.getloadavg()[0]:.1f})",
-                  "stages": bench_stages(video, args.seconds, args.pose_frames, model)}
-        report["stages"]["encode_h264"] = bench_encode(video, args.seconds)
-        if not args.skip_end_to_end:
-            report["end_to_end"] = bench_end_to_end(video, args.seconds, args.strides, model,
-                                                    args.overlay_stride)
-        report["model"] = str(model) if model else None
-    print(json.dumps(report, indent=1))
-    return 0
-
-
-def _cli() -> int:
-    """``python -m nfbl.perf.video``: user errors become one line and exit status 2."""
-    from nfbl.core.errors import NfblError  # noqa: PLC0415
-    try:
-        return main()
-    except NfblError as exc:
-        print(f"nfbl videobench: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(_cli())

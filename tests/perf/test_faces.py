@@ -55,7 +55,7 @@ def test_the_small_walker_of_vtest_is_found_in_the_input_and_not_in_the_output()
 
 
 def test_command_without_media_is_one_line(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "nfbl.perf.faces", "--media", str(tmp_path)],
+    r = subprocess.run([sys.executable, "-m", "nfbl.cli.facesbench", "--media", str(tmp_path)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "media not found" in r.stderr
