@@ -25,7 +25,6 @@ and 2x. On every medium the 1x pass covers the whole frame.
 from __future__ import annotations
 
 import logging
-import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,14 +63,14 @@ def mosaic_010(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """The blur of nfbl 0.1.0, kept to measure it: ~6 blocks across the shorter side, then a
     Gaussian of one block's size (sigma ~ 0.15 block). In place."""
     import cv2  # noqa: PLC0415
-    h, w = image.shape[:2]
+
+    from nfbl.pose.deid import box_region  # noqa: PLC0415
     for b in boxes:
-        x1, y1 = max(0, int(math.floor(b[0]))), max(0, int(math.floor(b[1])))
-        x2, y2 = min(w, int(math.ceil(b[2]))), min(h, int(math.ceil(b[3])))
-        if x2 <= x1 or y2 <= y1:
+        region = box_region(b, image.shape)
+        if region is None:
             continue
-        roi = image[y1:y2, x1:x2]
-        bw, bh = x2 - x1, y2 - y1
+        roi = image[region]
+        bh, bw = roi.shape[:2]
         blocks = max(1, min(bw, bh) // 6) if min(bw, bh) >= 6 else 1
         small = cv2.resize(roi, (max(1, bw // blocks), max(1, bh // blocks)),
                            interpolation=cv2.INTER_AREA)
@@ -138,8 +137,8 @@ class HaarFaces:
 def same_face(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two face boxes lie on the same face (IoU >= 0.2, or centres within half a
     face width)."""
-    from nfbl.pose.deid import _iou  # noqa: PLC0415
-    if _iou(a, b) >= 0.2:
+    from nfbl.pose.deid import box_iou  # noqa: PLC0415
+    if box_iou(a, b) >= 0.2:
         return True
     ca, cb = (a[:2] + a[2:4]) / 2, (b[:2] + b[2:4]) / 2
     return float(np.linalg.norm(ca - cb)) <= 0.5 * min(a[2] - a[0], b[2] - b[0])

@@ -54,13 +54,12 @@ def person_box(person: np.ndarray, min_score: float = 0.2) -> np.ndarray | None:
 
 def grey_out(image: np.ndarray, boxes: list[np.ndarray]) -> np.ndarray:
     """A copy of ``image`` (uint8 ``(H, W, 3)``) with ``boxes`` filled with grey."""
+    from nfbl.pose.deid import box_region  # noqa: PLC0415 - deid imports this module lazily
     out = image.copy()
-    h, w = out.shape[:2]
     for b in boxes:
-        x1, y1 = max(0, int(math.floor(b[0]))), max(0, int(math.floor(b[1])))
-        x2, y2 = min(w, int(math.ceil(b[2]))), min(h, int(math.ceil(b[3])))
-        if x2 > x1 and y2 > y1:
-            out[y1:y2, x1:x2] = FILL
+        region = box_region(b, out.shape)
+        if region is not None:
+            out[region] = FILL
     return out
 
 

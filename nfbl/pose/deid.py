@@ -136,7 +136,18 @@ class DeidConfig:
 
 # --- boxes ---------------------------------------------------------------------------------
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
+def box_region(box: np.ndarray, shape: tuple[int, ...]) -> tuple[slice, slice] | None:
+    """``(rows, cols)`` slices of the pixels box ``(x1, y1, x2, y2)`` covers in an image of
+    ``shape`` (rounded outwards, clipped to the image); None when nothing is left."""
+    h, w = shape[:2]
+    x1, y1 = max(0, int(math.floor(box[0]))), max(0, int(math.floor(box[1])))
+    x2, y2 = min(w, int(math.ceil(box[2]))), min(h, int(math.ceil(box[3])))
+    if x2 <= x1 or y2 <= y1:
+        return None
+    return slice(y1, y2), slice(x1, x2)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
@@ -153,7 +164,7 @@ def merge_boxes(boxes: Iterable[np.ndarray], iou: float = 0.3) -> np.ndarray:
         while merged:
             merged = False
             for i, o in enumerate(out):
-                if _iou(o, b) > iou:
+                if box_iou(o, b) > iou:
                     b = np.array([min(o[0], b[0]), min(o[1], b[1]), max(o[2], b[2]),
                                   max(o[3], b[3])], dtype=np.float32)
                     out.pop(i)
@@ -234,17 +245,15 @@ def anonymise(image: np.ndarray, boxes: np.ndarray, mode: str = "blur",
     if len(boxes) == 0:
         return image
     cv2 = _cv2()
-    h, w = image.shape[:2]
     for b in boxes:
-        x1, y1 = max(0, int(math.floor(b[0]))), max(0, int(math.floor(b[1])))
-        x2, y2 = min(w, int(math.ceil(b[2]))), min(h, int(math.ceil(b[3])))
-        if x2 <= x1 or y2 <= y1:
+        region = box_region(b, image.shape)
+        if region is None:
             continue
-        roi = image[y1:y2, x1:x2]
+        roi = image[region]
         if mode == "mask":
             roi[:] = MASK_COLOR
             continue
-        bw, bh = x2 - x1, y2 - y1
+        bh, bw = roi.shape[:2]
         cell = max(1, int(math.ceil(min(bw, bh) / max(1, cells))))
         nx, ny = max(1, round(bw / cell)), max(1, round(bh / cell))
         small = cv2.resize(roi, (nx, ny), interpolation=cv2.INTER_AREA)
@@ -372,7 +381,7 @@ class Deidentifier:
         for d in range(1, max(before, after) + 1):
             for j in ((index - d,) if d <= before else ()) + ((index + d,) if d <= after else ()):
                 for b in store.get(j, ()):
-                    if all(_iou(b, c) <= 0.05 for c in chosen):
+                    if all(box_iou(b, c) <= 0.05 for c in chosen):
                         chosen.append(b)
         return chosen
 
