@@ -50,6 +50,10 @@ def _register_export(sub: argparse._SubParsersAction) -> None:
                    help="export a randomly initialised default model (speed tests only; its "
                         "card says so) instead of a checkpoint")
     p.add_argument("--seed", type=int, default=0, help="seed of --untrained weights")
+    p.add_argument("--checkpoint-out", metavar="PT",
+                   help="also write the exported weights as a training checkpoint (.pt: config, "
+                        "weights and the same card, no optimiser state), the file that "
+                        "fine-tuning starts from ([run] init_checkpoint)")
     p.set_defaults(func=_cmd_export)
 
 
@@ -81,7 +85,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
             raise NfblError(f"{args.metrics}: metrics must be a JSON object")
     if args.untrained == bool(args.checkpoint):
         raise NfblError("give either a checkpoint or --untrained")
-    check_outputs([args.output], [args.checkpoint, args.metrics])
+    check_outputs([args.output] + ([args.checkpoint_out] if args.checkpoint_out else []),
+                  [args.checkpoint, args.metrics])
+    if args.checkpoint_out and Path(args.checkpoint_out).resolve() == Path(args.output).resolve():
+        raise NfblError("--checkpoint-out and --output name the same file")
     if args.untrained:
         import torch
         from nfbl.detectors.model import DetectorConfig, NFBLDetector
@@ -105,14 +112,19 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from nfbl.exports.decoding import DecodeConfig
         dc = DecodeConfig.from_dict({**dict(card.decode), **decode_over})   # checks ranges
         card = dataclasses.replace(card, decode=dc.to_dict())
+    from nfbl.detectors.model import FlipAveraged
     if args.flip_average:
-        from nfbl.detectors.model import FlipAveraged
         model = FlipAveraged(model).eval()
         card = dataclasses.replace(card, test_time_flip=True)
     t0 = time.perf_counter()
     path = X.export(model, card, args.output, opset=args.opset)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {card.name} {card.version}, "
           f"{card.num_classes} classes, checked against torch, {time.perf_counter() - t0:.1f} s)")
+    if args.checkpoint_out:
+        net = model.model if isinstance(model, FlipAveraged) else model
+        ck_path = C.save_checkpoint(args.checkpoint_out, net, card)
+        print(f"wrote {ck_path} ({ck_path.stat().st_size / 1e6:.2f} MB, weights and card, "
+              "for [run] init_checkpoint)")
     return 0
 
 

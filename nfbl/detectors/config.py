@@ -105,7 +105,9 @@ class RunConfig:
     before stopping (0 = never stop early). ``init_checkpoint``: start from the weights of
     this checkpoint (fine-tuning, e.g. real data after synthetic pre-training, or a second
     stage with a fresh schedule); unlike ``--resume`` it restores no optimiser, schedule or
-    epoch — the model config in ``[model]`` must match it. Validation decodes events from frames with
+    epoch — the model config in ``[model]`` must match it; ``"bundled"`` names the bundled
+    model's checkpoint (``nfbl/models/nfbl_default.pt``, the weights of
+    ``nfbl_default.onnx``). Validation decodes events from frames with
     probability ≥ ``candidate_threshold`` (mAP ranks them all); F1 counts the events scored
     ≥ ``decode_threshold``, which is also the decode threshold written into the model card.
     """

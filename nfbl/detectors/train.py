@@ -288,6 +288,22 @@ class TrainState:
     history: list = field(default_factory=list)
 
 
+def init_checkpoint_path(name: str) -> Path:
+    """The file of ``[run] init_checkpoint``: a path, or ``"bundled"`` for the bundled model's
+    checkpoint (``nfbl/models/nfbl_default.pt``)."""
+    if name == "bundled":
+        from nfbl.exports.runtime import bundled_checkpoint_path
+        path = bundled_checkpoint_path()
+        if path is None:
+            raise NfblError("init_checkpoint = \"bundled\": this installation has no "
+                            "nfbl/models/nfbl_default.pt")
+        return path
+    path = Path(name)
+    if not path.is_file():
+        raise NfblError(f"init_checkpoint {name}: no such file")
+    return path
+
+
 def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
     """Linear warm-up to ``lr`` then cosine decay to ``min_lr_ratio × lr``."""
     o = cfg.optim
@@ -408,18 +424,21 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, device: str | None
 
     if cfg.run.init_checkpoint and not resume:
         from nfbl.detectors import checkpoint
-        init = checkpoint.load_checkpoint(cfg.run.init_checkpoint, map_location="cpu")
+        init_path = init_checkpoint_path(cfg.run.init_checkpoint)
+        init = checkpoint.load_checkpoint(init_path, map_location="cpu")
         # global_centre changes what the centre joint carries, not any weight's shape: a
         # neck-centred model can be fine-tuned into a global-centre one.
         if replace(init.config, global_centre=mcfg.global_centre) != mcfg:
             raise NfblError(f"{cfg.run.init_checkpoint}: its model config differs from [model] "
-                            "of the training config; copy its [model] settings")
+                            "of the training config; copy its [model] settings"
+                            + (" (configs/synthetic_v3.toml has the bundled model's)"
+                               if cfg.run.init_checkpoint == "bundled" else ""))
         model.load_state_dict(init.model.state_dict())
-        log.info("initialised the weights from %s%s", cfg.run.init_checkpoint,
+        log.info("initialised the weights from %s%s", init_path,
                  " (adding the global-centre input)" if mcfg.global_centre
                  and not init.config.global_centre else "")
         before = (init.card or {}).get("training_data")
-        data_desc += (f"; fine-tuned from the weights of {Path(cfg.run.init_checkpoint).name}"
+        data_desc += (f"; fine-tuned from the weights of {init_path.name}"
                       + (f", itself trained on: {before}" if before else ""))
     model.to(dev)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr,

@@ -33,17 +33,29 @@ from nfbl.core.sequence import PoseSequence
 log = logging.getLogger(__name__)
 
 BUNDLED_MODEL = "nfbl_default.onnx"
+#: The bundled model's weights as a training checkpoint (config + weights + card, no optimiser
+#: state), for fine-tuning: ``[run] init_checkpoint = "bundled"``. Read by torch, never here.
+BUNDLED_CHECKPOINT = "nfbl_default.pt"
 INPUT_NAME = "keypoints"
 
 
-def bundled_model_path() -> Path | None:
-    """Path of the bundled default model (``nfbl/models/nfbl_default.onnx``), or None."""
+def _package_model_file(name: str) -> Path | None:
     try:
-        res = importlib.resources.files("nfbl") / "models" / BUNDLED_MODEL
+        res = importlib.resources.files("nfbl") / "models" / name
     except (ModuleNotFoundError, TypeError):  # pragma: no cover
         return None
     path = Path(str(res))
     return path if path.is_file() else None
+
+
+def bundled_model_path() -> Path | None:
+    """Path of the bundled default model (``nfbl/models/nfbl_default.onnx``), or None."""
+    return _package_model_file(BUNDLED_MODEL)
+
+
+def bundled_checkpoint_path() -> Path | None:
+    """Path of the bundled model's training checkpoint (``nfbl/models/nfbl_default.pt``), or None."""
+    return _package_model_file(BUNDLED_CHECKPOINT)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -121,3 +121,19 @@ def test_export_with_flip_average_and_decode_settings(exported, tmp_path):
                "--nms-iou", "1.5")
     assert bad.returncode == 2 and "--nms-iou" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "bad.onnx").exists()
+
+
+def test_export_checkpoint_out_writes_weights_with_the_same_card(exported, tmp_path):
+    out = nfbl("export", str(exported / "model.pt"), "-o", str(tmp_path / "m.onnx"),
+               "--flip-average", "--model-version", "2.0", "--checkpoint-out", str(tmp_path / "m.pt"))
+    assert out.returncode == 0, out.stderr
+    ck = C.load_checkpoint(tmp_path / "m.pt")
+    card = json.loads(nfbl("model-info", str(tmp_path / "m.onnx"), "--json").stdout)
+    assert ck.extra is None and ck.card["version"] == card["version"] == "2.0"
+    assert ck.card["test_time_flip"] is True
+    src = C.load_checkpoint(exported / "model.pt")
+    for k, v in src.model.state_dict().items():   # the plain network, not the flip wrapper
+        assert torch.equal(v, ck.model.state_dict()[k]), k
+    same = nfbl("export", str(exported / "model.pt"), "-o", str(tmp_path / "x.onnx"),
+                "--checkpoint-out", str(tmp_path / "x.onnx"))
+    assert same.returncode != 0 and len(same.stderr.strip().splitlines()) == 1

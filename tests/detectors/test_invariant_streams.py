@@ -116,12 +116,17 @@ def test_synthetic_v3_config_switches_the_invariant_inputs_on():
     full = load_config(configs / "synthetic_v3.toml")
     smoke = load_config(configs / "synthetic_v3_smoke.toml")
     base = load_config(configs / "synthetic_default.toml")
-    assert full.data.flatten_tail == base.data.flatten_tail and full.data.train_videos == 480
-    for cfg in (full, smoke):
+    assert full.data.flatten_tail == base.data.flatten_tail and full.data.train_videos == 640
+    assert full.sampling.power == pytest.approx(0.3)
+    finetune = load_config(configs / "imigue_finetune.toml")
+    for cfg in (full, smoke, finetune):
         model = build_model(cfg)
         assert model.cfg.contact_streams and model.cfg.speed_streams
         assert model.cfg.min_score == pytest.approx(0.1)
         assert model.backbone.streams.num_features == 13
+    # the real-data fine-tuning config describes exactly the bundled network
+    assert build_model(finetune).cfg == build_model(full).cfg
+    assert finetune.run.init_checkpoint == "bundled" and finetune.data.dataset == "imigue"
 
 
 def test_training_prepares_records_with_the_models_confidence_mask():

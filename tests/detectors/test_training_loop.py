@@ -135,3 +135,51 @@ def test_init_checkpoint_fine_tunes_and_checks_the_model_config(tmp_path):
     other = ft.replace(model={"head_channels": 12})
     with pytest.raises(NfblError, match="model config differs"):
         train(other, train_records=recs, val_records=[])
+
+
+def test_init_checkpoint_bundled_names_the_packaged_checkpoint(tmp_path, monkeypatch):
+    from nfbl.core.errors import NfblError
+    from nfbl.detectors import train as T
+    from nfbl.exports import runtime
+    recs = toy_records()
+    T.train(tiny_config(tmp_path / "pre", epochs=1), train_records=recs, val_records=[])
+    ft = tiny_config(tmp_path / "ft", epochs=1).replace(run={"init_checkpoint": "bundled"})
+    monkeypatch.setattr(runtime, "bundled_checkpoint_path", lambda: tmp_path / "pre" / "last.pt")
+    res = T.train(ft, train_records=recs, val_records=[])
+    assert res["epochs"] == 1
+    monkeypatch.setattr(runtime, "bundled_checkpoint_path", lambda: None)
+    with pytest.raises(NfblError, match="bundled"):
+        T.train(ft, train_records=recs, val_records=[])
+    missing = ft.replace(run={"init_checkpoint": str(tmp_path / "nope.pt")})
+    with pytest.raises(NfblError, match="no such file"):
+        T.train(missing, train_records=recs, val_records=[])
+
+
+def test_the_packaged_checkpoint_holds_the_bundled_onnx_weights():
+    """nfbl/models/nfbl_default.pt (for init_checkpoint = "bundled") is the network of
+    nfbl_default.onnx: same card version and layout, same outputs on the same input."""
+    from nfbl.detectors import checkpoint
+    from nfbl.exports import runtime
+    pt, onnx_path = runtime.bundled_checkpoint_path(), runtime.bundled_model_path()
+    if pt is None or onnx_path is None:
+        pytest.skip("no bundled checkpoint")
+    ck = checkpoint.load_checkpoint(pt)
+    assert ck.extra is None  # weights only: no optimiser state shipped
+    det = runtime.Detector.load(onnx_path, threads=1)
+    assert ck.card["version"] == det.card.version
+    assert tuple(ck.config.class_ids) == tuple(det.card.class_ids)
+    from nfbl.detectors.config import load_config
+    from nfbl.detectors.train import build_model
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    # configs/imigue_finetune.toml must be able to start from it
+    assert build_model(load_config(configs / "imigue_finetune.toml")).cfg == ck.config
+    from nfbl.detectors.adapter import TorchDetector
+    from nfbl.detectors.model import FlipAveraged
+    net = FlipAveraged(ck.model) if det.card.test_time_flip else ck.model
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(300, 56, 3)) * 0.3).astype(np.float32)
+    x[..., 2] = 0.9
+    a = det.predict(x)
+    b = TorchDetector(net, card=det.card).predict(x)
+    np.testing.assert_allclose(a[0], b[0], atol=1e-4)
+    np.testing.assert_allclose(a[1], b[1], atol=1e-2)
