@@ -105,6 +105,7 @@ class EstimatorProfile:
     touch_sw: float = 0.45
     white: float = 0.5  # weight of the frame-to-frame independent part of the jitter (correlated part: 0.7)
     low_hand_miss: float = 0.0  # per hand and video: chance that the hand is lost whenever it rests low
+    keep_face_hands: bool = False  # v4: hand-loss runs spare a wrist within 0.9 sw of the nose
 
 
 #: Measured on real MediaPipe Holistic and OpenPose output (../shared/realpose, docs/synth.md).
@@ -112,12 +113,16 @@ PROFILES: dict[str, EstimatorProfile] = {
     # OpenPose: per-frame detections, more jitter, hands always reported with low scores
     "openpose": EstimatorProfile("openpose", jitter=1.6, hand_jitter=1.5, correlation=0.6,
                                  body_score=(0.55, 0.92), hand_score=(0.25, 0.7), hand_loss=0.1,
-                                 hand_run=(0.1, 1.0), report_hidden=0.5, swap_touch=0.05, white=0.4),
+                                 hand_run=(0.1, 1.0), report_hidden=0.5, swap_touch=0.05, white=0.4,
+                                 keep_face_hands=True),
     # MediaPipe Holistic: temporally smoothed, confident, loses whole hands for seconds
-    "mediapipe": EstimatorProfile("mediapipe", jitter=1.0, hand_jitter=1.0, correlation=0.85,
-                                  body_score=(0.82, 0.995), hand_score=(0.92, 1.0), hand_loss=0.7,
+    # (v4: jitter 1.0 -> 1.8, hands 1.0 -> 1.6, white 0.15 -> 0.3: v3's MediaPipe shoulders moved
+    # 0.012 sw/s and wrists 0.002 sw/frame, below every real MediaPipe file's 0.026-0.036 sw/s and
+    # 0.003-0.013 sw/frame; body scores 0.82-0.995 -> 0.86-0.998: real MediaPipe files 0.87-0.98)
+    "mediapipe": EstimatorProfile("mediapipe", jitter=1.8, hand_jitter=1.6, correlation=0.85,
+                                  body_score=(0.86, 0.998), hand_score=(0.92, 1.0), hand_loss=0.7,
                                   hand_run=(0.5, 5.0), report_hidden=1.0, swap_touch=0.01,
-                                  low_hand_miss=0.35, white=0.15),
+                                  low_hand_miss=0.35, white=0.3, keep_face_hands=True),
     # generator version 2 (before calibration): white + correlated jitter, mid scores
     "v2": EstimatorProfile("v2", jitter=1.0, hand_jitter=1.0, correlation=0.8, body_score=(0.6, 0.95),
                            hand_score=(0.35, 0.85), hand_loss=1.0, hand_run=(0.1, 1.5), report_hidden=0.4,
@@ -306,6 +311,11 @@ def observe(rng: np.random.Generator, cam: Camera, pts3d: np.ndarray, names: lis
                 mid = 0.5 * (uv[:, idx["left_shoulder"]] + uv[:, idx["right_shoulder"]])
                 low = (w[:, 1] - mid[:, 1]) / max(sw_px, 1.0) > rng.uniform(0.6, 1.0)
                 lost |= low
+            if prof.keep_face_hands and "nose" in idx:
+                # measured: no real file (MediaPipe or OpenPose) loses a hand whose wrist is
+                # within 0.9 sw of the nose; v3 lost some there by chance (face-contact
+                # dropout up to 0.34 of a video's contact frames)
+                lost &= ~(np.linalg.norm(w - uv[:, idx["nose"]], axis=-1) < 0.9 * sw_px)
             drop[lost[:, None] & h[None, :]] = True
         swap = _runs(rng, t, fps, noise.swap_per_min * lv, 0.2, 2.0)
         if noise.touch_swaps and prof.swap_touch > 0 and "left_wrist" in idx and "right_wrist" in idx:
