@@ -19,6 +19,38 @@ from nfbl.synth import realism as R
 from nfbl.synth.camera import NoiseConfig
 
 I = CANONICAL.index
+def test_observed_shoulders_follow_the_elbows():
+    cfg = SynthConfig(
+        minutes=0.5,
+        classes=(3, 31),
+        rate_scale=2.0,
+        noise=NoiseConfig(
+            profile="openpose", jitter_body=0, jitter_head=0, jitter_elbow=0, outlier=0
+        ),
+    )
+    moving = generate_video(cfg, seed=7)[0].keypoints[0]
+    rigid = generate_video(replace(cfg, noise=replace(cfg.noise, shoulder_follow=0.0)), seed=7)[
+        0
+    ].keypoints[0]
+    sw = np.median(
+        np.linalg.norm(
+            rigid[:, I["left_shoulder"], :2] - rigid[:, I["right_shoulder"], :2], axis=-1
+        )
+    )
+    for s in ("left", "right"):
+        sh, el = I[f"{s}_shoulder"], I[f"{s}_elbow"]
+        ok = (moving[:, sh, 2] > 0) & (rigid[:, sh, 2] > 0) & (rigid[:, el, 2] > 0)
+        np.testing.assert_allclose(moving[:, el], rigid[:, el])  # the arm is unchanged
+        shift = moving[ok, sh, :2] - rigid[ok, sh, :2]
+        disp = rigid[ok, el, :2] - np.median(rigid[ok, el, :2], axis=0)
+        assert (
+            0.03 * sw < np.linalg.norm(shift, axis=-1).max() <= 0.1 * sw + 1e-3
+        )  # saturates at 0.1 sw
+        assert np.median(np.sum(shift * disp, -1)) > 0  # along the elbow's displacement
+        small = np.linalg.norm(disp, axis=-1) < 0.05 * sw
+        np.testing.assert_allclose(shift[small], 0.2 * disp[small], atol=0.002 * sw)
+
+
 def _face_dropout(monkeypatch, keep: bool) -> float:
     monkeypatch.setitem(
         C.PROFILES,
