@@ -13,12 +13,15 @@ import pytest
 
 from nfbl.core.skeletons import CANONICAL
 from nfbl.exports.model_input import prepare
-from nfbl.synth import SynthConfig, generate_video
+from nfbl.synth import SynthConfig, generate_video, simulate
 from nfbl.synth import camera as C
 from nfbl.synth import realism as R
 from nfbl.synth.camera import NoiseConfig
 
 I = CANONICAL.index
+QUIET = SynthConfig(minutes=0.5, rate_scale=1e-6, noise=NoiseConfig(level=0.0))
+
+
 def test_observed_shoulders_follow_the_elbows():
     cfg = SynthConfig(
         minutes=0.5,
@@ -86,3 +89,17 @@ def test_mediapipe_profile_moves_like_real_mediapipe(seed):
     s = R.sequence_statistics(R.prepared(generate_video(cfg, seed=(9, seed))[0], prepare))
     assert 0.022 < s["shoulder_speed"] < 0.05
     assert 0.003 < s["wrist_jerk"] < 0.011
+
+
+def test_resting_fingers_point_forward_not_across_the_body():
+    # v4: resting index tips sit about above their wrists (real files), not near the midline
+    offs = []
+    for seed in range(6):
+        sim = simulate(QUIET, seed=(31, seed))
+        if sim.idle.rest != "table":
+            continue
+        for s, sg in (("left", 1.0), ("right", -1.0)):
+            wrist = sim.pose.joints[f"{s}_wrist"][:, 0]
+            tip = sim.pose.hands[s][:, 8, 0]
+            offs.append(float(np.median(sg * (wrist - tip))))  # how far the tip points inwards (m)
+    assert offs and np.median(offs) < 0.09
