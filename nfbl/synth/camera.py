@@ -105,6 +105,7 @@ class EstimatorProfile:
     touch_sw: float = 0.45
     white: float = 0.5  # weight of the frame-to-frame independent part of the jitter (correlated part: 0.7)
     low_hand_miss: float = 0.0  # per hand and video: chance that the hand is lost whenever it rests low
+    keep_face_hands: bool = False  # v4: hand-loss runs spare a wrist within 0.9 sw of the nose
 
 
 #: Measured on real MediaPipe Holistic and OpenPose output (../shared/realpose, docs/synth.md).
@@ -112,12 +113,16 @@ PROFILES: dict[str, EstimatorProfile] = {
     # OpenPose: per-frame detections, more jitter, hands always reported with low scores
     "openpose": EstimatorProfile("openpose", jitter=1.6, hand_jitter=1.5, correlation=0.6,
                                  body_score=(0.55, 0.92), hand_score=(0.25, 0.7), hand_loss=0.1,
-                                 hand_run=(0.1, 1.0), report_hidden=0.5, swap_touch=0.05, white=0.4),
+                                 hand_run=(0.1, 1.0), report_hidden=0.5, swap_touch=0.05, white=0.4,
+                                 keep_face_hands=True),
     # MediaPipe Holistic: temporally smoothed, confident, loses whole hands for seconds
-    "mediapipe": EstimatorProfile("mediapipe", jitter=1.0, hand_jitter=1.0, correlation=0.85,
-                                  body_score=(0.82, 0.995), hand_score=(0.92, 1.0), hand_loss=0.7,
+    # (v4: jitter 1.0 -> 1.8, hands 1.0 -> 1.6, white 0.15 -> 0.3: v3's MediaPipe shoulders moved
+    # 0.012 sw/s and wrists 0.002 sw/frame, below every real MediaPipe file's 0.026-0.036 sw/s and
+    # 0.003-0.013 sw/frame; body scores 0.82-0.995 -> 0.86-0.998: real MediaPipe files 0.87-0.98)
+    "mediapipe": EstimatorProfile("mediapipe", jitter=1.8, hand_jitter=1.6, correlation=0.85,
+                                  body_score=(0.86, 0.998), hand_score=(0.92, 1.0), hand_loss=0.7,
                                   hand_run=(0.5, 5.0), report_hidden=1.0, swap_touch=0.01,
-                                  low_hand_miss=0.35, white=0.15),
+                                  low_hand_miss=0.35, white=0.3, keep_face_hands=True),
     # generator version 2 (before calibration): white + correlated jitter, mid scores
     "v2": EstimatorProfile("v2", jitter=1.0, hand_jitter=1.0, correlation=0.8, body_score=(0.6, 0.95),
                            hand_score=(0.35, 0.85), hand_loss=1.0, hand_run=(0.1, 1.5), report_hidden=0.4,
@@ -153,6 +158,7 @@ class NoiseConfig:
     hallucinate: float = 1.0        # x the profile's report_hidden: videos reporting occluded body joints
     face_hand_loss: float = 0.0     # per frame: a hand in front of the face is not detected (real: 0 measured)
     touch_swaps: bool = True        # hands swap when they touch or cross (the profile's swap_touch)
+    shoulder_follow: float = 0.2    # v4: observed shoulder follows its elbow by this share (v3: 0)
 
     def __post_init__(self) -> None:
         if self.profile != "mixed" and self.profile not in PROFILES:
@@ -269,6 +275,19 @@ def observe(rng: np.random.Generator, cam: Camera, pts3d: np.ndarray, names: lis
     sigma[is_hand] = noise.jitter_hand * prof.hand_jitter
     sigma[is_hand & is_tip] = noise.jitter_tip * prof.hand_jitter
     sigma = sigma * sw_px * lv
+    if noise.shoulder_follow > 0 and lv > 0:
+        # v4: the estimated shoulder point is pulled along by the arm (it sits on the deltoid's
+        # outline, which moves with the upper arm): a share of the elbow's image displacement from
+        # its median, saturating at 0.1 sw. Real shoulders spread 0.005-0.014 sw within 1.3 s
+        # windows (the PATS host 0.005-0.006), v3's 0.002; the 3D skeleton is not changed.
+        uv = uv.copy()
+        for side in ("left", "right"):
+            if f"{side}_shoulder" in idx and f"{side}_elbow" in idx:
+                el = uv[:, idx[f"{side}_elbow"]]
+                d = noise.shoulder_follow * lv * (el - np.median(el, axis=0))
+                n = np.linalg.norm(d, axis=-1, keepdims=True)
+                cap = 0.1 * sw_px
+                uv[:, idx[f"{side}_shoulder"]] += d * cap * np.tanh(n / cap) / np.maximum(n, 1e-9)
     rho = prof.correlation if prof.name != "v2" else noise.correlation
     jit = (0.7 * _ar1(rng, (t, k, 2), rho) + prof.white * rng.standard_normal((t, k, 2))) * sigma[None, :, None]
     # hands: a shared offset per hand (the hand box drifts) on top of per-joint noise
@@ -306,6 +325,11 @@ def observe(rng: np.random.Generator, cam: Camera, pts3d: np.ndarray, names: lis
                 mid = 0.5 * (uv[:, idx["left_shoulder"]] + uv[:, idx["right_shoulder"]])
                 low = (w[:, 1] - mid[:, 1]) / max(sw_px, 1.0) > rng.uniform(0.6, 1.0)
                 lost |= low
+            if prof.keep_face_hands and "nose" in idx:
+                # measured: no real file (MediaPipe or OpenPose) loses a hand whose wrist is
+                # within 0.9 sw of the nose; v3 lost some there by chance (face-contact
+                # dropout up to 0.34 of a video's contact frames)
+                lost &= ~(np.linalg.norm(w - uv[:, idx["nose"]], axis=-1) < 0.9 * sw_px)
             drop[lost[:, None] & h[None, :]] = True
         swap = _runs(rng, t, fps, noise.swap_per_min * lv, 0.2, 2.0)
         if noise.touch_swaps and prof.swap_touch > 0 and "left_wrist" in idx and "right_wrist" in idx:

@@ -178,7 +178,9 @@ def _idle_arm(rng: np.random.Generator, t: int, fps: float, body: B.BodyParams, 
     s = body.scale
     if idle.rest == "table":
         rest = np.array([sg * rng.uniform(0.10, 0.20) * s, idle.table_height + 0.05, rng.uniform(0.30, 0.40) * s])
-        fdir = np.array([-sg * rng.uniform(0.2, 0.6), -0.05, 1.0])
+        # v4: fingers point more forward (v3: inward 0.2-0.6): real resting index tips sit about
+        # above their wrists (PATS host, signers at rest), v3's near the body midline
+        fdir = np.array([-sg * rng.uniform(0.05, 0.35), -0.05, 1.0])
     elif idle.rest == "lap":
         rest = np.array([sg * rng.uniform(0.09, 0.16) * s, idle.table_height + 0.05, rng.uniform(0.20, 0.28) * s])
         fdir = np.array([-sg * rng.uniform(0.1, 0.4), -0.3, 1.0])
