@@ -259,14 +259,39 @@ def shared_joints(real: Sequence[np.ndarray]) -> list[int]:
     return out
 
 
-def domain_auc(real: Sequence[np.ndarray], synthetic: Sequence[np.ndarray], seed: int = 0,
-               max_per_domain: int = 2000) -> tuple[float, int, int]:
-    """Cross-validated ROC AUC of a logistic regression telling synthetic from real windows.
+def feature_names(joints: Sequence[int] | None = None) -> list[str]:
+    """Names of the columns of :func:`window_features` (same ``joints``)."""
+    key = list(_KEY if joints is None else joints)
+    names = [f"{LAYOUT.joints[j]} {what}" for j in key
+             for what in ("mean x", "mean y", "spread x", "spread y", "speed", "second difference")]
+    for g in ("body", "left hand", "right hand"):
+        names += [f"{g} presence", f"{g} mean score"]
+    return names
 
-    Sequences are kept whole within a fold (GroupKFold, up to 5 folds). Returns
-    (AUC, real windows, synthetic windows); AUC is NaN when either side has fewer than 2
-    sequences with a full window.
-    """
+
+@dataclass(frozen=True)
+class DomainResult:
+    """What the domain classifier found.
+
+    ``auc``: cross-validated ROC AUC (NaN with fewer than 2 sequences on a side);
+    ``per_sequence``: ``(side, name) -> mean out-of-fold probability that the sequence's
+    windows are synthetic`` (a real sequence near 1 is one the generator does not resemble);
+    ``cues``: the largest standardised weights of the classifier refitted on every window,
+    ``(feature, weight)``, positive = more synthetic."""
+
+    auc: float
+    real_windows: int
+    synthetic_windows: int
+    per_sequence: dict[tuple[str, str], float] = field(default_factory=dict)
+    cues: list[tuple[str, float]] = field(default_factory=list)
+
+
+def domain_classifier(real: dict[str, np.ndarray], synthetic: dict[str, np.ndarray], seed: int = 0,
+                      max_per_domain: int = 2000, n_cues: int = 8) -> DomainResult:
+    """Cross-validated logistic regression telling synthetic from real windows.
+
+    Sequences (dict name -> prepared ``(T, V, 3)``) are kept whole within a fold (GroupKFold,
+    up to 5 folds)."""
     try:
         from sklearn.linear_model import LogisticRegression
         from sklearn.metrics import roc_auc_score
@@ -276,39 +301,65 @@ def domain_auc(real: Sequence[np.ndarray], synthetic: Sequence[np.ndarray], seed
     except ImportError:
         raise MissingDependencyError("scikit-learn", "extras", "The realism report's domain classifier") from None
     rng = np.random.default_rng(seed)
-    joints = shared_joints(real)
-    xs, ys, gs = [], [], []
+    joints = shared_joints(list(real.values()))
+    xs, ys, gs, names = [], [], [], []
     n_side = [0, 0]
-    group = 0
-    for label, seqs in ((0, real), (1, synthetic)):
-        feats = [window_features(x, joints=joints) for x in seqs]
-        feats = [f for f in feats if len(f)]
-        total = sum(len(f) for f in feats)
+    for label, (side, seqs) in enumerate((("real", real), ("synthetic", synthetic))):
+        feats = {n: window_features(x, joints=joints) for n, x in seqs.items()}
+        feats = {n: f for n, f in feats.items() if len(f)}
+        total = sum(len(f) for f in feats.values())
         keep = min(1.0, max_per_domain / max(total, 1))
-        for f in feats:
+        for n, f in feats.items():
             if keep < 1.0:
                 f = f[rng.random(len(f)) < keep] if len(f) > 1 else f
             if not len(f):
                 continue
             xs.append(f)
             ys.append(np.full(len(f), label))
-            gs.append(np.full(len(f), group))
-            group += 1
+            gs.append(np.full(len(f), len(names)))
+            names.append((side, n))
             n_side[label] += 1
     if min(n_side) < 2:
-        return float("nan"), 0, 0
+        return DomainResult(float("nan"), 0, 0)
     X, y, g = np.concatenate(xs), np.concatenate(ys), np.concatenate(gs)
-    n_groups = len(np.unique(g))
-    folds = min(5, n_side[0], n_side[1], n_groups)
+    folds = min(5, n_side[0], n_side[1], len(names))
+
+    def model():
+        return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000, class_weight="balanced"))
+
     pred = np.zeros(len(y))
     for tr, te in GroupKFold(n_splits=folds).split(X, y, g):
         if len(np.unique(y[tr])) < 2:
             pred[te] = 0.5
             continue
-        clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000, class_weight="balanced"))
-        clf.fit(X[tr], y[tr])
-        pred[te] = clf.predict_proba(X[te])[:, 1]
-    return float(roc_auc_score(y, pred)), int((y == 0).sum()), int((y == 1).sum())
+        pred[te] = model().fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
+    per_seq = {names[k]: float(pred[g == k].mean()) for k in range(len(names))}
+    w = model().fit(X, y)[-1].coef_[0]
+    order = np.argsort(-np.abs(w))[:n_cues]
+    fn = feature_names(joints)
+    cues = [(fn[i], float(w[i])) for i in order]
+    return DomainResult(float(roc_auc_score(y, pred)), int((y == 0).sum()), int((y == 1).sum()),
+                        per_seq, cues)
+
+
+def domain_auc(real: Sequence[np.ndarray], synthetic: Sequence[np.ndarray], seed: int = 0,
+               max_per_domain: int = 2000) -> tuple[float, int, int]:
+    """(AUC, real windows, synthetic windows) of :func:`domain_classifier`; AUC is NaN when
+    either side has fewer than 2 sequences with a full window."""
+    r = domain_classifier({f"r{i}": x for i, x in enumerate(real)},
+                          {f"s{i}": x for i, x in enumerate(synthetic)}, seed, max_per_domain)
+    return r.auc, r.real_windows, r.synthetic_windows
+
+
+def shoulder_tilt_deg(x: np.ndarray) -> float:
+    """Median angle (degrees, 0 = level) of the shoulder line of a prepared sequence; a person
+    lying or a camera turned sideways reads near 90 (NaN without both shoulders)."""
+    ls, rs = x[:, _SHOULDERS[0]], x[:, _SHOULDERS[1]]
+    ok = (ls[:, 2] > 0) & (rs[:, 2] > 0)
+    if not ok.any():
+        return float("nan")
+    d = ls[ok, :2] - rs[ok, :2]
+    return float(np.degrees(np.median(np.abs(np.arctan2(d[:, 1], np.abs(d[:, 0]) + 1e-9)))))
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -323,6 +374,10 @@ class RealismReport:
     real_windows: int
     synthetic_windows: int
     notes: list[str] = field(default_factory=list)
+    #: (side, sequence) -> mean out-of-fold probability "synthetic" of its windows
+    per_sequence: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: the classifier's largest standardised weights (feature, weight; > 0 = synthetic)
+    cues: list[tuple[str, float]] = field(default_factory=list)
 
     def _values(self, side: dict[str, dict[str, float]], key: str) -> np.ndarray:
         v = np.array([s[key] for s in side.values()], dtype=np.float64)
@@ -347,6 +402,9 @@ class RealismReport:
                 "fps": FPS, "window": WINDOW, "statistics": self.rows(),
                 "domain_auc": self.auc, "real_windows": self.real_windows,
                 "synthetic_windows": self.synthetic_windows,
+                "domain_per_sequence": [{"side": k[0], "sequence": k[1], "p_synthetic": v}
+                                        for k, v in self.per_sequence.items()],
+                "domain_cues": [{"feature": f, "weight": w} for f, w in self.cues],
                 "real_sequences": self.real, "synthetic_sequences": self.synthetic, "notes": self.notes})
 
     def table(self) -> str:
@@ -366,6 +424,15 @@ class RealismReport:
         lines.append(f"| domain classifier AUC (synthetic vs real windows) | ROC AUC | 0.5 = indistinguishable | "
                      f"{auc} ({self.real_windows} real / {self.synthetic_windows} synthetic windows) | "
                      f"{'n/a' if not np.isfinite(self.auc) else ('yes' if self.auc <= 0.75 else '**no**')} (≤ 0.75) |")
+        real_p = sorted(((n, p) for (side, n), p in self.per_sequence.items() if side == "real"),
+                        key=lambda kv: -kv[1])
+        if real_p:
+            lines += ["", "Real sequences the classifier finds least real (mean out-of-fold "
+                      "p(synthetic) of their windows; 0.5 = could be either):", ""]
+            lines += [f"- {n}: {p:.2f}" for n, p in real_p]
+        if self.cues:
+            lines += ["", "Largest cues (standardised weight; > 0 = reads synthetic):", ""]
+            lines += [f"- {f}: {w:+.2f}" for f, w in self.cues]
         return "\n".join(lines)
 
 
@@ -401,8 +468,15 @@ def realism_report(real: Iterable[PoseSequence], synthetic: Iterable[PoseSequenc
     if not sides[1]:
         raise NfblError("the realism report needs at least one synthetic sequence")
     stats = [{n: sequence_statistics(x) for n, x in s.items()} for s in sides]
-    auc, nr, ns = domain_auc(list(sides[0].values()), list(sides[1].values()), seed=seed)
-    return RealismReport(stats[0], stats[1], auc, nr, ns, notes)
+    for name, x in sides[0].items():
+        tilt = shoulder_tilt_deg(x)
+        if np.isfinite(tilt) and tilt > 45:
+            notes.append(f"{name}: the shoulder line is {tilt:.0f} degrees from level (person or "
+                         "camera turned sideways); its motion is not comparable with an upright "
+                         "seated person's")
+    dom = domain_classifier(sides[0], sides[1], seed=seed)
+    return RealismReport(stats[0], stats[1], dom.auc, dom.real_windows, dom.synthetic_windows, notes,
+                         dom.per_sequence, dom.cues)
 
 
 def synthetic_sequences(n_videos: int = 6, minutes: float = 1.0, seed: int = 0, config=None) -> list[PoseSequence]:

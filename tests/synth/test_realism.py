@@ -86,6 +86,38 @@ def test_domain_classifier_separates_different_and_not_same_domains():
     assert np.isnan(R.domain_auc(a[:1], a)[0])  # too few sequences on one side
 
 
+def test_domain_classifier_names_the_odd_sequence_and_its_cue():
+    """Synthetic people jitter 6x more than real ones; one 'real' sequence jitters like the
+    synthetic ones: it is the real sequence read as most synthetic. The cues are named
+    features, largest weight first."""
+    pytest.importorskip("sklearn")
+    real = {f"r{i}": x for i, x in enumerate(_noisy_people(5, 1.0, 4))}
+    real["odd"] = _noisy_people(1, 6.0, 6)[0]
+    syn = {f"s{i}": x for i, x in enumerate(_noisy_people(6, 6.0, 5))}
+    res = R.domain_classifier(real, syn, n_cues=4)
+    p_real = {n: p for (side, n), p in res.per_sequence.items() if side == "real"}
+    assert set(p_real) == set(real) and len(res.per_sequence) == 12
+    assert max(p_real, key=p_real.get) == "odd" and p_real["odd"] > 0.5
+    assert all(p < 0.5 for n, p in p_real.items() if n != "odd")
+    names = R.feature_names(R.shared_joints(list(real.values())))
+    assert len(res.cues) == 4 and all(f in names for f, _ in res.cues)
+    w = [abs(v) for _, v in res.cues]
+    assert w == sorted(w, reverse=True) and w[0] > 0
+
+
+def test_sideways_reference_is_flagged():
+    kp = _still_person(96)
+    turned = kp.copy()
+    turned[..., 0], turned[..., 1] = kp[..., 1], kp[..., 0]      # person lying on the side
+    assert R.shoulder_tilt_deg(R.prepared(PoseSequence(kp[None], L.name, 25.0, np.arange(96) / 25.0), prepare)) < 1
+    seqs = [PoseSequence(a[None], L.name, 25.0, np.arange(96) / 25.0, video_id=n)
+            for n, a in (("upright", kp), ("turned", turned))]
+    pytest.importorskip("sklearn")
+    rep = R.realism_report(seqs, R.synthetic_sequences(2, 0.2, seed=0), prepare)
+    flagged = [n for n in rep.notes if "sideways" in n]
+    assert len(flagged) == 1 and flagged[0].startswith("turned")
+
+
 def test_realism_cli_on_npz_inputs(cli, tmp_path):
     from nfbl.synth import SynthConfig, generate_video
 
