@@ -8,7 +8,7 @@ them into 3D joint trajectories. Everything is vectorised over time.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -106,9 +106,12 @@ class Idle:
     beat_rate: float     # beats per minute per free arm
     fidget: float        # multiplier of sway/head motion
     hand_activity: float = 1.0  # how much the resting hands move while talking (v3)
+    hands_close: bool = False   # v4: both hands rest near the midline, fingertips almost touching
 
 
 SETTINGS = ("press", "mixed")
+#: v4: share of press-setting videos with table rest whose hands rest together (see sample_idle)
+HANDS_CLOSE_SHARE = 0.35
 
 
 def sample_idle(rng: np.random.Generator, setting: str = "press") -> Idle:
@@ -120,11 +123,18 @@ def sample_idle(rng: np.random.Generator, setting: str = "press") -> Idle:
         rest = "table" if u < 0.85 else "lap_under_table"
     else:
         rest = "table" if u < 0.6 else ("lap" if u < 0.85 else "lap_under_table")
-    return Idle(rest=rest, table_height=float(rng.uniform(0.12, 0.24) if rest != "lap" else rng.uniform(0.06, 0.12)),
+    idle = Idle(rest=rest, table_height=float(rng.uniform(0.12, 0.24) if rest != "lap" else rng.uniform(0.06, 0.12)),
                 table_near=float(rng.uniform(0.18, 0.3) if rest == "table" else rng.uniform(0.3, 0.36)),
                 table_far=float(rng.uniform(0.8, 1.2)),
                 slouch=float(np.deg2rad(rng.uniform(-4, 12))), beat_rate=float(rng.uniform(6, 24)),
                 fidget=float(rng.uniform(0.6, 1.5)), hand_activity=float(rng.uniform(0.3, 1.6)))
+    # v4 hard negative: at press conferences the hands often rest together in front of the body,
+    # for minutes, without any NFBL event (iMiGUE's N22 "Rubbing or holding hands" and N23
+    # "Crossing fingers" last about 3 s at median, so long still hands-together rest is not
+    # labelled). A detector that has only seen hands meet during N22/N23/N24 fires on it.
+    if rest == "table" and setting == "press" and rng.random() < HANDS_CLOSE_SHARE:
+        idle = replace(idle, hands_close=True)
+    return idle
 
 
 def idle_channels(rng: np.random.Generator, t: int, fps: float, body: B.BodyParams, idle: Idle) -> Channels:
@@ -176,7 +186,12 @@ def _idle_arm(rng: np.random.Generator, t: int, fps: float, body: B.BodyParams, 
               side: str, talk: np.ndarray) -> ArmChannels:
     sg = SIGN[side]
     s = body.scale
-    if idle.rest == "table":
+    if idle.rest == "table" and idle.hands_close:
+        # v4: hands together on the table, wrists 3-6 cm either side of the midline, fingers
+        # turned inwards so that the fingertips meet or overlap (a still, long hard negative)
+        rest = np.array([sg * rng.uniform(0.03, 0.06) * s, idle.table_height + 0.05, rng.uniform(0.28, 0.36) * s])
+        fdir = np.array([-sg * rng.uniform(0.5, 1.0), -0.05, 1.0])
+    elif idle.rest == "table":
         rest = np.array([sg * rng.uniform(0.10, 0.20) * s, idle.table_height + 0.05, rng.uniform(0.30, 0.40) * s])
         # v4: fingers point more forward (v3: inward 0.2-0.6): real resting index tips sit about
         # above their wrists (PATS host, signers at rest), v3's near the body midline
@@ -190,7 +205,7 @@ def _idle_arm(rng: np.random.Generator, t: int, fps: float, body: B.BodyParams, 
     target = rest + 0.015 * smooth_noise(rng, t, 2.0 * fps, (3,))
     # talking hands (not NFBL): small, slow wandering of the resting hand while speaking,
     # scaled by the person's hand activity (v3; real seated talkers' wrists move 0.13-0.31 sw/s)
-    act = idle.hand_activity * rng.uniform(0.6, 1.4)
+    act = idle.hand_activity * rng.uniform(0.6, 1.4) * (0.5 if idle.hands_close else 1.0)
     wander = smooth_noise(rng, t, rng.uniform(0.3, 0.7) * fps, (3,)) * (1.0, 0.6, 0.8)
     target += (act * 0.08 * s) * (0.35 + 0.65 * talk)[:, None] * wander
     # rest re-arrangements: every 20-90 s the hand slides to a nearby resting place (not NFBL)

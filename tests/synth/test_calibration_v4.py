@@ -103,3 +103,26 @@ def test_resting_fingers_point_forward_not_across_the_body():
             tip = sim.pose.hands[s][:, 8, 0]
             offs.append(float(np.median(sg * (wrist - tip))))  # how far the tip points inwards (m)
     assert offs and np.median(offs) < 0.09
+
+
+def test_hands_close_rest_is_a_long_still_hard_negative():
+    """v4: a share of press-conference videos rest both hands together on the table (no event);
+    the wrists then sit far closer than in the ordinary table rest."""
+    from dataclasses import replace
+
+    from nfbl.synth import body as B
+    from nfbl.synth import motion as M
+
+    rng = np.random.default_rng(0)
+    body = B.sample_body(rng)
+    idle = M.sample_idle(np.random.default_rng(1), "press")
+    idle = replace(idle, rest="table")
+    gaps = {}
+    for close in (False, True):
+        ch = M.idle_channels(np.random.default_rng(2), 25 * 20, 25.0, body, replace(idle, hands_close=close))
+        p = M.pose_3d(body, ch)
+        gaps[close] = float(np.median(np.linalg.norm(p.joints["left_wrist"] - p.joints["right_wrist"], axis=-1)))
+    assert gaps[True] < 0.16 * body.scale < gaps[False]
+    shares = [M.sample_idle(np.random.default_rng(k), "press").hands_close for k in range(400)]
+    assert 0.2 < np.mean(shares) < 0.4          # 0.85 (table) x 0.35
+    assert not any(M.sample_idle(np.random.default_rng(k), "mixed").hands_close for k in range(100))
