@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"),
                    help="device (default: the config's [run] device, 'auto' = CUDA if present)")
     p.add_argument("--out", help="output folder (overrides [run] out_dir)")
+    p.add_argument("--max-epochs", type=positive_int, metavar="N",
+                   help="stop after N epochs of this invocation (the learning-rate schedule "
+                        "still spans [optim] epochs; continue later with --resume)")
     p.add_argument("--eval-only", metavar="CKPT",
                    help="do not train: score this checkpoint on the config's validation data")
     p.add_argument("--protocol", default=None, metavar="NAME",
@@ -131,7 +134,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                          indent=1, default=float))
         return 0
     t0 = time.time()
-    res = T.train(cfg, resume=args.resume, device=args.device)
+    res = T.train(cfg, resume=args.resume, device=args.device, max_epochs=args.max_epochs)
     hist = res["history"]
     if hist:
         last = hist[-1]

@@ -1,6 +1,7 @@
 """Training building blocks: dense targets, augmentations, losses, config (no model needed)."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -194,3 +195,23 @@ def test_dense_targets_agree_with_decoding_encode():
                                 np.array([e.end for e in events]), times, 1 / 25.0, 3)
     np.testing.assert_array_equal(cls, labels)
     np.testing.assert_allclose(dist, offsets, atol=1e-3)
+
+
+def test_cli_max_epochs_stops_early_and_resume_finishes(tmp_path):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(f'extends = "{(REPO / "configs" / "tiny_smoke.toml").as_posix()}"\n'
+                   '[data]\ntrain_videos = 2\nval_videos = 1\nminutes = 0.3\n'
+                   '[optim]\nsteps_per_epoch = 2\n')
+    run = [sys.executable, "-m", "nfbl", "train", "--config", str(cfg), "--device", "cpu",
+           "--out", str(tmp_path / "run")]
+    r = subprocess.run(run + ["--max-epochs", "1"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    hist = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["epoch"] for h in hist] == [1]
+    r = subprocess.run(run + ["--resume", str(tmp_path / "run" / "last.pt")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    hist = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["epoch"] for h in hist] == [1, 2]
+    bad = subprocess.run(run + ["--max-epochs", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
