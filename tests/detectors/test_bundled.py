@@ -26,6 +26,8 @@ def test_bundled_model_is_small_and_its_card_is_honest():
     card = _card()
     text = card["training_data"]
     assert "synthetic only" in text and "no real data" in text
+    # trained on the calibrated generator (versions 3/4), not on the uncalibrated version 2
+    assert "generator version 4" in text and "generator version 2" not in text
     assert "20.0 h" in text or "h at 25 fps" in text
     assert card["metrics"], "the card must state held-out numbers"
     assert card["layout"] == "nfbl56" and 16 in card["class_ids"]
