@@ -13,7 +13,7 @@ import argparse
 import errno
 import logging
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 from nfbl import __version__
 from nfbl.cli import (batch_cmd, bench_cmd, demo_cmd, detect_cmd, emotion_cmd, events_cmd,
@@ -65,6 +65,19 @@ def os_error_line(exc: OSError) -> str:
     if where is not None:   # name the output, not its temporary file
         where = str(target_of(where) or where)
     return f"{where}: {cause}" if where else f"{cause} ({str(exc).splitlines()[0][:200]})"
+
+
+def run_tool(tool_main: Callable[[], int], prog: str) -> int:
+    """Run a stand-alone tool of this package (``python -m nfbl.cli.videobench``, ...): user
+    errors and operating-system errors become one line on stderr and exit status 2."""
+    try:
+        return int(tool_main() or 0)
+    except NfblError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{prog}: error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -49,13 +49,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _cli() -> int:
-    try:
-        return main()
-    except NfblError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
 if __name__ == "__main__":
-    sys.exit(_cli())
+    from nfbl.cli import run_tool
+    sys.exit(run_tool(main, "nfbl facesbench"))

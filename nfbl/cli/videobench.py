@@ -75,15 +75,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _cli() -> int:
-    """``python -m nfbl.cli.videobench``: user errors become one line and exit status 2."""
-    from nfbl.core.errors import NfblError  # noqa: PLC0415
-    try:
-        return main()
-    except NfblError as exc:
-        print(f"nfbl videobench: error: {exc}", file=sys.stderr)
-        return 2
-
-
 if __name__ == "__main__":
-    sys.exit(_cli())
+    from nfbl.cli import run_tool
+    sys.exit(run_tool(main, "nfbl videobench"))

@@ -342,3 +342,21 @@ def test_pyav_enospc_while_encoding_is_one_line():
             c.mux(p)
         c.close()
     assert os_error_line(exc.value) == "/dev/full: no space left on device"
+
+
+def test_stand_alone_tools_turn_user_and_os_errors_into_one_line(capsys):
+    from nfbl.cli import run_tool
+    from nfbl.core.errors import NfblError
+
+    def bad_input() -> int:
+        raise NfblError("no such file: x.mp4")
+
+    def read_only() -> int:
+        raise PermissionError(13, "Permission denied", "/ro/out.json")
+
+    assert run_tool(bad_input, "nfbl videobench") == 2
+    assert capsys.readouterr().err == "nfbl videobench: error: no such file: x.mp4\n"
+    assert run_tool(read_only, "nfbl facesbench") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("nfbl facesbench: error: /ro/out.json")
+    assert run_tool(lambda: 0, "t") == 0
