@@ -331,6 +331,8 @@ def _describe(exc: BaseException, timeout_s: float) -> tuple[str, bool]:
         return f"no complete answer within {timeout_s:g} s", True
     if isinstance(exc, http.client.RemoteDisconnected):
         return "the server closed the connection without an answer", True
+    if isinstance(exc, ConnectionResetError):
+        return f"the server reset the connection ({_one_line(exc)})", True
     if isinstance(exc, http.client.IncompleteRead):
         got = len(exc.partial or b"")
         owed = f" of {got + exc.expected}" if isinstance(exc.expected, int) else ""

@@ -5,7 +5,9 @@ The server answers a scripted, bounded list of responses (then 503) and records 
 from __future__ import annotations
 
 import json
+import re
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -348,11 +350,20 @@ class RawServer:
         try:
             conn.settimeout(5)
             data = b""
-            while b"\r\n\r\n" not in data:       # read the request head (the body may follow)
+            while b"\r\n\r\n" not in data:       # read the request head
                 chunk = conn.recv(65536)
                 if not chunk:
                     return
                 data += chunk
+            # ... and the whole body: closing with unread bytes makes the kernel send a reset,
+            # which the client would (rightly) report as a reset, not as the failure under test
+            head, _, body = data.partition(b"\r\n\r\n")
+            m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+            while m and len(body) < int(m.group(1)):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                body += chunk
             self.handle(conn, self.stop)
         except OSError:
             pass
@@ -445,6 +456,17 @@ def test_server_closes_without_answer_is_retried():
         with pytest.raises(LLMError, match="closed the connection without an answer.*3 tries"):
             ChatClient(cfg(srv.url, max_retries=2), sleep=lambda s: None).complete(MESSAGES)
         assert srv.connections == 3
+
+
+def test_server_resets_connection_is_retried_and_named():
+    def handle(conn, stop):   # SO_LINGER 0: close() sends a reset, as a crashing proxy does
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    with RawServer(handle) as srv:
+        with pytest.raises(LLMError, match="reset the connection.*3 tries") as info:
+            ChatClient(cfg(srv.url, max_retries=2), sleep=lambda s: None).complete(MESSAGES)
+        assert srv.connections == 3
+    assert "cannot connect" not in str(info.value)
 
 
 def test_config_refuses_nonsense_timeouts():
