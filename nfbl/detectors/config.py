@@ -30,7 +30,11 @@ class DataConfig:
     ``source``: ``"synthetic"`` (videos generated from seeds by :mod:`nfbl.synth`, cached
     under ``cache_dir`` when set), ``"corpus"`` (a folder written by ``nfbl synth``:
     ``corpus_dir``) or ``"dataset"`` (a real dataset read by :mod:`nfbl.io.datasets`:
-    ``dataset``, ``dataset_root``, ``train_split``/``val_split``).
+    ``dataset``, ``dataset_root``, ``train_split``/``val_split``). ``val_holdout`` > 0
+    (dataset only) validates on that share of ``train_split``'s subjects instead
+    (:func:`nfbl.io.datasets.holdout`, seeded by ``[run] seed``; they are left out of
+    training), so model selection never sees ``val_split`` — keep the test split for the
+    final score.
     Synthetic videos ``seed = train_seed + i`` (``i < train_videos``) use ``split="train"``
     generator parameters; validation videos ``val_seed + i`` use ``split="heldout"``.
     Each video is rendered in ``layouts[seed % len(layouts)]`` and converted to the
@@ -54,6 +58,7 @@ class DataConfig:
     dataset_root: str = ""
     train_split: str = "train"
     val_split: str = "test"
+    val_holdout: float = 0.0
     window: int = 256
     stride: int = 128
     workers: int = 0
@@ -185,6 +190,10 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise NfblError(f"{where} [data] source = 'corpus' needs corpus_dir")
     if d.source == "dataset" and not (d.dataset and d.dataset_root):
         raise NfblError(f"{where} [data] source = 'dataset' needs dataset and dataset_root")
+    if not 0.0 <= d.val_holdout < 1.0:
+        raise NfblError(f"{where} [data] val_holdout must be in [0, 1), got {d.val_holdout}")
+    if d.val_holdout > 0 and d.source != "dataset":
+        raise NfblError(f"{where} [data] val_holdout applies to source = 'dataset' only")
     if d.window < 16 or d.stride < 1:
         raise NfblError(f"{where} [data] window must be >= 16 and stride >= 1")
     if o.batch_size < 1 or o.epochs < 1 or o.lr <= 0:

@@ -154,11 +154,22 @@ def _corpus_pairs(folder: str):
         yield sample.sequence, sample.events
 
 
-def _dataset_pairs(cfg: TrainConfig, split: str):
-    """(PoseSequence, EventStream) of one split of a real dataset (:mod:`nfbl.io.datasets`)."""
+def _dataset_pairs(cfg: TrainConfig, which: str):
+    """(PoseSequence, EventStream) of the training or validation part of a real dataset
+    (:mod:`nfbl.io.datasets`): ``train_split`` / ``val_split``, or with ``val_holdout`` the
+    two parts of ``train_split`` that :func:`nfbl.io.datasets.holdout` separates."""
     from nfbl.io import datasets
-    for sample in datasets.open_dataset(cfg.data.dataset_root, kind=cfg.data.dataset,
-                                        split=split or None):
+    d = cfg.data
+    split = d.train_split if which == "train" or d.val_holdout > 0 else d.val_split
+    ds = datasets.open_dataset(d.dataset_root, kind=d.dataset, split=split or None)
+    if d.val_holdout > 0:
+        rest, held = datasets.holdout(ds, d.val_holdout, cfg.run.seed)
+        ds = rest if which == "train" else held
+        if which == "val":
+            log.info("validation: %d of the %d videos of split %r (%.0f%% of its subjects "
+                     "held out, seed %d)", len(held), len(rest) + len(held), split or "all",
+                     100 * d.val_holdout, cfg.run.seed)
+    for sample in ds:
         yield sample.sequence, sample.events
 
 
@@ -177,7 +188,7 @@ def load_records(cfg: TrainConfig, model_cfg: DetectorConfig, which: str,
             return []
         pairs = list(_corpus_pairs(folder))
     else:
-        pairs = list(_dataset_pairs(cfg, d.train_split if which == "train" else d.val_split))
+        pairs = list(_dataset_pairs(cfg, which))
     return _records_from(pairs, model_cfg, f"{which} data", progress)
 
 
@@ -271,7 +282,9 @@ def describe_training_data(cfg: TrainConfig) -> str:
                 f"parameters), seeds {d.val_seed}..{d.val_seed + d.val_videos - 1}; no real data")
     if d.source == "corpus":
         return f"synthetic corpus folder {d.corpus_dir} (written by nfbl synth); no real data"
-    return f"dataset {d.dataset} at {d.dataset_root}, split {d.train_split}"
+    held = (f" minus {100 * d.val_holdout:g}% of its subjects held out for validation (seed "
+            f"{cfg.run.seed})" if d.val_holdout > 0 else "")
+    return f"dataset {d.dataset} at {d.dataset_root}, split {d.train_split}{held}"
 
 
 # --- the loop ------------------------------------------------------------------------------

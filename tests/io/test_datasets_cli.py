@@ -234,3 +234,62 @@ def test_imigue_table_ids_match_zero_padded_file_names(tmp_path, caplog):
     (tmp_path / "labels_20200831.csv").write_text(header + "77,1,0.0400,1,0.1200,3,17,2,m,ES,win\n")
     with pytest.raises(NfblError, match="no keypoint video .* is in the label table"):
         datasets.open_dataset(tmp_path, "imigue")
+
+
+def _folder_with_subjects(root, subjects):
+    """A folder dataset: video v<k> of subject ``subjects[k]`` (None: no subject id)."""
+    for k, subject in enumerate(subjects):
+        kp = np.zeros((1, 40, 56, 3), np.float32)
+        kp[..., 2] = 1.0
+        meta = {} if subject is None else {"subject_id": subject}
+        PoseSequence(kp, "nfbl56", 25.0, np.arange(40) / 25, (640, 480), video_id=f"v{k}",
+                     meta=meta).save(root / "train" / f"v{k}.npz")
+        write_events(EventStream((Event(f"v{k}", 16, 0.0, 0.4),)),
+                     root / "train" / f"v{k}.events.jsonl")
+
+
+def test_holdout_splits_by_subject_reproducibly(tmp_path):
+    _folder_with_subjects(tmp_path, [1, 1, 2, 3, 3, 4, 5, None, None])
+    ds = datasets.open_dataset(tmp_path, "folder", split="train")
+    # folder refs carry no subject until loaded: give them the subjects as a table would
+    refs = [datasets.SampleRef(r.path, r.fmt, r.video_id, s)
+            for r, s in zip(ds.refs, ["1", "1", "2", "3", "3", "4", "5", None, None])]
+    ds = datasets.Dataset(ds.kind, refs)
+    rest, held = datasets.holdout(ds, 0.3, seed=0)
+    # 7 groups (5 subjects + 2 videos without one): round(0.3 * 7) = 2 groups held out
+    groups = lambda d: {r.subject_id or r.video_id for r in d.refs}  # noqa: E731
+    assert len(groups(held)) == 2 and not groups(held) & groups(rest)
+    assert sorted(r.video_id for r in rest.refs + held.refs) == [f"v{k}" for k in range(9)]
+    again = datasets.holdout(ds, 0.3, seed=0)[1]
+    assert [r.video_id for r in again.refs] == [r.video_id for r in held.refs]
+    other = {tuple(r.video_id for r in datasets.holdout(ds, 0.3, seed=s)[1].refs) for s in range(8)}
+    assert len(other) > 1, "the seed must choose the held-out subjects"
+    assert len(datasets.holdout(ds, 0.01, seed=0)[1].refs) >= 1      # at least one group
+    assert len(datasets.holdout(ds, 0.99, seed=0)[0].refs) >= 1      # never all of them
+    with pytest.raises(NfblError, match="between 0 and 1"):
+        datasets.holdout(ds, 1.0)
+    with pytest.raises(NfblError, match="validation needs a separate split"):
+        datasets.holdout(ds[:1], 0.5)
+
+
+def test_train_val_holdout_never_validates_on_the_test_split(tmp_path):
+    pytest.importorskip("torch")
+    from nfbl.detectors import train as T
+    from nfbl.detectors.config import load_config
+    _folder_with_subjects(tmp_path / "d", [1, 2, 3, 4, 5, 6])
+    (tmp_path / "d" / "test").mkdir()          # a test split that must never be read
+    (tmp_path / "d" / "test" / "junk.npz").write_bytes(b"not a pose file")
+    cfg_text = (f'[data]\nsource = "dataset"\ndataset = "folder"\ndataset_root = "{tmp_path / "d"}"\n'
+                'val_holdout = 0.34\nwindow = 32\nstride = 16\n')
+    (tmp_path / "c.toml").write_text(cfg_text)
+    cfg = load_config(tmp_path / "c.toml")
+    from nfbl.detectors.model import DetectorConfig
+    mcfg = DetectorConfig.from_dict(dict(cfg.model))
+    train = T.load_records(cfg, mcfg, "train")
+    val = T.load_records(cfg, mcfg, "val")
+    ids = lambda recs: {r.video_id.split("#")[0] for r in recs}  # noqa: E731
+    assert len(ids(val)) == 2 and len(ids(train)) == 4 and not ids(val) & ids(train)
+    assert "held out for validation" in T.describe_training_data(cfg)
+    (tmp_path / "bad.toml").write_text(cfg_text.replace("0.34", "1.5"))
+    with pytest.raises(NfblError, match="val_holdout must be in"):
+        load_config(tmp_path / "bad.toml")
