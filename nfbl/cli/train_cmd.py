@@ -77,6 +77,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--min-score", type=unit_float, default=None,
                    help="F1 counts events scored >= this (default: the card's decode "
                         "threshold, else 0.5)")
+    e.add_argument("--deid-hands", nargs="?", type=positive_float, const=0.44, default=None,
+                   metavar="HALF",
+                   help="remove every hand inside the face's blur box first, as pose on "
+                        "de-identified frames loses it (nfbl.keypoints.occlusion); HALF = the "
+                        "box's half-side in shoulder widths (default 0.44: a de-identified "
+                        "video's box)")
     e.add_argument("--threads", type=positive_int, default=2, help="onnxruntime/torch threads")
     e.add_argument("--json", dest="json_out", help="write the full metrics JSON here")
     e.set_defaults(func=_cmd_evaluate)
@@ -225,6 +231,7 @@ def _cmd_evaluate_real(args: argparse.Namespace) -> int:
     from nfbl.detectors import transfer
     from nfbl.exports.runtime import Detector
     from nfbl.io import keypoints as K
+    from nfbl.keypoints import occlusion
 
     if args.model and args.model.endswith(".pt"):
         raise NfblError("--real runs an exported ONNX model; export the checkpoint first: "
@@ -239,9 +246,11 @@ def _cmd_evaluate_real(args: argparse.Namespace) -> int:
         got = list(got) if isinstance(got, (list, tuple)) else [got]
         for i, seq in enumerate(got):
             det.card.check_layout(seq.layout)
-            seqs.append(seq)
+            seqs.append(seq if args.deid_hands is None
+                        else occlusion.deidentified_hands(seq, args.deid_hands))
             names.append(Path(f).name + (f"#{i}" if len(got) > 1 else ""))
     res = transfer.real_behaviour(det, seqs, names, decode=dcfg, min_score=args.min_score)
+    res["deid_hands"] = args.deid_hands
     ref = res["reference"]
     print(f"{res['model']} on {len(seqs)} real sequence(s), unlabelled (events scored >= "
           f"{res['min_score']:g}{', class_bias set' if dcfg.class_bias else ''}):")
@@ -307,7 +316,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.min_score is None:
         args.min_score = card_decode.threshold
     truths, preds, frames = [], [], 0
+    from nfbl.keypoints import occlusion
     for seq, events in _synthetic_pairs(args):
+        if args.deid_hands is not None:
+            seq = occlusion.deidentified_hands(seq, args.deid_hands)
         truths.append(events)
         preds.append(detect(seq))
         frames += seq.num_frames
@@ -317,16 +329,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     map50 = anet["map"][anet["thresholds"].index(0.5)]
     summary = {"model": name, "videos": args.videos, "split": args.split, "seed": args.seed,
                "minutes": args.minutes, "flatten_tail": args.flatten_tail,
-               "layouts": list(args.layouts), "candidate_threshold": args.candidate_threshold,
+               "layouts": list(args.layouts), "deid_hands": args.deid_hands,
+               "candidate_threshold": args.candidate_threshold,
                "min_score": args.min_score, "decode": dcfg.to_dict(),
                "hours": round(frames / 25.0 / 3600.0, 3),
                "f1_0.3": res["f1"]["f1"], "precision_0.3": res["f1"]["precision"],
                "recall_0.3": res["f1"]["recall"], "macro_f1_0.3": res["f1"]["macro_f1"],
                "map_0.5": map50, "map_0.5_0.95": anet["average_map"],
                "seconds": round(time.time() - t0, 1)}
+    deid = ("" if args.deid_hands is None
+            else f"; hands inside a {args.deid_hands:g}-sw face box removed")
     print(f"{name}: {args.videos} synthetic {args.split} videos (seeds {args.seed}.."
           f"{args.seed + args.videos - 1}, {summary['hours']:.2f} h, {len(gt)} events, "
-          f"classes {len(classes)})")
+          f"classes {len(classes)}{deid})")
     print(f"F1@0.3 {summary['f1_0.3']:.3f} (P {summary['precision_0.3']:.3f}, R "
           f"{summary['recall_0.3']:.3f}, events scored >= {args.min_score:g}; macro-F1 "
           f"{summary['macro_f1_0.3']:.3f})")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nfbl.core import skeletons
+from nfbl.keypoints import occlusion
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,10 @@ class AugmentConfig:
     """Probabilities and ranges of the training augmentations (all off when ``enabled`` is false).
 
     Angles in degrees, scale/shear as fractions; noise sigma in normalised coordinate
-    units; speed as a factor on playback rate (``1.2`` = 20 % faster).
+    units; speed as a factor on playback rate (``1.2`` = 20 % faster). ``face_hand_loss``:
+    probability that a window is seen as pose on de-identified frames sees it — every hand
+    inside the face's blur box lost (:func:`face_hand_loss`), the box's half-side drawn from
+    ``face_box`` shoulder widths.
     """
 
     enabled: bool = True
@@ -42,6 +46,8 @@ class AugmentConfig:
     score_jitter: float = 0.1
     speed: tuple[float, float] = (0.8, 1.25)
     speed_prob: float = 0.5
+    face_hand_loss: float = 0.0
+    face_box: tuple[float, float] = (0.2, 0.5)
 
 
 def present(x: np.ndarray) -> np.ndarray:
@@ -126,6 +132,17 @@ def hand_dropout(x: np.ndarray, rng: np.random.Generator, p: float,
     return out
 
 
+def face_hand_loss(x: np.ndarray, rng: np.random.Generator, p: float,
+                   box: tuple[float, float] = (0.2, 0.5),
+                   layout: skeletons.Layout = skeletons.CANONICAL) -> np.ndarray:
+    """With probability ``p``, drop the hands inside a face box of half-side
+    ``U(box)`` shoulder widths (:func:`nfbl.keypoints.occlusion.drop_hands_at_face`; the window
+    is in shoulder widths, so the width is 1)."""
+    if p <= 0 or rng.random() >= p:
+        return x
+    return occlusion.drop_hands_at_face(x, layout, float(rng.uniform(*box)), shoulder_width=1.0)
+
+
 def add_noise(x: np.ndarray, rng: np.random.Generator, sigma: float,
               score_jitter: float = 0.0) -> np.ndarray:
     """Gaussian coordinate noise (``sigma``) and multiplicative score jitter on present joints."""
@@ -174,6 +191,7 @@ def augment_window(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig,
     flipped = bool(rng.random() < cfg.flip_prob)
     if flipped:
         x = flip(x, layout)
+    x = face_hand_loss(x, rng, cfg.face_hand_loss, cfg.face_box, layout)
     shift = rng.uniform(-cfg.translate, cfg.translate, size=2)
     if global_centre:
         x = affine(x, random_affine_matrix(rng, cfg))

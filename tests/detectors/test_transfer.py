@@ -119,3 +119,19 @@ def test_cli_evaluate_real_on_shared_realpose(cli, tmp_path):
     assert [f["name"] for f in res["files"]] == ["cmu0000033570.h5", "openpose.pose"]
     assert res["files"][0]["seconds"] == pytest.approx(109 / 15.0, abs=0.01)
     assert res["total"]["events"] == sum(f["events"] for f in res["files"])
+
+
+@pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model")
+def test_cli_evaluate_deid_hands_removes_face_hands_before_detection(cli, tmp_path):
+    plain, deid = tmp_path / "plain.json", tmp_path / "deid.json"
+    common = ("evaluate", "--synthetic", "--videos", "1", "--minutes", "0.5", "--seed", "7",
+              "--layouts", "nfbl56", "--threads", "1")
+    r = cli(*common, "--json", plain)
+    assert r.returncode == 0, r.stderr
+    r = cli(*common, "--deid-hands", "0.6", "--json", deid)
+    assert r.returncode == 0, r.stderr
+    assert "hands inside a 0.6-sw face box removed" in r.stdout
+    a, b = (json.loads(p.read_text())["summary"] for p in (plain, deid))
+    assert a["deid_hands"] is None and b["deid_hands"] == 0.6
+    r = cli(*common, "--deid-hands", "-1")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
