@@ -113,3 +113,11 @@ def test_hand_under_a_blur_box_is_lost_by_mediapipe_on_a_real_photo(media_dir):
     h = found[0]
     box = np.array([[*h[:, :2].min(axis=0), *h[:, :2].max(axis=0)]])
     assert not right_hand(anonymise(img.copy(), box, "blur"))
+    # video mode too: Holistic tracking the hand drops it on the first blurred frame
+    be = MediaPipeBackend(MediaPipeConfig(static_image_mode=False))
+    try:
+        seen = [bool(be.process(anonymise(img.copy(), box, "blur") if f >= 6 else img.copy(),
+                                f)[0][hand, 2].max() > 0) for f in range(10)]
+    finally:
+        be.close()
+    assert seen == [True] * 6 + [False] * 4, seen
