@@ -49,6 +49,11 @@ def hand_links(side: str, names: tuple[str, ...] = HAND_JOINTS) -> tuple[tuple[s
     return tuple(links)
 
 
+#: The head joints most estimators give (nose, eyes, ears): where the face is, for the face
+#: boxes of de-identification (:mod:`nfbl.pose.deid`) and the hands lost inside them
+#: (:mod:`nfbl.keypoints.occlusion`).
+HEAD_JOINTS: tuple[str, ...] = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
+
 #: Body regions. Every joint belongs to one, by its name (:func:`joint_region`); consumers
 #: group regions as they need (the detector pools head/torso/arms/hands, the quality
 #: summary counts missing joints per part, the renderer colours by side and hand).

@@ -230,27 +230,31 @@ class Dataset(Sequence[Sample]):
 
 
 def holdout(ds: Dataset, share: float, seed: int = 0) -> tuple[Dataset, Dataset]:
-    """Split ``ds`` into ``(rest, held_out)`` by **subject** (by video where the index has no
-    subject id: iMiGUE/MiGA take it from the label table, SMG from the sequence id; a folder
-    dataset keeps it inside each file, so it is split by video), so no person is in both: ``round(share × groups)`` groups, at least one and
-    never all, chosen by a permutation seeded with ``seed`` of the sorted group ids — the same
-    folder, share and seed give the same split on every machine. For a validation set carved
-    from a training split, so that the published test split is only used for the final score.
+    """Split ``ds`` into ``(rest, held_out)`` by **subject**, so no person is in both (by
+    video where the index has no subject id: iMiGUE/MiGA take it from the label table, SMG
+    from the sequence id; a folder dataset keeps it inside each file, so it is split by
+    video). ``round(share × groups)`` groups, at least one and never all, chosen by a
+    permutation seeded with ``seed`` of the sorted group ids: the same folder, share and seed
+    give the same split on every machine. For a validation set carved from a training split,
+    so that the published test split is only used for the final score.
     """
     if not 0.0 < share < 1.0:
         raise NfblError(f"a held-out share must be between 0 and 1, got {share}")
-    groups = sorted({r.subject_id or f"video:{r.video_id}" for r in ds.refs})
+
+    def group(r: SampleRef) -> str:
+        return r.subject_id or f"video:{r.video_id}"
+
+    groups = sorted({group(r) for r in ds.refs})
     if len(groups) < 2:
         raise NfblError(f"cannot hold out part of {len(groups)} subject/video group(s): "
                         "validation needs a separate split")
     import numpy as np
 
     n = min(max(1, round(share * len(groups))), len(groups) - 1)
-    order = np.random.default_rng(seed).permutation(len(groups))
-    held = {groups[i] for i in order[:n]}
-    keep = [r for r in ds.refs if (r.subject_id or f"video:{r.video_id}") not in held]
-    out = [r for r in ds.refs if (r.subject_id or f"video:{r.video_id}") in held]
-    return (Dataset(ds.kind, keep, ds._table, ds._fps), Dataset(ds.kind, out, ds._table, ds._fps))
+    held = {groups[i] for i in np.random.default_rng(seed).permutation(len(groups))[:n]}
+    rest = [r for r in ds.refs if group(r) not in held]
+    out = [r for r in ds.refs if group(r) in held]
+    return Dataset(ds.kind, rest, ds._table, ds._fps), Dataset(ds.kind, out, ds._table, ds._fps)
 
 
 def _opt_str(v) -> str | None:

@@ -26,20 +26,17 @@ import numpy as np
 
 from nfbl.core import skeletons
 from nfbl.core.sequence import PoseSequence
+from nfbl.keypoints.cleaning import frame_centres, scale_widths
 
-HEAD_JOINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
+HEAD_JOINTS = skeletons.HEAD_JOINTS
 #: half-side of the simulated blur box in shoulder widths (see the module docstring)
 DEFAULT_HALF_SIZE = 0.44
 
 
 def _shoulder_width(person: np.ndarray, layout: skeletons.Layout) -> float | None:
-    ls, rs = layout.index.get("left_shoulder"), layout.index.get("right_shoulder")
-    if ls is None or rs is None:
-        return None
-    ok = (person[:, ls, 2] > 0) & (person[:, rs, 2] > 0)
-    if not ok.any():
-        return None
-    w = float(np.median(np.linalg.norm(person[ok, ls, :2] - person[ok, rs, :2], axis=-1)))
+    """Median distance between the layout's scale joints (the shoulders), or None."""
+    widths = scale_widths(person, layout, frame_centres(person, layout)[2])
+    w = float(np.median(widths)) if widths.size else 0.0
     return w if w > 0 else None
 
 

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 MODES = ("blur", "mask")
 FACE_MODELS = {"full": 1, "short": 0}
-HEAD_JOINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
+HEAD_JOINTS = skeletons.HEAD_JOINTS
 MASK_COLOR = (128, 128, 128)
 #: head box side = max(HEAD_SPREAD x spread of nose/eyes/ears, HEAD_SHOULDER x shoulder width)
 HEAD_SPREAD = 1.4
