@@ -223,6 +223,14 @@ def _cmd_class_bias(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deid_hands(seq, half: float | None):
+    """``seq`` as pose on de-identified frames sees it (``--deid-hands HALF``), else as is."""
+    if half is None:
+        return seq
+    from nfbl.keypoints import occlusion
+    return occlusion.deidentified_hands(seq, half)
+
+
 def _cmd_evaluate_real(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -231,7 +239,6 @@ def _cmd_evaluate_real(args: argparse.Namespace) -> int:
     from nfbl.detectors import transfer
     from nfbl.exports.runtime import Detector
     from nfbl.io import keypoints as K
-    from nfbl.keypoints import occlusion
 
     if args.model and args.model.endswith(".pt"):
         raise NfblError("--real runs an exported ONNX model; export the checkpoint first: "
@@ -246,8 +253,7 @@ def _cmd_evaluate_real(args: argparse.Namespace) -> int:
         got = list(got) if isinstance(got, (list, tuple)) else [got]
         for i, seq in enumerate(got):
             det.card.check_layout(seq.layout)
-            seqs.append(seq if args.deid_hands is None
-                        else occlusion.deidentified_hands(seq, args.deid_hands))
+            seqs.append(_deid_hands(seq, args.deid_hands))
             names.append(Path(f).name + (f"#{i}" if len(got) > 1 else ""))
     res = transfer.real_behaviour(det, seqs, names, decode=dcfg, min_score=args.min_score)
     res["deid_hands"] = args.deid_hands
@@ -316,10 +322,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.min_score is None:
         args.min_score = card_decode.threshold
     truths, preds, frames = [], [], 0
-    from nfbl.keypoints import occlusion
     for seq, events in _synthetic_pairs(args):
-        if args.deid_hands is not None:
-            seq = occlusion.deidentified_hands(seq, args.deid_hands)
+        seq = _deid_hands(seq, args.deid_hands)
         truths.append(events)
         preds.append(detect(seq))
         frames += seq.num_frames
