@@ -70,6 +70,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--videos", type=positive_int, default=500, help="videos they spread over")
     t.add_argument("--no-frames", action="store_true", help="skip the frame-level metrics")
     t.set_defaults(func=_scoring_speed)
+    c = bsub.add_parser("contact-speed", help="time the contact check's distances on keypoints")
+    c.add_argument("--minutes", type=positive_float, default=60.0,
+                   help="length of the seeded keypoint sequence at 25 fps (default 60)")
+    c.add_argument("--repeat", type=positive_int, default=3, help="best of this many runs (default 3)")
+    c.set_defaults(func=_contact_speed)
     bench.set_defaults(func=lambda a: (bench.print_help(), 2)[1])
 
 
@@ -143,6 +148,17 @@ def _speed(args: argparse.Namespace) -> int:
         print(f"nfbl: error: {len(failed)} measurement(s) failed, e.g. {failed[0]['runner']}: "
               f"{failed[0]['error']}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _contact_speed(args: argparse.Namespace) -> int:
+    from nfbl.perf import contact as contact_speed
+
+    rows = contact_speed.run(args.minutes, args.repeat)
+    print(f"contact check on {rows[0]['frames']} frames ({args.minutes:g} min at 25 fps), best of "
+          f"{args.repeat}")
+    for r in rows:
+        print(f"{r['what']:<32} {r['seconds']:>8.3f} s  {r['fps']:>10,.0f} frames/s")
     return 0
 
 

@@ -139,6 +139,9 @@ def _register_detect_keypoints(sub: argparse._SubParsersAction) -> None:
                    help="events file (.jsonl, .csv, .json ActivityNet, .eaf ...)")
     p.add_argument("--model", help="ONNX detector (default: the bundled model)")
     p.add_argument("--threshold", type=unit_float, help="score threshold (default: the card's)")
+    p.add_argument("--no-contact-check", action="store_true",
+                   help="keep events of contact classes even where the keypoints show no such "
+                        "touch (decode contact_check off; see docs/detector.md)")
     p.add_argument("--all-persons", action="store_true",
                    help="detect for every person (default: the interviewee only)")
     p.add_argument("--format", dest="kp_format", help="keypoint format (default: guessed)")
@@ -173,6 +176,8 @@ def _cmd_detect_keypoints(args: argparse.Namespace) -> int:
     decode = det.decode_config()
     if args.threshold is not None:
         decode = replace(decode, threshold=args.threshold)
+    if args.no_contact_check:
+        decode = replace(decode, contact_check=False)
     seqs = _read_sequences(args.keypoints, args.kp_format, args.fps, args.trust_pickle)
     for seq in seqs:  # fail on a bad layout before the (long) inference
         det.card.check_layout(seq.layout)

@@ -59,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="per-class logit offsets for decoding (decode class_bias): a JSON list "
                         "(one value per model class) or an object code -> offset (others 0); "
                         "replaces the card's")
+    e.add_argument("--no-contact-check", action="store_true",
+                   help="keep events of contact classes even where the keypoints show no such "
+                        "touch (decode contact_check off)")
     e.add_argument("--split", choices=("train", "heldout"), default="heldout",
                    help="generator parameter ranges (default heldout: unseen body/camera)")
     e.add_argument("--videos", type=positive_int, default=24, help="number of videos (default 24)")
@@ -247,6 +250,8 @@ def _cmd_evaluate_real(args: argparse.Namespace) -> int:
     dcfg = det.decode_config()
     if args.class_bias:
         dcfg = replace(dcfg, class_bias=_class_bias(args.class_bias, det.card.class_ids))
+    if args.no_contact_check:
+        dcfg = replace(dcfg, contact_check=False)
     seqs, names = [], []
     for f in args.real:
         got = K.read_keypoints(f, args.kp_format)
@@ -303,11 +308,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         dcfg = replace(card_decode, threshold=args.candidate_threshold)
         if args.class_bias:
             dcfg = replace(dcfg, class_bias=_class_bias(args.class_bias, classes))
+        dcfg = replace(dcfg, contact_check=not args.no_contact_check)
 
         def detect(seq):
             rec = T._records_from([(seq, EventStream())], ck.config, "", False)[0]
             probs, offs = T.predict_record(ck.model, rec, torch.device("cpu"))
-            return T.decode_record(rec, probs, offs, classes, name, dcfg)
+            return T.decode_record(rec, probs, offs, classes, name, dcfg, ck.config.layout)
     else:
         from nfbl.exports.runtime import Detector
         det = Detector.load(args.model, threads=args.threads)
@@ -316,6 +322,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         dcfg = replace(card_decode, threshold=args.candidate_threshold)
         if args.class_bias:
             dcfg = replace(dcfg, class_bias=_class_bias(args.class_bias, classes))
+        if args.no_contact_check:
+            dcfg = replace(dcfg, contact_check=False)
 
         def detect(seq):
             return det.detect(seq, decode=dcfg)

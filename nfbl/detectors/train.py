@@ -42,6 +42,7 @@ from nfbl.detectors.model import DetectorConfig, NFBLDetector
 from nfbl.core.errors import NfblError
 from nfbl.core.events import EventStream
 from nfbl.core.atomic import atomic_open
+from nfbl.keypoints import contact
 
 log = logging.getLogger(__name__)
 
@@ -218,11 +219,18 @@ def predict_record(model: NFBLDetector, record: D.VideoRecord, device: torch.dev
 
 
 def decode_record(record: D.VideoRecord, probs: np.ndarray, offsets: np.ndarray,
-                  class_ids: Sequence[int], model_name: str = "", decode_cfg=None) -> EventStream:
-    """Model outputs of one record → events, via :func:`nfbl.exports.decoding.decode`."""
-    return EventStream(tuple(decoding.decode(probs, offsets, record.times, class_ids, cfg=decode_cfg,
-                                             video_id=record.video_id, fps=record.fps,
-                                             model=model_name)))
+                  class_ids: Sequence[int], model_name: str = "", decode_cfg=None,
+                  layout: str | None = None) -> EventStream:
+    """Model outputs of one record → events, via :func:`nfbl.exports.decoding.decode`, then
+    the contact check (:mod:`nfbl.keypoints.contact`) on the record's keypoints when
+    ``layout`` (the record's) is given and the decode settings ask for it, as
+    :meth:`nfbl.exports.runtime.DenseDetector.detect` does."""
+    cfg = decode_cfg or decoding.DecodeConfig()
+    events = decoding.decode(probs, offsets, record.times, class_ids, cfg=cfg,
+                             video_id=record.video_id, fps=record.fps, model=model_name)
+    if layout is not None and cfg.contact_check:
+        events = contact.check(events, np.asarray(record.x, dtype=np.float32), record.times, layout)
+    return EventStream(tuple(events))
 
 
 def score_events(truth: EventStream, pred: EventStream, min_score: float) -> dict[str, float]:
@@ -246,7 +254,8 @@ def validate(model: NFBLDetector, records: Sequence[D.VideoRecord], device: torc
     dcfg = decoding.DecodeConfig(threshold=candidate_threshold)
     for rec in records:
         probs, offs = predict_record(model, rec, device)
-        preds.append(decode_record(rec, probs, offs, model.cfg.class_ids, model_name, dcfg))
+        preds.append(decode_record(rec, probs, offs, model.cfg.class_ids, model_name, dcfg,
+                                   model.cfg.layout))
         truths.append(rec.events)
     return score_events(EventStream.concat(truths), EventStream.concat(preds), min_score)
 

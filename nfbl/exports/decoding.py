@@ -32,6 +32,12 @@ one class prior and run where another holds shifts its logits by ``log-odds(real
 log-odds(training prior)`` (logit adjustment; see docs/detector.md for how the bundled
 model's offsets are derived).
 
+After decoding, ``contact_check`` (on by default) drops events of contact classes whose
+keypoints contradict their touch (:mod:`nfbl.keypoints.contact`). It needs the keypoints, so
+:func:`decode` does not apply it: the callers that hold the detector input do
+(:meth:`nfbl.exports.runtime.DenseDetector.detect`, the streaming detector, training's
+validation).
+
 Because candidates of different clusters never overlap and every step above is local to a
 cluster, decoding the whole sequence equals decoding each cluster on its own — which is what
 lets :class:`OnlineDecoder` (streaming) emit exactly the offline events as clusters close.
@@ -63,6 +69,7 @@ class DecodeConfig:
     use_offsets: bool = True
     centerness: bool = False
     class_bias: tuple[float, ...] = ()
+    contact_check: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:

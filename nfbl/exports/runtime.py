@@ -9,7 +9,8 @@ bundled default model), reads its model card, and offers
   with T and the result equals whole-sequence inference (to float rounding);
 - :meth:`Detector.detect`: a :class:`~nfbl.core.sequence.PoseSequence` → an
   :class:`~nfbl.core.events.EventStream` (preprocessing by :func:`nfbl.exports.model_input.prepare`,
-  decoding by :func:`nfbl.exports.decoding.decode`);
+  decoding by :func:`nfbl.exports.decoding.decode`, then the contact check of
+  :mod:`nfbl.keypoints.contact` when the decode settings ask for it);
 - :meth:`Detector.stream`: a :class:`StreamingDetector` that takes normalised frames as
   they arrive and yields events as they close (online mode), exactly the offline events.
 """
@@ -26,6 +27,7 @@ from nfbl.exports import decoding, model_input
 from nfbl.exports.chunks import chunk_at, chunk_plan
 from nfbl.core.errors import NfblError
 from nfbl.core.events import Event, EventStream
+from nfbl.keypoints import contact
 from nfbl.keypoints.tracking import Persons
 from nfbl.exports.modelcard import METADATA_KEY, ModelCard
 from nfbl.core.sequence import PoseSequence
@@ -138,9 +140,10 @@ class DenseDetector:
         for p in chosen:
             x, ts = model_input.prepare(seq, p, self.card)
             probs, offsets = self.predict(x)
-            events += decoding.decode(probs, offsets, ts, self.card.class_ids, cfg,
-                                      video_id=seq.video_id, track_id=int(seq.track_ids[p]),
-                                      model=self.model_tag, fps=self.card.fps)
+            found = decoding.decode(probs, offsets, ts, self.card.class_ids, cfg,
+                                    video_id=seq.video_id, track_id=int(seq.track_ids[p]),
+                                    model=self.model_tag, fps=self.card.fps)
+            events += contact.check(found, x, ts, self.card.layout) if cfg.contact_check else found
         meta = {"model": self.card.name, "model_version": self.card.version,
                 "video_id": seq.video_id, "tracks": [int(seq.track_ids[p]) for p in chosen],
                 "decode": cfg.to_dict()}
@@ -249,8 +252,10 @@ class StreamingDetector:
     ``close()`` flushes the rest. ``push`` runs the same chunks as :meth:`Detector.predict`
     on the same inputs, so its events are exactly those of offline decoding of the same
     frames. Memory: one chunk of frames plus the pending candidates (and 8 bytes of
-    timestamp per frame); latency: ``window + overlap`` frames plus the decoder's
-    ``max_duration_s`` (load the detector with a smaller ``window`` for less).
+    timestamp per frame, and with the contact check on, 20 bytes of contact distances per
+    frame: they are per-frame, so the check gives the offline result too); latency:
+    ``window + overlap`` frames plus the decoder's ``max_duration_s`` (load the detector
+    with a smaller ``window`` for less).
     """
 
     def __init__(self, detector: DenseDetector, video_id: str = "", track_id: int = 0,
@@ -260,9 +265,12 @@ class StreamingDetector:
         self.preparer = (None if layout is None else
                          model_input.OnlinePreparer(detector.card, layout, warmup_frames))
         self.card = detector.card
-        self.decoder = decoding.OnlineDecoder(self.card.class_ids, detector.decode_config(decode),
-                                              self.card.fps, video_id, track_id,
-                                              detector.model_tag)
+        cfg = detector.decode_config(decode)
+        self.decoder = decoding.OnlineDecoder(self.card.class_ids, cfg, self.card.fps, video_id,
+                                              track_id, detector.model_tag)
+        self._contact = cfg.contact_check
+        self._dist: list[dict[str, np.ndarray]] = []   # per pushed part, contact distances
+        self._all_ts: list[np.ndarray] = []
         self._buf = np.zeros((0, detector.num_joints, 3), dtype=np.float32)
         self._ts = np.zeros(0, dtype=np.float64)
         self._buf0 = 0          # absolute frame index of _buf[0]
@@ -290,8 +298,22 @@ class StreamingDetector:
         if ts.shape != (len(arr),):
             raise NfblError(f"{len(ts)} timestamps for {len(arr)} frames")
         self._parts.append((arr, ts))  # joined lazily: tiny pushes stay cheap
+        if self._contact:
+            self._dist.append(contact.distances(arr, self.card.layout))
+            self._all_ts.append(ts)
         self._received += len(arr)
-        return self._run(final=False)
+        return self._checked(self._run(final=False))
+
+    def _checked(self, events: list[Event]) -> list[Event]:
+        """``events`` that pass the contact check (all of them when it is off)."""
+        if not self._contact or not events:
+            return events
+        if len(self._dist) > 1:
+            self._dist = [{k: np.concatenate([d[k] for d in self._dist]) for k in contact.KINDS}]
+            self._all_ts = [np.concatenate(self._all_ts)]
+        if not self._dist:
+            return events
+        return contact.check_events(events, self._dist[0], self._all_ts[0])[0]
 
     def push_keypoints(self, keypoints: np.ndarray, timestamps: np.ndarray | Sequence[float]) -> list[Event]:
         """Append PIXEL keypoints ``(t, V, 3)`` of the stream's ``layout`` (at the model's
@@ -314,9 +336,9 @@ class StreamingDetector:
             x, ts = self.preparer.flush()
             if len(x):
                 early = self.push(x, ts)
-        out = early + self._run(final=True)
+        out = early + self._checked(self._run(final=True))
         self._closed = True
-        return decoding.sort_events(out + self.decoder.finish())
+        return decoding.sort_events(out + self._checked(self.decoder.finish()))
 
     def _run(self, final: bool) -> list[Event]:
         det, out = self.detector, []

@@ -137,3 +137,39 @@ def test_export_checkpoint_out_writes_weights_with_the_same_card(exported, tmp_p
     same = nfbl("export", str(exported / "model.pt"), "-o", str(tmp_path / "x.onnx"),
                 "--checkpoint-out", str(tmp_path / "x.onnx"))
     assert same.returncode != 0 and len(same.stderr.strip().splitlines()) == 1
+
+
+def test_detect_keypoints_contact_check_and_its_switch(exported, tmp_path):
+    from nfbl.core import skeletons
+    from nfbl.keypoints.contact import CONTACT_KIND
+    lay = skeletons.CANONICAL
+    path = _npz(tmp_path / "apart.npz", persons=1)
+    seq = PoseSequence.load(path)
+    kp = seq.keypoints.copy()
+    # a body whose hands stay far from the face, each other and the arms (pixels, 200 px/sw)
+    for name, off in (("nose", (0, -150)), ("left_eye", (20, -160)), ("right_eye", (-20, -160)),
+                      ("left_ear", (40, -150)), ("right_ear", (-40, -150)),
+                      ("left_shoulder", (100, 0)), ("right_shoulder", (-100, 0)),
+                      ("left_elbow", (200, 100)), ("right_elbow", (-200, 100))):
+        kp[0, :, lay.index[name], :2] += off
+    for side, sign in (("left", 1), ("right", -1)):
+        for j in (lay.index[f"{side}_wrist"], *lay.indices(skeletons.hand_joints(side))):
+            kp[0, :, j, :2] += (sign * 300, 250)
+    PoseSequence(kp, "nfbl56", 25.0, seq.timestamps, (640, 480), None, "apart").save(path)
+
+    def events(*flags):
+        out = nfbl("detect-keypoints", str(path), "-o", str(tmp_path / "e.jsonl"), "--model",
+                   str(exported / "model.onnx"), *flags)
+        assert out.returncode == 0, out.stderr
+        rows = [json.loads(x) for x in (tmp_path / "e.jsonl").read_text().splitlines() if x.strip()]
+        return [(r["class_id"], r["start"], r["end"]) for r in rows if "class_id" in r]
+
+    checked, unchecked = events(), events("--no-contact-check")
+    assert set(checked) < set(unchecked)
+    assert {c for c, _, _ in set(unchecked) - set(checked)} <= set(CONTACT_KIND)
+
+
+def test_bench_contact_speed_small():
+    out = nfbl("bench", "contact-speed", "--minutes", "0.2", "--repeat", "1")
+    assert out.returncode == 0, out.stderr
+    assert "300 frames" in out.stdout and out.stdout.count("frames/s") == 2

@@ -251,3 +251,36 @@ def test_streaming_from_pixel_keypoints(det):
         det.stream().push_keypoints(seq.keypoints[0, :5], seq.timestamps[:5])
     with pytest.raises(NfblError, match="'coco17' cannot feed"):
         det.stream(layout="coco17")
+
+
+def test_contact_check_drops_the_same_events_offline_and_streaming(det):
+    from dataclasses import replace
+
+    from nfbl.core import skeletons
+    from nfbl.keypoints import contact
+    seq = _seq(t=2600, persons=1, seed=4)
+    lay = skeletons.get_layout("nfbl56")
+    # spread the random walk into a body whose hands stay far from the face, each other and
+    # the arms, so that every touch the random model names is contradicted
+    for name, off in (("nose", (0, -150)), ("left_eye", (20, -160)), ("right_eye", (-20, -160)),
+                      ("left_ear", (40, -150)), ("right_ear", (-40, -150)),
+                      ("left_shoulder", (100, 0)), ("right_shoulder", (-100, 0)),
+                      ("left_elbow", (200, 100)), ("right_elbow", (-200, 100)),
+                      ("left_hip", (80, 300)), ("right_hip", (-80, 300))):
+        seq.keypoints[0, :, lay.index[name], :2] += off
+    for side, sign in (("left", 1), ("right", -1)):
+        for j in (lay.index[f"{side}_wrist"], *lay.indices(skeletons.hand_joints(side))):
+            seq.keypoints[0, :, j, :2] += (sign * 300, 250)
+    x, ts = model_input.prepare(seq, 0, det.card)
+    unchecked = list(det.detect(seq, decode=replace(DECODE, contact_check=False)))
+    checked = list(det.detect(seq, decode=DECODE))
+    assert DECODE.contact_check  # on by default
+    assert set(checked) < set(unchecked)  # random keypoints contradict some touches
+    assert checked == contact.check(unchecked, x, ts, det.card.layout)
+    assert all(e.class_id in contact.CONTACT_KIND for e in set(unchecked) - set(checked))
+    stream = det.stream(decode=DECODE, video_id=seq.video_id, track_id=int(seq.track_ids[0]))
+    got = []
+    for i in range(0, len(x), 97):
+        got += stream.push(x[i:i + 97], ts[i:i + 97])
+    got += stream.close()
+    assert decoding.sort_events(got) == decoding.sort_events(checked)
