@@ -188,7 +188,10 @@ def _cmd_detect_keypoints(args: argparse.Namespace) -> int:
     streams = [det.detect(s, persons="all" if args.all_persons else "interviewee",
                           decode=decode) for s in seqs]
     stream = EventStream.concat(streams)
-    stream = EventStream(stream.events, {**stream.meta, "source": str(args.keypoints)})
+    meta = {**stream.meta, "source": str(args.keypoints)}
+    if "contact_check_dropped" in meta:  # concat keeps the first stream's meta: join them all
+        meta["contact_check_dropped"] = [r for s in streams for r in s.meta["contact_check_dropped"]]
+    stream = EventStream(stream.events, meta)
     out = write_events(stream, args.output, args.events_format, fps=det.card.fps)
     frames = sum(s.num_frames for s in seqs)
     print(f"{len(stream)} events from {frames} frames ({len(seqs)} sequence(s)) in "

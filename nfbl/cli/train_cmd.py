@@ -267,8 +267,10 @@ def _cmd_evaluate_real(args: argparse.Namespace) -> int:
           f"{res['min_score']:g}{', class_bias set' if dcfg.class_bias else ''}):")
     for row in res["files"] + [res["total"]]:
         mix = ", ".join(f"{k} {v}" for k, v in list(row["class_mix"].items())[:5]) or "-"
+        gone = ", ".join(f"{k} {v}" for k, v in row["contact_check_removed"].items())
         print(f"  {row['name']}: {row['seconds']:.1f} s, {row['events']} events = "
-              f"{row['events_per_minute']:.1f}/min, time covered {row['covered_share']:.0%}; {mix}")
+              f"{row['events_per_minute']:.1f}/min, time covered {row['covered_share']:.0%}; {mix}"
+              + (f" (contact check removed {gone})" if gone else ""))
     r = ref["events_per_minute"]
     top = ", ".join(f"{k} {v:.0%}" for k, v in ref["top_class_shares"].items())
     print(f"real iMiGUE reference: {r['p50']:g} events/min (quartiles {r['p25']:g}-{r['p75']:g}), "

@@ -124,31 +124,43 @@ def real_behaviour(detector, sequences: Sequence, names: Sequence[str] | None = 
     Events count when scored ``>= min_score`` (default: the decode threshold). Returns
     ``{"files": [...per sequence...], "total": {...}, "reference": imigue_reference()}``;
     each summary has ``seconds``, ``events``, ``events_per_minute``, ``covered_share``
-    (share of time inside at least one event) and ``class_mix`` (code → count).
+    (share of time inside at least one event), ``class_mix`` (code → count) and
+    ``contact_check_removed`` (code → count of events scored ``>= min_score`` that the
+    contact check dropped; empty when it is off).
     """
     cfg = detector.decode_config(decode)
     thr = cfg.threshold if min_score is None else float(min_score)
     names = list(names) if names is not None else [s.video_id for s in sequences]
-    files, all_events, total_s, total_cov = [], [], 0.0, 0.0
+    files, all_events, all_removed, total_s, total_cov = [], [], [], 0.0, 0.0
     for name, seq in zip(names, sequences):
         detector.card.check_layout(seq.layout)
         seconds = float(seq.duration)
-        got = [e for e in detector.detect(seq, decode=cfg).events if e.score >= thr]
+        stream = detector.detect(seq, decode=cfg)
+        got = [e for e in stream.events if e.score >= thr]
         cov = union_length(got)
         files.append(_summary(name, seconds, got, cov))
+        removed = [row[1] for row in stream.meta.get("contact_check_dropped", []) if row[4] >= thr]
+        files[-1]["contact_check_removed"] = _mix(removed)
+        all_removed += removed
         all_events += got
         total_s += seconds
         total_cov += cov
+    total = {**_summary("total", total_s, all_events, total_cov),
+             "contact_check_removed": _mix(all_removed)}
     return {"model": detector.model_tag, "min_score": thr, "decode": cfg.to_dict(),
-            "files": files, "total": _summary("total", total_s, all_events, total_cov),
-            "reference": imigue_reference()}
+            "files": files, "total": total, "reference": imigue_reference()}
+
+
+def _mix(codes: Sequence[str]) -> dict[str, int]:
+    """Class code → count, most frequent first."""
+    mix: dict[str, int] = {}
+    for code in codes:
+        mix[code] = mix.get(code, 0) + 1
+    return dict(sorted(mix.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _summary(name: str, seconds: float, events: Sequence[Event], covered_s: float) -> dict:
-    mix: dict[str, int] = {}
-    for e in events:
-        code = f"N{int(e.class_id)}"
-        mix[code] = mix.get(code, 0) + 1
+    mix = _mix([f"N{int(e.class_id)}" for e in events])
     covered = covered_s / seconds if seconds > 0 else 0.0
     return {"name": name, "seconds": round(seconds, 2), "events": len(events),
             "events_per_minute": round(60.0 * len(events) / seconds, 2) if seconds > 0 else 0.0,

@@ -137,16 +137,23 @@ class DenseDetector:
         cfg = self.decode_config(decode)
         chosen = self.persons(seq, persons)
         events: list[Event] = []
+        dropped: list[Event] = []
         for p in chosen:
             x, ts = model_input.prepare(seq, p, self.card)
             probs, offsets = self.predict(x)
             found = decoding.decode(probs, offsets, ts, self.card.class_ids, cfg,
                                     video_id=seq.video_id, track_id=int(seq.track_ids[p]),
                                     model=self.model_tag, fps=self.card.fps)
-            events += contact.check(found, x, ts, self.card.layout) if cfg.contact_check else found
+            if cfg.contact_check:
+                found, out = contact.split(found, x, ts, self.card.layout)
+                dropped += out
+            events += found
         meta = {"model": self.card.name, "model_version": self.card.version,
                 "video_id": seq.video_id, "tracks": [int(seq.track_ids[p]) for p in chosen],
                 "decode": cfg.to_dict()}
+        if cfg.contact_check:
+            # what the check removed (rows of contact.describe; see docs/detector.md)
+            meta["contact_check_dropped"] = contact.describe(decoding.sort_events(dropped))
         return EventStream(tuple(events), meta).sorted()
 
     def stream(self, video_id: str = "", track_id: int = 0,

@@ -216,9 +216,16 @@ def check_events(events: Iterable[Event], dist: Mapping[str, np.ndarray], timest
 def check(events: Iterable[Event], x: np.ndarray, timestamps: np.ndarray,
           layout: str | skeletons.Layout = "nfbl56",
           cfg: ContactConfig = ContactConfig()) -> list[Event]:
-    """The events of one person that pass the contact check (:func:`check_events`), from
-    that person's detector input ``x`` ``(T, V, 3)`` and its ``timestamps`` ``(T,)``
-    seconds. Only the frames inside contact-class events are measured."""
+    """The events of one person that pass the contact check (:func:`split`)."""
+    return split(events, x, timestamps, layout, cfg)[0]
+
+
+def split(events: Iterable[Event], x: np.ndarray, timestamps: np.ndarray,
+          layout: str | skeletons.Layout = "nfbl56",
+          cfg: ContactConfig = ContactConfig()) -> tuple[list[Event], list[Event]]:
+    """(kept, dropped) by the contact check (:func:`check_events`), from one person's
+    detector input ``x`` ``(T, V, 3)`` and its ``timestamps`` ``(T,)`` seconds. Only the
+    frames inside contact-class events are measured."""
     events = list(events)
     ts = np.asarray(timestamps, dtype=np.float64)
     inside = np.zeros(len(ts), dtype=bool)
@@ -228,10 +235,18 @@ def check(events: Iterable[Event], x: np.ndarray, timestamps: np.ndarray,
             lo = min(lo, len(ts) - 1)
             inside[lo:max(hi, lo + 1)] = True
     if not inside.any():
-        return events
+        return events, []
     part = distances(np.asarray(x)[inside], layout, cfg.min_score)
     dist = {}
     for k, v in part.items():
         dist[k] = np.full(len(ts), np.nan, dtype=np.float32)
         dist[k][inside] = v
-    return check_events(events, dist, ts, cfg)[0]
+    return check_events(events, dist, ts, cfg)
+
+
+def describe(dropped: Iterable[Event]) -> list[list]:
+    """Dropped events as compact JSON rows ``[video_id, code, start_s, end_s, score,
+    track_id]`` (for an event stream's metadata, so that users can see what the check
+    removed)."""
+    return [[e.video_id, f"N{e.class_id}", round(float(e.start), 3), round(float(e.end), 3),
+             round(float(e.score), 4), int(e.track_id)] for e in dropped]

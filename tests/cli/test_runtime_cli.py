@@ -162,10 +162,17 @@ def test_detect_keypoints_contact_check_and_its_switch(exported, tmp_path):
                    str(exported / "model.onnx"), *flags)
         assert out.returncode == 0, out.stderr
         rows = [json.loads(x) for x in (tmp_path / "e.jsonl").read_text().splitlines() if x.strip()]
-        return [(r["class_id"], r["start"], r["end"]) for r in rows if "class_id" in r]
+        dropped = rows[0]["meta"].get("contact_check_dropped")
+        return [(r["class_id"], r["start"], r["end"]) for r in rows if "class_id" in r], dropped
 
-    checked, unchecked = events(), events("--no-contact-check")
-    assert set(checked) < set(unchecked)
+    (checked, dropped), (unchecked, none) = events(), events("--no-contact-check")
+    assert set(checked) < set(unchecked) and none is None
+    assert len(dropped) == len(unchecked) - len(checked)
+    rows = [(r[1], r[2]) for r in dropped]
+    for c, start, _ in set(unchecked) - set(checked):   # each dropped event has its row
+        match = next(r for r in rows if r[0] == f"N{c}" and abs(r[1] - start) < 2e-3)
+        rows.remove(match)
+    assert rows == []
     assert {c for c, _, _ in set(unchecked) - set(checked)} <= set(CONTACT_KIND)
 
 

@@ -119,6 +119,14 @@ def test_cli_evaluate_real_on_shared_realpose(cli, tmp_path):
     assert [f["name"] for f in res["files"]] == ["cmu0000033570.h5", "openpose.pose"]
     assert res["files"][0]["seconds"] == pytest.approx(109 / 15.0, abs=0.01)
     assert res["total"]["events"] == sum(f["events"] for f in res["files"])
+    # the real talk-show host clasps his hands at the end; 0.5.0 calls it N21 touching arms
+    # (0.68), which the contact check removes (docs/benchmarks.md, "Contact check")
+    assert res["files"][0]["contact_check_removed"] == {"N21": 1} == res["total"]["contact_check_removed"]
+    assert "N21" not in res["files"][0]["class_mix"] and "contact check removed N21 1" in r.stdout
+    r = cli("evaluate", "--real", files[0], "--threads", "1", "--no-contact-check", "--json", out)
+    assert r.returncode == 0, r.stderr
+    row = json.loads(out.read_text())["files"][0]
+    assert row["class_mix"].get("N21") == 1 and row["contact_check_removed"] == {}
 
 
 @pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model")

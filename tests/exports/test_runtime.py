@@ -273,8 +273,13 @@ def test_contact_check_drops_the_same_events_offline_and_streaming(det):
             seq.keypoints[0, :, j, :2] += (sign * 300, 250)
     x, ts = model_input.prepare(seq, 0, det.card)
     unchecked = list(det.detect(seq, decode=replace(DECODE, contact_check=False)))
-    checked = list(det.detect(seq, decode=DECODE))
+    stream = det.detect(seq, decode=DECODE)
+    checked = list(stream)
     assert DECODE.contact_check  # on by default
+    gone = decoding.sort_events(set(unchecked) - set(checked))
+    assert stream.meta["contact_check_dropped"] == contact.describe(gone)
+    assert stream.meta["contact_check_dropped"][0][:2] == [seq.video_id, f"N{gone[0].class_id}"]
+    assert "contact_check_dropped" not in det.detect(seq, decode=replace(DECODE, contact_check=False)).meta
     assert set(checked) < set(unchecked)  # random keypoints contradict some touches
     assert checked == contact.check(unchecked, x, ts, det.card.layout)
     assert all(e.class_id in contact.CONTACT_KIND for e in set(unchecked) - set(checked))
