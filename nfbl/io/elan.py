@@ -72,7 +72,10 @@ def read_eaf(path: Path, o: ReadOptions) -> EventStream:
                 if cid is None:
                     continue
             score = 1.0
-            if "|" in value:
+            mapped = tier in o.tier_map or value.strip().lower() in {
+                str(k).lower() for k in o.label_map}
+            if "|" in value and not mapped:
+                # nfbl's own "N16 Folding arms|0.83"; a user-mapped value may hold a "|"
                 score = parse_float(value.rsplit("|", 1)[1], "score", path, None)
             events.append(make_event(path, None, video_id=vid, class_id=cid, start=start_ms / 1000.0,
                                  end=end_ms / 1000.0, score=score, track_id=track))

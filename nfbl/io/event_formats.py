@@ -313,9 +313,9 @@ def _read_activitynet(path: Path, o: ReadOptions) -> EventStream:
             where = f"{vid}[{k}]"
             try:
                 seg = d["segment"]
-                if "class_id" in d:
-                    known, cid = True, int(d["class_id"])
-                else:
+                if "class_id" in d and d.get("code") == f"N{d['class_id']}":
+                    known, cid = True, int(d["class_id"])  # written by nfbl: ids are NFBL's
+                else:  # the evaluator reads only "label"; another tool's class_id is not ours
                     known, cid = resolve_label(d["label"], o.label_map)
                 if not known:
                     unknown[str(d["label"])] = unknown.get(str(d["label"]), 0) + 1

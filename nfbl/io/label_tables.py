@@ -39,12 +39,19 @@ def _parse_time(text: str, path: Path, line: int) -> float:
 
 
 def _imigue_class(value: str, path: Path, line: int) -> int:
-    """Raw iMiGUE class (1..31, 99) → NFBL id; a class name or code is accepted too."""
+    """Raw iMiGUE class (1..31, 99) → NFBL id; a class name or code is accepted too. The real
+    ``Label/raw/<video>.txt`` files write the class as a float (``24.0``, ``99.0``)."""
     text = value.strip()
     try:
         raw = int(text)
     except ValueError:
-        return lookup_code(text, path, line)
+        try:
+            num = float(text)
+        except ValueError:
+            return lookup_code(text, path, line)
+        if not num.is_integer():
+            raise InputFormatError(f"class {text!r} is not a whole number", path, line) from None
+        raw = int(num)
     try:
         return taxonomy.from_imigue_raw(raw)
     except NfblError as exc:
@@ -111,9 +118,17 @@ def imigue_frame(seconds: float, fps: float = 25.0) -> int:
     return int(t.to_integral_value(rounding=ROUND_FLOOR))
 
 
+def imigue_time(seconds: float) -> str:
+    """Seconds as iMiGUE writes them: rounded to 4 decimals, trailing zeros dropped
+    (``35.029``, ``120.668``, ``0``; linuxsino/iMiGUE ``Label/labels_20200831.csv``)."""
+    text = f"{seconds:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
 def write_imigue(stream: EventStream, path: Path, fps: float) -> None:
     """The real layout: ``label_id`` counts 1..n within each video, ``class`` is the raw
-    class, times have 4 decimals, frames are ``floor(time x fps)``."""
+    class, times have at most 4 decimals and no trailing zeros (``35.029``, ``0``), frames
+    are ``floor(time x fps)``."""
     check_fps(fps, path)
     videos = stream.meta.get("videos", {}) if isinstance(stream.meta, dict) else {}
     counter: dict[str, int] = {}
@@ -123,8 +138,8 @@ def write_imigue(stream: EventStream, path: Path, fps: float) -> None:
         for e in stream:
             counter[e.video_id] = counter.get(e.video_id, 0) + 1
             info = videos.get(e.video_id, {}) if isinstance(videos, dict) else {}
-            w.writerow([e.video_id, counter[e.video_id], f"{e.start:.4f}",
-                        imigue_frame(e.start, fps), f"{e.end:.4f}", imigue_frame(e.end, fps),
+            w.writerow([e.video_id, counter[e.video_id], imigue_time(e.start),
+                        imigue_frame(e.start, fps), imigue_time(e.end), imigue_frame(e.end, fps),
                         taxonomy.to_imigue_raw(e.class_id)]
                        + [info.get(k, "") for k in VIDEO_INFO_KEYS])
 
@@ -155,7 +170,8 @@ def read_imigue_raw(path: Path, o: ReadOptions) -> EventStream:
 def write_imigue_raw(stream: EventStream, path: Path, fps: float) -> None:
     with atomic_open(path, newline="") as fh:
         for e in stream:
-            fh.write(f"{e.start:.4f}\t{e.end:.4f}\t{taxonomy.to_imigue_raw(e.class_id)}\n")
+            fh.write(f"{imigue_time(e.start)}\t{imigue_time(e.end)}\t"
+                     f"{float(taxonomy.to_imigue_raw(e.class_id))}\n")
 
 
 # --- MiGA label CSV --------------------------------------------------------------------------
@@ -195,8 +211,8 @@ def write_miga(stream: EventStream, path: Path, fps: float) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     for e in stream:
-        sf = int(round(e.start * fps))
-        ef = max(sf + 1, int(round(e.end * fps)))
+        sf = imigue_frame(e.start, fps)   # floor(time x fps), as the label table numbers frames
+        ef = max(sf + 1, imigue_frame(e.end, fps))
         w.writerow([taxonomy.to_imigue_raw(e.class_id), sf, ef])
     with atomic_open(path, newline="") as fh:
         fh.write(buf.getvalue())

@@ -69,6 +69,9 @@ def _instance(inst, path: Path, frame: int, k: int) -> np.ndarray:
                                f"{scores.shape} do not match", path)
     if not (np.isfinite(xy).all() and np.isfinite(scores).all()):
         raise InputFormatError(f"{where}: keypoints contain NaN or inf", path)
+    # RTMPose's SimCC scores exceed 1 (open-mmlab/mmpose issues 2755, 3122); nfbl's scores
+    # are confidences in [0, 1], as the other readers give them
+    scores = np.clip(scores, 0.0, 1.0)
     return np.concatenate([xy, scores[:, None]], axis=1).astype(np.float32)
 
 

@@ -59,9 +59,9 @@ def test_frame_based_formats_round_trip_on_frame_grid(tmp_path, name):
     assert _key(r) == _key(s)
 
 
-# the header and the first rows of linuxsino/iMiGUE labels_20200831.csv, in its layout:
-# label_id is a running index per video, class the raw class (99 = N31), 4 decimals,
-# frame = floor(time x 25)
+# the header of linuxsino/iMiGUE labels_20200831.csv and rows in its layout: label_id is a
+# running index per video, class the raw class (99 = N31), times with at most 4 decimals and
+# no trailing zeros ("35.029", "0"), frame = floor(time x 25), "F"/"M", "Win"/"Lose"
 IMIGUE_HEADER = ("video_id,label_id,start_time,start_frame,end_time,end_frame,class,subject_id,"
                  "subject_gender,subject_nationality,win_or_lose\n")
 
@@ -72,8 +72,9 @@ def _imigue_rows(n):
         raw = (k % 31) + 1 if k % 9 else 99
         start = 1.2345 + 2.5 * k
         end = start + 1.1637
-        rows.append(f"0001,{k + 1},{start:.4f},{int(start * 25)},{end:.4f},{int(end * 25)},{raw},"
-                    "3,male,ES,win\n")
+        t0, t1 = (f"{t:.4f}".rstrip("0").rstrip(".") for t in (start, end))
+        rows.append(f"0001,{k + 1},{t0},{int(start * 25)},{t1},{int(end * 25)},{raw},"
+                    "3,M,Spain,Win\n")
     return rows
 
 
@@ -85,7 +86,7 @@ def test_imigue_table_class_from_class_column_and_seconds_from_time_columns(tmp_
     # nfbl used to take label_id (1..40) for the class: wrong classes, then an error at 32
     assert s.events[0].class_id == 31 and s.events[1].class_id == 1 and s.events[32].class_id == 1
     assert s.events[0].start == 1.2345 and s.events[0].end == pytest.approx(2.3982)
-    assert s.meta["videos"]["0001"]["win_or_lose"] == "win"
+    assert s.meta["videos"]["0001"]["win_or_lose"] == "Win"
     assert s.meta["videos"]["0001"]["subject_id"] == "3"
 
 
@@ -112,13 +113,21 @@ def test_imigue_table_without_time_values_reads_frames(tmp_path):
 
 
 def test_imigue_raw_label_file(tmp_path):
+    # linuxsino/iMiGUE Label/raw/<video>.txt: seconds with at most 4 decimals and no trailing
+    # zeros, the raw class as a float ("24.0", "99.0"); an integer class is read too
     p = tmp_path / "0007.txt"
-    p.write_text("1.2345\t2.3982\t17\n3.0000\t4.5000\t99\n")
+    p.write_text("1.2345\t2.398\t17.0\n3.0\t4.5\t99.0\n22.1907\t22.989\t2.0\n")
     s = read_events(p)
     assert s.video_ids == ("0007",)
-    assert [(e.class_id, e.start, e.end) for e in s] == [(16, 1.2345, 2.3982), (31, 3.0, 4.5)]
+    assert [(e.class_id, e.start, e.end) for e in s] == [
+        (16, 1.2345, 2.398), (31, 3.0, 4.5), (1, 22.1907, 22.989)]
     out = write_events(s, tmp_path / "back" / "0007.txt")
-    assert out.read_text() == p.read_text()
+    assert out.read_text() == "1.2345\t2.398\t17.0\n3\t4.5\t99.0\n22.1907\t22.989\t2.0\n"
+    (tmp_path / "int.txt").write_text("1.5\t2\t17\n")
+    assert [e.class_id for e in read_events(tmp_path / "int.txt")] == [16]
+    (tmp_path / "bad.txt").write_text("1.5\t2\t17.5\n")
+    with pytest.raises(NfblError, match="17.5"):
+        read_events(tmp_path / "bad.txt")
 
 
 def test_miga_label_file(tmp_path):

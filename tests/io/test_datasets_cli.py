@@ -42,7 +42,7 @@ def test_imigue_dataset_openpose_with_label_table(tmp_path):
     ds = datasets.open_dataset(tmp_path)
     assert ds.kind is datasets.DatasetKind.IMIGUE and len(ds) == 1
     s = ds[0]
-    assert s.subject_id == "2" and s.video_label == "win"
+    assert s.subject_id == "2" and s.video_label == "Win"
     assert s.sequence.keypoints.shape == (2, 5, 67, 3)
     assert [(e.class_id, e.start, e.end) for e in s.events] == [(16, 0.0, 0.08), (31, 0.08, 0.2)]
     assert len(datasets.open_dataset(tmp_path, "imigue", split="train")) == 1

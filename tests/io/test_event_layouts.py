@@ -247,3 +247,24 @@ def test_activitynet_ground_truth_writer_round_trips_and_has_the_evaluator_field
     back = read_events(p, subset="validation")
     assert sorted((e.video_id, e.class_id, e.start, e.end) for e in back) == \
         sorted((e.video_id, e.class_id, e.start, e.end) for e in s)
+
+
+def test_eaf_mapped_value_with_a_bar_is_not_a_score(tmp_path):
+    pympi = pytest.importorskip("pympi")
+    eaf = pympi.Elan.Eaf(author="someone else")
+    eaf.add_tier("gestures")
+    eaf.add_annotation("gestures", 1000, 2000, "nod|strong")
+    eaf.add_annotation("gestures", 3000, 4000, "N16 Folding arms|0.75")
+    eaf.to_file(str(tmp_path / "bar.eaf"))
+    s = read_events(tmp_path / "bar.eaf", label_map={"nod|strong": 31})
+    assert [(e.class_id, e.score) for e in s] == [(31, 1.0), (16, 0.75)]
+
+
+def test_activitynet_class_id_of_another_tool_is_not_taken_for_nfbl_ids(tmp_path):
+    # the official evaluator reads only "label"; a foreign "class_id" (its own numbering) must
+    # not override it; nfbl's own files carry a matching "code" and keep their ids
+    doc = {"version": "1.3", "results": {"v": [
+        {"label": "Folding arms", "class_id": 3, "score": 0.9, "segment": [1.0, 2.0]},
+        {"label": "Touching nose", "class_id": 34, "code": "N34", "score": 0.8, "segment": [3.0, 4.0]}]}}
+    (tmp_path / "r.json").write_text(json.dumps(doc))
+    assert [e.class_id for e in read_events(tmp_path / "r.json")] == [16, 34]

@@ -219,6 +219,11 @@ def test_mmpose_topdown_wholebody_and_errors(tmp_path):
     seq = mmpose.read_mmpose(p, min_score=0.5)
     assert seq.layout == "coco_wholebody133" and seq.keypoints.shape == (1, 2, 133, 3)
     assert np.all(seq.keypoints[0, 0, np.array(inst["keypoint_scores"]) <= 0.5] == 0)
+    # RTMPose (SimCC) scores above 1 are confidences: clipped to 1
+    hot = dict(inst, keypoint_scores=[3.2] * 133)
+    p.write_text(json.dumps({"instance_info": [{"frame_id": 1, "instances": [hot]},
+                                               {"frame_id": 2, "instances": [hot]}]}))
+    assert mmpose.read_mmpose(p).keypoints[..., 2].max() == 1.0
     inst["keypoints"] = inst["keypoints"][:20]
     inst["keypoint_scores"] = inst["keypoint_scores"][:20]
     p.write_text(json.dumps([inst]))
