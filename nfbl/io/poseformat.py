@@ -150,6 +150,12 @@ def read_poseformat(path: str | Path, fps: float | None = None, video_id: str | 
         if not file_fps > 0:
             raise InputFormatError("the file has no frame rate; pass --fps", path)
         fps = file_fps
+        dim = pose.header.dimensions
+        if file_fps == 24 and (int(dim.width), int(dim.height)) == (1000, 1000):
+            # pose_format.utils.openpose.load_openpose(fps=24, width=1000, height=1000): the
+            # converter's defaults, not the video's
+            log.warning("%s: fps 24 and frame size 1000x1000 are pose-format's OpenPose "
+                        "defaults, probably not the video's; pass --fps if you know it", path)
     if not fps > 0:
         raise NfblError(f"fps must be positive, got {fps}")
     if frame_size is None:

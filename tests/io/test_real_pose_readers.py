@@ -26,7 +26,8 @@ _MP_HAND = ["WRIST", "THUMB_CMC", "THUMB_MCP", "THUMB_IP", "THUMB_TIP", "INDEX_F
 
 
 def _write_pose(path: Path, components: list[tuple[str, list[str]]], dims: int, t: int = 6, people: int = 1,
-                fps: float = 24.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                fps: float = 24.0, seed: int = 0, size: tuple[int, int] = (640, 480)
+                ) -> tuple[np.ndarray, np.ndarray]:
     pf = pytest.importorskip("pose_format")
     from pose_format.numpy.pose_body import NumPyPoseBody
     from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderDimensions
@@ -34,7 +35,7 @@ def _write_pose(path: Path, components: list[tuple[str, list[str]]], dims: int, 
     fmt = "XYZC" if dims == 3 else "XYC"
     comps = [PoseHeaderComponent(name=n, points=pts, limbs=[], colors=[(255, 0, 0)], point_format=fmt)
              for n, pts in components]
-    header = PoseHeader(version=0.1, dimensions=PoseHeaderDimensions(width=640, height=480, depth=0),
+    header = PoseHeader(version=0.1, dimensions=PoseHeaderDimensions(width=size[0], height=size[1], depth=0),
                         components=comps)
     v = sum(len(p) for _, p in components)
     rng = np.random.default_rng(seed)
@@ -64,6 +65,20 @@ def test_pose_openpose_maps_by_name(tmp_path):
     np.testing.assert_allclose(kp[3, lay.index["left_hand_index_tip"], :2], data[3, 0, 30 + 8], rtol=1e-6)
     np.testing.assert_allclose(kp[3, lay.index["right_hand_thumb_cmc"], 2], conf[3, 0, 51 + 1], rtol=1e-6)
     assert (kp[1, lay.index["nose"]] == 0).all()  # confidence 0 → missing, not a real (x, y)
+
+
+def test_pose_openpose_converter_defaults_are_flagged(tmp_path, caplog):
+    # pose_format.utils.openpose.load_openpose(fps=24, width=1000, height=1000) writes its
+    # defaults when the caller gives none: say so instead of trusting them silently
+    comps = [("pose_keypoints_2d", _OP_BODY)]
+    _write_pose(tmp_path / "conv.pose", comps, dims=2, size=(1000, 1000))
+    with caplog.at_level("WARNING"):
+        read_keypoints(tmp_path / "conv.pose")
+    assert "pose-format's OpenPose defaults" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert read_keypoints(tmp_path / "conv.pose", fps=30).fps == 30
+    assert "defaults" not in caplog.text
 
 
 def test_pose_mediapipe_reduced_and_two_people(tmp_path):
