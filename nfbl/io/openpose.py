@@ -55,6 +55,8 @@ def list_frame_files(folder: str | Path) -> dict[str, list[tuple[int, str]]]:
 
 def _values(person: dict, key: str, size: int, path: str, k: int) -> list:
     vals = person.get(key)
+    if vals is None:  # OpenPose before 1.2 wrote pose_keypoints / hand_*_keypoints (no _2d)
+        vals = person.get(key[:-len("_2d")])
     if not vals:
         if key == "pose_keypoints_2d":
             raise InputFormatError(f"person {k} has no {key}", path)
@@ -165,6 +167,11 @@ def read_openpose(path: str | Path, fps: float | None = None, video_id: str | No
                                    min_frames=max(1, min(min_track_frames, len(frames))))
     if kp.shape[0] == 0:
         log.warning("%s: no person in any of the %d frames", path, len(frames))
+    present = kp[..., 2] > 0
+    if present.sum() >= 10 and np.abs(kp[..., :2][present]).max() <= 1.0:
+        log.warning("%s: every coordinate is within [-1, 1]: these look like OpenPose's "
+                    "normalised output (--keypoint_scale 3 or 4); nfbl expects pixels "
+                    "(--keypoint_scale 0, the default)", path)
     multi = sum(1 for f in frames if len(f) > 1)
     meta = {"source_format": "openpose", "source": str(path), "first_frame": int(numbers[0]),
             "frames_with_several_people": multi,

@@ -96,6 +96,24 @@ def test_openpose_frame_gaps_keep_timestamps_and_writer_roundtrip(tmp_path):
     np.testing.assert_array_equal(a.keypoints, b.keypoints)
 
 
+def test_openpose_legacy_keys_and_normalised_coordinates(tmp_path, caplog):
+    rng = np.random.default_rng(3)
+    body = np.column_stack([rng.uniform(0, 1, (25, 2)), np.full(25, 0.8)]).round(3)
+    hand = np.column_stack([rng.uniform(0, 1, (21, 2)), np.full(21, 0.6)]).round(3)
+    person = {"pose_keypoints": body.ravel().tolist(),           # OpenPose < 1.2: no "_2d"
+              "hand_left_keypoints": hand.ravel().tolist(), "hand_right_keypoints": []}
+    for n in range(2):
+        (tmp_path / f"old_{n:012d}_keypoints.json").write_text(
+            json.dumps({"version": 1.0, "people": [person]}))
+    with caplog.at_level("WARNING"):
+        seq = read_keypoints(tmp_path)
+    np.testing.assert_allclose(seq.keypoints[0, 0, :25], body, atol=1e-6)
+    np.testing.assert_allclose(seq.keypoints[0, 0, 25:46], hand, atol=1e-6)
+    assert np.all(seq.keypoints[0, :, 46:] == 0)
+    # --keypoint_scale 3 writes [0, 1] coordinates: nfbl says so instead of taking them for pixels
+    assert "look like OpenPose's normalised output" in caplog.text
+
+
 # --- MiGA
 
 def test_miga_reads_skeleton_and_labels():
