@@ -259,8 +259,9 @@ class StreamingDetector:
     ``close()`` flushes the rest. ``push`` runs the same chunks as :meth:`Detector.predict`
     on the same inputs, so its events are exactly those of offline decoding of the same
     frames. Memory: one chunk of frames plus the pending candidates (and 8 bytes of
-    timestamp per frame, and with the contact check on, 20 bytes of contact distances per
-    frame: they are per-frame, so the check gives the offline result too); latency:
+    timestamp per frame, and with the contact check on 28 more per frame: contact distances
+    and a copy of the timestamps; the distances are per frame, so the check gives the
+    offline result too); latency:
     ``window + overlap`` frames plus the decoder's ``max_duration_s`` (load the detector
     with a smaller ``window`` for less).
     """
