@@ -33,6 +33,33 @@ DEFAULT_FPS = 25.0
 LAYOUTS_BY_JOINTS = {17: skeletons.COCO17, 133: skeletons.COCO_WHOLEBODY133}
 
 
+#: ``meta_info.dataset_name`` values (lower case) whose keypoints are in COCO-17 /
+#: COCO-WholeBody order (mmpose ``configs/_base_/datasets``: coco, coco_wholebody,
+#: "Human-Art", ubody2d)
+COCO_ORDER_DATASETS = frozenset({"coco", "coco_wholebody", "human-art", "humanart", "ubody2d"})
+#: datasets with as many keypoints in another order (17: PoseTrack18 has head top/bottom
+#: for the eyes, H36M a 3-D-style body, AP-10K and AnimalPose are animals): a misread, refused
+OTHER_ORDER_DATASETS = frozenset({"posetrack18", "h36m", "ap10k", "animalpose", "macaque",
+                                  "crowdpose", "aic", "mpii", "halpe", "jhmdb"})
+
+
+def _check_dataset(doc, path: Path) -> None:
+    """Refuse predictions of a model trained on a dataset with another keypoint order (the
+    demo writes ``meta_info.dataset_name``; files without it are trusted by joint count)."""
+    meta = doc.get("meta_info") if isinstance(doc, dict) else None
+    name = meta.get("dataset_name") if isinstance(meta, dict) else None
+    if not isinstance(name, str):
+        return
+    key = name.strip().lower()
+    if key in OTHER_ORDER_DATASETS:
+        raise InputFormatError(f"meta_info.dataset_name is {name!r}: its keypoints are not in "
+                               "COCO order; nfbl reads COCO-17 or COCO-WholeBody models' output",
+                               path)
+    if key not in COCO_ORDER_DATASETS:
+        log.warning("%s: meta_info.dataset_name %r is not a COCO-ordered dataset nfbl knows; "
+                    "reading the keypoints as COCO by their count", path, name)
+
+
 def _frames_of(doc, path: Path) -> list[tuple[int, list]]:
     if isinstance(doc, dict) and "instance_info" in doc:
         doc = doc["instance_info"]
@@ -93,6 +120,7 @@ def read_mmpose(path: str | Path, fps: float | None = None, video_id: str | None
     if not fps > 0:
         raise NfblError(f"fps must be positive, got {fps}")
     doc = load_json(path)
+    _check_dataset(doc, path)
     frames = sorted(_frames_of(doc, path), key=lambda f: f[0])
     if not frames:
         raise InputFormatError("no frames in the file", path)

@@ -332,3 +332,20 @@ def test_io_package_exposes_the_public_readers_lazily():
             "from nfbl.io.keypoints import read_keypoints as r; assert r is read_keypoints")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
+
+
+def test_mmpose_dataset_name_guards_the_keypoint_order(tmp_path, caplog):
+    # the demo writes meta_info.dataset_name; 17 PoseTrack18 keypoints are not COCO's 17
+    inst = {"keypoints": [[float(10 + i), float(20 + i)] for i in range(17)],
+            "keypoint_scores": [0.9] * 17}
+    frames = [{"frame_id": 1, "instances": [inst]}, {"frame_id": 2, "instances": [inst]}]
+    p = tmp_path / "pt.json"
+    p.write_text(json.dumps({"meta_info": {"dataset_name": "posetrack18"}, "instance_info": frames}))
+    with pytest.raises(InputFormatError, match="'posetrack18': its keypoints are not in COCO order"):
+        mmpose.read_mmpose(p)
+    p.write_text(json.dumps({"meta_info": {"dataset_name": "Human-Art"}, "instance_info": frames}))
+    assert mmpose.read_mmpose(p).layout == "coco17"
+    p.write_text(json.dumps({"meta_info": {"dataset_name": "my_coco_like"}, "instance_info": frames}))
+    with caplog.at_level("WARNING"):
+        assert mmpose.read_mmpose(p).layout == "coco17"
+    assert "not a COCO-ordered dataset nfbl knows" in caplog.text
