@@ -97,7 +97,7 @@ def _read_openpose(path: Path, o: ReadOptions):
 
 def _openpose_files(folder: Path) -> Mapping[str, list]:
     from nfbl.io import openpose
-    return openpose.list_frame_files(folder)
+    return openpose.list_frame_files(folder) or openpose.list_image_dir_files(folder)
 
 
 def _read_miga(path: Path, o: ReadOptions):
@@ -243,8 +243,8 @@ def guess_format(path: str | Path) -> KeypointFormatSpec:
         found = folder_format(p)
         if found is not None:
             return found[0]
-        raise InputFormatError("folder holds no OpenPose '<vid>_<12-digit frame>_keypoints.json' "
-                               "files; pass a file or --format", p)
+        raise InputFormatError("folder holds no OpenPose '*_keypoints.json' files; pass a file "
+                               "or --format", p)
     m = match_name(p.name)
     if m is None:
         raise InputFormatError("cannot tell the keypoint format from the name; pass --format "

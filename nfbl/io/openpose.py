@@ -53,6 +53,21 @@ def list_frame_files(folder: str | Path) -> dict[str, list[tuple[int, str]]]:
     return videos
 
 
+def _natural_key(name: str) -> list:
+    """``img2`` before ``img10``: digit runs compare as numbers."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def list_image_dir_files(folder: str | Path) -> dict[str, list[tuple[int, str]]]:
+    """OpenPose ``--image_dir`` output (``<image name>_keypoints.json``, no frame number):
+    ``{folder name: [(0, path), (1, path), ...]}`` in natural name order (``img2`` before
+    ``img10``); empty when the folder has none."""
+    folder = Path(folder)
+    names = sorted((e.name for e in os.scandir(folder)
+                    if e.name.endswith("_keypoints.json") and e.is_file()), key=_natural_key)
+    return {folder.name: [(i, str(folder / n)) for i, n in enumerate(names)]} if names else {}
+
+
 def _values(person: dict, key: str, size: int, path: str, k: int) -> list:
     vals = person.get(key)
     if vals is None:  # OpenPose before 1.2 wrote pose_keypoints / hand_*_keypoints (no _2d)
@@ -115,7 +130,9 @@ def read_openpose(path: str | Path, fps: float | None = None, video_id: str | No
 
     Frames are ordered by their 12-digit number and timestamped ``number / fps`` seconds
     (``fps`` defaults to 25, the iMiGUE rate; OpenPose JSON stores none), so a missing file
-    leaves a gap in the timestamps rather than shifting later frames. People are linked
+    leaves a gap in the timestamps rather than shifting later frames. Files of an
+    ``--image_dir`` run carry no number: they are taken in natural name order as frames
+    0, 1, ... (with a warning). People are linked
     across frames with :func:`nfbl.keypoints.tracking.link_people` (``max_distance``, ``max_lost``);
     the result keeps every track seen in at least ``min_track_frames`` frames (default 2:
     single-frame flickers are dropped; see :func:`nfbl.keypoints.tracking.select_person`),
@@ -140,8 +157,13 @@ def read_openpose(path: str | Path, fps: float | None = None, video_id: str | No
     else:
         videos = list_frame_files(path)
         if not videos:
-            raise InputFormatError("no OpenPose '<vid>_<12-digit frame>_keypoints.json' files "
-                                   "in this folder", path)
+            videos = list_image_dir_files(path)
+            for files in videos.values():
+                log.warning("%s: %d OpenPose files without frame numbers (--image_dir "
+                            "output); taking them as consecutive frames in name order (%s, "
+                            "...)", path, len(files), Path(files[0][1]).name)
+        if not videos:
+            raise InputFormatError("no OpenPose '*_keypoints.json' files in this folder", path)
         if video_id is not None:
             if video_id not in videos:
                 raise InputFormatError(f"no OpenPose files of video {video_id!r} here (found: "

@@ -349,3 +349,17 @@ def test_mmpose_dataset_name_guards_the_keypoint_order(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         assert mmpose.read_mmpose(p).layout == "coco17"
     assert "not a COCO-ordered dataset nfbl knows" in caplog.text
+
+
+def test_openpose_image_dir_output_is_read_in_natural_name_order(tmp_path, caplog):
+    # `openpose --image_dir imgs --write_json out` names files after the images, no frame number
+    people = np.zeros((1, 67, 3))
+    for k, name in enumerate(("img2", "img10", "img1")):
+        people[0, :, :2] = 100 + {"img1": 1, "img2": 2, "img10": 10}[name]
+        people[0, :, 2] = 0.9
+        openpose.write_openpose_frame(tmp_path / f"{name}_keypoints.json", people)
+    with caplog.at_level("WARNING"):
+        seq = read_keypoints(tmp_path, fps=5.0)
+    assert seq.video_id == tmp_path.name and "--image_dir" in caplog.text
+    np.testing.assert_allclose(seq.keypoints[0, :, 0, 0], [101, 102, 110])
+    np.testing.assert_allclose(seq.timestamps, [0.0, 0.2, 0.4])
