@@ -174,15 +174,19 @@ def _distances(x: np.ndarray, lay: skeletons.Layout, min_score: float) -> dict[s
     return {k: np.maximum(v, 0.0) for k, v in out.items()}
 
 
+def _span(ts: np.ndarray, start: float, end: float) -> slice:
+    """Frames of ``[start, end)`` seconds in sorted ``ts`` ``(T,)``, at least one (T > 0)."""
+    lo, hi = (int(i) for i in np.searchsorted(ts, [start, end], side="left"))
+    lo = min(lo, len(ts) - 1)
+    return slice(lo, max(hi, lo + 1))
+
+
 def event_share(dist: np.ndarray, timestamps: np.ndarray, start: float, end: float,
                 max_distance: float) -> tuple[float, float]:
     """For the frames of ``[start, end)`` (seconds; at least the frame at ``start``): the
     share of those with evidence whose distance is within ``max_distance`` (NaN when none
     has evidence), and the share of frames with evidence."""
-    ts = np.asarray(timestamps, dtype=np.float64)
-    lo, hi = (int(i) for i in np.searchsorted(ts, [start, end], side="left"))
-    lo = min(lo, len(ts) - 1)
-    d = np.asarray(dist)[lo:max(hi, lo + 1)]
+    d = np.asarray(dist)[_span(np.asarray(timestamps, dtype=np.float64), start, end)]
     seen = ~np.isnan(d)
     if not seen.any():
         return float("nan"), 0.0
@@ -231,9 +235,7 @@ def split(events: Iterable[Event], x: np.ndarray, timestamps: np.ndarray,
     inside = np.zeros(len(ts), dtype=bool)
     for e in events:
         if e.class_id in CONTACT_KIND and len(ts):
-            lo, hi = (int(i) for i in np.searchsorted(ts, [e.start, e.end]))
-            lo = min(lo, len(ts) - 1)
-            inside[lo:max(hi, lo + 1)] = True
+            inside[_span(ts, e.start, e.end)] = True
     if not inside.any():
         return events, []
     part = distances(np.asarray(x)[inside], layout, cfg.min_score)
