@@ -40,6 +40,7 @@ def read_eaf(path: Path, o: ReadOptions) -> EventStream:
         vid = next((v for k, v in props if k == _EAF_VIDEO_PROP), None) or path.stem
     events, unread = [], {}
     total = unaligned = 0
+    user_values = {str(k).strip().lower() for k in o.label_map}  # values the user mapped
     for tier in eaf.get_tier_names():
         try:
             anns = list(eaf.get_annotation_data_for_tier(tier))
@@ -72,8 +73,7 @@ def read_eaf(path: Path, o: ReadOptions) -> EventStream:
                 if cid is None:
                     continue
             score = 1.0
-            mapped = tier in o.tier_map or value.strip().lower() in {
-                str(k).lower() for k in o.label_map}
+            mapped = tier in o.tier_map or value.strip().lower() in user_values
             if "|" in value and not mapped:
                 # nfbl's own "N16 Folding arms|0.83"; a user-mapped value may hold a "|"
                 score = parse_float(value.rsplit("|", 1)[1], "score", path, None)
