@@ -282,6 +282,18 @@ def _cmd_evaluate_real(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluation_decode(card_decode, classes, args: argparse.Namespace):
+    """The card's decode settings with ``--candidate-threshold``, ``--class-bias`` and
+    ``--no-contact-check`` applied (synthetic evaluation)."""
+    from dataclasses import replace
+    dcfg = replace(card_decode, threshold=args.candidate_threshold)
+    if args.class_bias:
+        dcfg = replace(dcfg, class_bias=_class_bias(args.class_bias, classes))
+    if args.no_contact_check:
+        dcfg = replace(dcfg, contact_check=False)
+    return dcfg
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from nfbl.exports import decoding
     if args.real:
@@ -297,7 +309,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if not 0.0 <= args.candidate_threshold <= 1.0 or not 0.0 <= (
             0.5 if args.min_score is None else args.min_score) <= 1.0:
         raise NfblError("--candidate-threshold and --min-score must be in [0, 1]")
-    from dataclasses import replace
     t0 = time.time()
     if args.model and args.model.endswith(".pt"):
         import torch
@@ -307,10 +318,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         ck = checkpoint.load_checkpoint(args.model)
         name, classes = str(args.model), ck.config.class_ids
         card_decode = decoding.DecodeConfig.from_dict((ck.card or {}).get("decode"))
-        dcfg = replace(card_decode, threshold=args.candidate_threshold)
-        if args.class_bias:
-            dcfg = replace(dcfg, class_bias=_class_bias(args.class_bias, classes))
-        dcfg = replace(dcfg, contact_check=not args.no_contact_check)
+        dcfg = _evaluation_decode(card_decode, classes, args)
 
         def detect(seq):
             rec = T._records_from([(seq, EventStream())], ck.config, "", False)[0]
@@ -321,11 +329,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         det = Detector.load(args.model, threads=args.threads)
         name, classes = f"{det.card.name}@{det.card.version}", det.card.class_ids
         card_decode = det.decode_config()
-        dcfg = replace(card_decode, threshold=args.candidate_threshold)
-        if args.class_bias:
-            dcfg = replace(dcfg, class_bias=_class_bias(args.class_bias, classes))
-        if args.no_contact_check:
-            dcfg = replace(dcfg, contact_check=False)
+        dcfg = _evaluation_decode(card_decode, classes, args)
 
         def detect(seq):
             return det.detect(seq, decode=dcfg)
