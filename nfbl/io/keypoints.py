@@ -97,7 +97,7 @@ def _read_openpose(path: Path, o: ReadOptions):
 
 def _openpose_files(folder: Path) -> Mapping[str, list]:
     from nfbl.io import openpose
-    return openpose.list_frame_files(folder) or openpose.list_image_dir_files(folder)
+    return openpose.list_frame_files(folder, image_dir=True)
 
 
 def _read_miga(path: Path, o: ReadOptions):

@@ -33,14 +33,23 @@ _BODY, _HAND = 75, 63
 _ZERO_HAND = [0.0] * _HAND
 
 
-def list_frame_files(folder: str | Path) -> dict[str, list[tuple[int, str]]]:
-    """``{video id: [(frame number, path), ...]}`` sorted by frame number, for one folder."""
+def list_frame_files(folder: str | Path, image_dir: bool = False) -> dict[str, list[tuple[int, str]]]:
+    """``{video id: [(frame number, path), ...]}`` sorted by frame number, for one folder.
+
+    ``image_dir``: when no file carries a 12-digit frame number, take the folder's other
+    ``*_keypoints.json`` files (OpenPose ``--image_dir`` output, named after the images) as
+    one sequence named after the folder, frames 0, 1, ... in natural name order (``img2``
+    before ``img10``). One directory scan either way.
+    """
     folder = Path(folder)
     videos: dict[str, list[tuple[int, str]]] = {}
+    unnumbered: list[str] = []
     with os.scandir(folder) as it:
         for entry in it:
             m = FILE_RE.match(entry.name)
             if not m:
+                if image_dir and entry.name.endswith("_keypoints.json") and entry.is_file():
+                    unnumbered.append(entry.name)
                 continue
             if entry.is_dir():
                 log.warning("%s: a folder named like an OpenPose frame file; skipped", entry.path)
@@ -50,22 +59,15 @@ def list_frame_files(folder: str | Path) -> dict[str, list[tuple[int, str]]]:
             videos.setdefault(m["vid"], []).append((int(m["frame"]), entry.path))
     for files in videos.values():
         files.sort()
+    if not videos and unnumbered:
+        unnumbered.sort(key=_natural_key)
+        videos[folder.name] = [(i, str(folder / n)) for i, n in enumerate(unnumbered)]
     return videos
 
 
 def _natural_key(name: str) -> list:
     """``img2`` before ``img10``: digit runs compare as numbers."""
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
-
-
-def list_image_dir_files(folder: str | Path) -> dict[str, list[tuple[int, str]]]:
-    """OpenPose ``--image_dir`` output (``<image name>_keypoints.json``, no frame number):
-    ``{folder name: [(0, path), (1, path), ...]}`` in natural name order (``img2`` before
-    ``img10``); empty when the folder has none."""
-    folder = Path(folder)
-    names = sorted((e.name for e in os.scandir(folder)
-                    if e.name.endswith("_keypoints.json") and e.is_file()), key=_natural_key)
-    return {folder.name: [(i, str(folder / n)) for i, n in enumerate(names)]} if names else {}
 
 
 def _values(person: dict, key: str, size: int, path: str, k: int) -> list:
@@ -155,10 +157,9 @@ def read_openpose(path: str | Path, fps: float | None = None, video_id: str | No
         vid = m["vid"] if m else path.stem
         files = [(int(m["frame"]) if m else 0, str(path))]
     else:
-        videos = list_frame_files(path)
-        if not videos:
-            videos = list_image_dir_files(path)
-            for files in videos.values():
+        videos = list_frame_files(path, image_dir=True)
+        for files in videos.values():
+            if not FILE_RE.match(Path(files[0][1]).name):
                 log.warning("%s: %d OpenPose files without frame numbers (--image_dir "
                             "output); taking them as consecutive frames in name order (%s, "
                             "...)", path, len(files), Path(files[0][1]).name)

@@ -146,11 +146,11 @@ def read_poseformat(path: str | Path, fps: float | None = None, video_id: str | 
     if mapped == 0:
         raise InputFormatError("no point of the file maps onto an nfbl joint", path)
     file_fps = float(pose.body.fps)
+    dim = pose.header.dimensions
     if fps is None:
         if not file_fps > 0:
             raise InputFormatError("the file has no frame rate; pass --fps", path)
         fps = file_fps
-        dim = pose.header.dimensions
         if file_fps == 24 and (int(dim.width), int(dim.height)) == (1000, 1000):
             # pose_format.utils.openpose.load_openpose(fps=24, width=1000, height=1000): the
             # converter's defaults, not the video's
@@ -159,7 +159,6 @@ def read_poseformat(path: str | Path, fps: float | None = None, video_id: str | 
     if not fps > 0:
         raise NfblError(f"fps must be positive, got {fps}")
     if frame_size is None:
-        dim = pose.header.dimensions
         frame_size = (int(dim.width), int(dim.height))
     vid = video_id or (path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.stem)
     return PoseSequence(kp, layout.name, float(fps), np.arange(t) / float(fps), frame_size, None, vid,
