@@ -86,6 +86,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "de-identified frames loses it (nfbl.keypoints.occlusion); HALF = the "
                         "box's half-side in shoulder widths (default 0.44: a de-identified "
                         "video's box)")
+    e.add_argument("--turned", type=int, choices=(0, 90, 180, 270), default=0, metavar="DEG",
+                   help="--synthetic: turn every video's frames DEG degrees clockwise first "
+                        "(0, 90, 180, 270), as keypoints of a video stored turned are; the "
+                        "detector turns such a person upright (docs/detector.md)")
     e.add_argument("--threads", type=positive_int, default=2, help="onnxruntime/torch threads")
     e.add_argument("--json", dest="json_out", help="write the full metrics JSON here")
     e.set_defaults(func=_cmd_evaluate)
@@ -243,6 +247,8 @@ def _cmd_evaluate_real(args: argparse.Namespace) -> int:
     from nfbl.exports.runtime import Detector
     from nfbl.io import keypoints as K
 
+    if args.turned:
+        raise NfblError("--turned applies to --synthetic videos; real files are read as stored")
     if args.model and args.model.endswith(".pt"):
         raise NfblError("--real runs an exported ONNX model; export the checkpoint first: "
                         "nfbl export CKPT -o model.onnx")
@@ -335,9 +341,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             return det.detect(seq, decode=dcfg)
     if args.min_score is None:
         args.min_score = card_decode.threshold
+    from nfbl.keypoints.cleaning import turned_frames
     truths, preds, frames = [], [], 0
     for seq, events in _synthetic_pairs(args):
-        seq = _deid_hands(seq, args.deid_hands)
+        seq = turned_frames(_deid_hands(seq, args.deid_hands), args.turned)
         truths.append(events)
         preds.append(detect(seq))
         frames += seq.num_frames
@@ -348,6 +355,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     summary = {"model": name, "videos": args.videos, "split": args.split, "seed": args.seed,
                "minutes": args.minutes, "flatten_tail": args.flatten_tail,
                "layouts": list(args.layouts), "deid_hands": args.deid_hands,
+               "turned": args.turned,
                "candidate_threshold": args.candidate_threshold,
                "min_score": args.min_score, "decode": dcfg.to_dict(),
                "hours": round(frames / 25.0 / 3600.0, 3),
@@ -357,6 +365,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                "seconds": round(time.time() - t0, 1)}
     deid = ("" if args.deid_hands is None
             else f"; hands inside a {args.deid_hands:g}-sw face box removed")
+    deid += f"; frames turned {args.turned} degrees" if args.turned else ""
     print(f"{name}: {args.videos} synthetic {args.split} videos (seeds {args.seed}.."
           f"{args.seed + args.videos - 1}, {summary['hours']:.2f} h, {len(gt)} events, "
           f"classes {len(classes)}{deid})")

@@ -58,7 +58,10 @@ def prepare(seq: PoseSequence, person: int, card: InputSpec) -> tuple[np.ndarray
     (4) resample to ``card.fps`` with :func:`nfbl.keypoints.cleaning.resample` when the sequence's
     frame rate differs or its timestamps are not evenly spaced; (5) fill gaps of at most
     ``card.max_gap`` frames (:func:`nfbl.keypoints.cleaning.interpolate_gaps`); (6) normalise
-    (:func:`nfbl.keypoints.cleaning.normalize`: neck-centred, divided by the median shoulder width).
+    (:func:`nfbl.keypoints.cleaning.normalize`: neck-centred, divided by the median shoulder width);
+    (7) turn a person lying sideways or upside down in the image upright
+    (:func:`nfbl.keypoints.cleaning.upright_turns`, quarter turns only, with a warning; an
+    upright person is never turned).
 
     Returns ``x`` float32 ``(T', V, 3)`` and ``timestamps`` float64 ``(T',)`` seconds.
     """
@@ -86,7 +89,18 @@ def prepare(seq: PoseSequence, person: int, card: InputSpec) -> tuple[np.ndarray
     x, norm = cleaning.normalize(x, target)
     if getattr(card, "global_centre", False):
         x = add_global_centre(x, norm.center, norm.scale, target)
+    x = _upright(x, cleaning.upright_turns(x, target), seq.video_id)
     return np.ascontiguousarray(x, dtype=np.float32), one.timestamps.copy()
+
+
+def _upright(x: np.ndarray, k: int, video_id: str | None) -> np.ndarray:
+    """``x`` turned by ``k`` quarter turns, with one warning when ``k`` is not 0."""
+    if k:
+        log.warning("%s: the person lies %s in the image (the keypoints come from a video stored "
+                    "%s?); turned upright (%d degrees) before detection", video_id or "sequence",
+                    "upside down" if k == 2 else "on their side",
+                    "upside down" if k == 2 else "sideways", 90 * k)
+    return cleaning.turn(x, k)
 
 
 def add_global_centre(x: np.ndarray, centre: np.ndarray, scale: float,
@@ -125,8 +139,9 @@ class OnlinePreparer:
     width over the first ``warmup_frames`` frames that show both shoulders (offline: over
     the whole track); for a ``global_centre`` model the reference centre is the median centre
     of the held-back frames (offline: of the whole track). Frames are held back until the
-    scale is known, then flow through with no delay. Gaps are not interpolated (offline
-    fills gaps of ``card.max_gap``).
+    scale is known, then flow through with no delay; a sideways or upside-down person is
+    turned upright by the quarter turns found in the held-back frames (offline: the whole
+    track). Gaps are not interpolated (offline fills gaps of ``card.max_gap``).
     With no gaps, a constant shoulder width and a centre in every frame, the output equals
     :func:`prepare` exactly.
     """
@@ -145,6 +160,7 @@ class OnlinePreparer:
         self._widths: list[float] = []
         self._scale: float | None = None
         self._centre: np.ndarray | None = None
+        self._turns: int | None = None
         self._frames = 0
 
     @property
@@ -173,7 +189,10 @@ class OnlinePreparer:
             if self._reference is not None:
                 out = add_global_centre(out, centre, float(self._scale or 1.0), self.target,
                                         self._reference)
-        return out, ts
+        if self._turns is None:
+            self._turns = cleaning.upright_turns(out, self.target)
+            return _upright(out, self._turns, "stream"), ts
+        return cleaning.turn(out, self._turns), ts
 
     def push(self, keypoints: np.ndarray, timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixel keypoints ``(t, V_src, 3)`` + timestamps → model input frames ready so far."""

@@ -315,6 +315,106 @@ def normalize(kp: np.ndarray, layout: skeletons.Layout | str) -> tuple[np.ndarra
     return out.reshape(arr.shape), norm
 
 
+# --- orientation --------------------------------------------------------------------------
+
+#: Frames with the head and the centre both present that :func:`upright_turns` needs.
+UPRIGHT_MIN_FRAMES = 5
+
+
+def upright_turns(x: np.ndarray, layout: skeletons.Layout) -> int:
+    """Quarter turns that bring a sideways or upside-down person upright: 0, 1, 2 or 3.
+
+    x: normalised keypoints ``(T, V, 3)`` of one person (:func:`normalize`: the centre, the
+    neck, at the origin; y points down). The cue is the median over frames of the vector from
+    the centre to the mean of the present head joints (nose, eyes, ears): upright it points
+    up. A turn is returned only when that vector points more than 45 degrees away from up,
+    is at least 0.2 shoulder widths long, comes from :data:`UPRIGHT_MIN_FRAMES` frames or
+    more, the median shoulder line agrees (nearer vertical than horizontal for a quarter
+    turn, nearer horizontal for a half turn) and the elbows, where seen, lie on the other
+    side of the shoulders from the head; otherwise 0. A video stored sideways (a phone
+    recording whose rotation flag the pose tool ignored) gives 1 or 3; a person leaning or
+    looking down gives 0. :func:`turn` applies the result.
+    """
+    head = [i for i, name in enumerate(layout.joints) if name in skeletons.HEAD_JOINTS]
+    if not head or layout.scale_indices is None or x.shape[0] == 0:
+        return 0
+    present = x[..., 2] > 0
+    centre_ok = np.ones(x.shape[0], bool)
+    if layout.centre_index is not None:
+        centre_ok = present[:, layout.centre_index] | (
+            present[:, layout.scale_indices[0]] & present[:, layout.scale_indices[1]])
+    hp = present[:, head]
+    ok = centre_ok & hp.any(axis=1)
+    if int(ok.sum()) < UPRIGHT_MIN_FRAMES:
+        return 0
+    w = hp[ok].astype(np.float64)
+    vec = (x[ok][:, head, :2] * w[..., None]).sum(axis=1) / w.sum(axis=1)[:, None]
+    hx, hy = np.median(vec, axis=0)
+    if np.hypot(hx, hy) < 0.2:
+        return 0
+    angle = np.degrees(np.arctan2(hx, -hy))  # 0 = up, +90 = the head points to +x (right)
+    k = int(np.round(angle / 90.0)) % 4
+    if k == 0:
+        return 0
+    ls, rs = layout.scale_indices
+    both = present[:, ls] & present[:, rs]
+    if both.any():
+        sx, sy = np.median(np.abs(x[both, ls, :2] - x[both, rs, :2]), axis=0)
+        if (k % 2 == 1) != (sy > sx):
+            return 0
+    arms = [layout.index[n] for n in ("left_elbow", "right_elbow") if n in layout.index]
+    ap = present[:, arms] if arms else np.zeros((x.shape[0], 0), bool)
+    aok = centre_ok & ap.any(axis=1)
+    if int(aok.sum()) >= UPRIGHT_MIN_FRAMES:
+        wa = ap[aok].astype(np.float64)
+        ev = np.median((x[aok][:, arms, :2] * wa[..., None]).sum(axis=1) / wa.sum(axis=1)[:, None],
+                       axis=0)
+        if float(ev @ np.array([hx, hy])) >= 0:  # the elbows must lie away from the head
+            return 0
+    return k
+
+
+def turn(x: np.ndarray, k: int) -> np.ndarray:
+    """Rotate normalised keypoints ``(..., V, 3)`` about the origin by ``k`` quarter turns of
+    :func:`upright_turns` (k = 1: a head pointing to +x ends up pointing up). Exact (axis
+    swaps and sign changes); missing joints stay (0, 0, 0); ``k % 4 == 0`` returns ``x``."""
+    k = int(k) % 4
+    if k == 0:
+        return x
+    out = np.array(x, dtype=np.float32, copy=True)
+    px, py = x[..., 0], x[..., 1]
+    if k == 1:      # (x, y) -> (y, -x)
+        out[..., 0], out[..., 1] = py, -px
+    elif k == 2:    # (x, y) -> (-x, -y)
+        out[..., 0], out[..., 1] = -px, -py
+    else:           # (x, y) -> (-y, x)
+        out[..., 0], out[..., 1] = -py, px
+    return _zero_missing(out)
+
+
+def turned_frames(seq: PoseSequence, degrees: int) -> PoseSequence:
+    """``seq`` as a video stored turned ``degrees`` (90, 180 or 270) clockwise would give it:
+    pixel coordinates turned inside the frame, the frame size swapped for 90 and 270 (0:
+    ``seq`` itself). For testing what :func:`upright_turns` undoes."""
+    k = int(degrees) // 90 % 4
+    if int(degrees) % 90:
+        raise NfblError(f"turns are multiples of 90 degrees, got {degrees}")
+    if k == 0:
+        return seq
+    if seq.frame_size is None:
+        raise NfblError("turning the frames needs the sequence's frame size")
+    w, h = seq.frame_size
+    kp = np.array(seq.keypoints, dtype=np.float32, copy=True)
+    x, y = kp[..., 0].copy(), kp[..., 1].copy()
+    if k == 1:
+        kp[..., 0], kp[..., 1], size = h - y, x, (h, w)
+    elif k == 2:
+        kp[..., 0], kp[..., 1], size = w - x, h - y, (w, h)
+    else:
+        kp[..., 0], kp[..., 1], size = y, w - x, (h, w)
+    return seq.with_keypoints(_zero_missing(kp), seq.layout, frame_size=size)
+
+
 # --- resampling ---------------------------------------------------------------------------
 
 def resample(seq: PoseSequence, fps: float) -> PoseSequence:

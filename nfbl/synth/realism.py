@@ -104,6 +104,15 @@ def prepared(seq: PoseSequence, prepare: PrepareFn, person: int = 0,
     return x
 
 
+def _upright_turns(seq: PoseSequence, person: int = 0) -> int:
+    """The quarter turns :func:`nfbl.keypoints.cleaning.upright_turns` finds for person
+    ``person`` of ``seq`` (the turn ``prepare`` applies; for the report's notes)."""
+    from nfbl.keypoints import cleaning
+    canon = skeletons.convert(seq.keypoints[person], seq.layout_def, skeletons.CANONICAL)
+    x, _ = cleaning.normalize(canon, skeletons.CANONICAL)
+    return cleaning.upright_turns(x, skeletons.CANONICAL)
+
+
 def _speed(x: np.ndarray, joints: list[int], fps: float) -> np.ndarray:
     """Per-frame speeds (sw/s) of ``joints`` where present in both frames; flat array."""
     p = x[:, joints]
@@ -460,6 +469,12 @@ def realism_report(real: Iterable[PoseSequence], synthetic: Iterable[PoseSequenc
                 name += "_"
             try:
                 sides[k][name] = prepared(seq, prepare)
+                turns = _upright_turns(seq) if k == 0 else 0
+                if turns:
+                    notes.append(f"{name}: the person lies {'upside down' if turns == 2 else 'on their side'} "
+                                 f"in the stored frames (a video stored turned); the detector's "
+                                 f"preprocessing turns it upright ({90 * turns} degrees), so it is "
+                                 f"measured upright")
             except NfblError as exc:
                 notes.append(f"skipped {name}: {exc}")
                 log.warning("realism: skipped %s: %s", name, exc)

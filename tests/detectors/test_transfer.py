@@ -143,3 +143,38 @@ def test_cli_evaluate_deid_hands_removes_face_hands_before_detection(cli, tmp_pa
     assert a["deid_hands"] is None and b["deid_hands"] == 0.6
     r = cli(*common, "--deid-hands", "-1")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model")
+def test_cli_evaluate_turned_frames_score_as_upright(cli, tmp_path):
+    """Frames stored turned are turned back upright by prepare: the same events, the same F1."""
+    common = ("evaluate", "--synthetic", "--videos", "1", "--minutes", "0.5", "--seed", "7",
+              "--layouts", "openpose_body25_hands", "--threads", "1")
+    plain, side = tmp_path / "plain.json", tmp_path / "side.json"
+    assert cli(*common, "--json", plain).returncode == 0
+    r = cli(*common, "--turned", "90", "--json", side)
+    assert r.returncode == 0, r.stderr
+    assert "frames turned 90 degrees" in r.stdout and "turned upright (90 degrees)" in r.stderr
+    a, b = (json.loads(p.read_text()) for p in (plain, side))
+    assert b["summary"]["turned"] == 90 and a["summary"]["turned"] == 0
+    assert b["summary"]["f1_0.3"] == pytest.approx(a["summary"]["f1_0.3"], abs=1e-9)
+    assert b["metrics"]["f1"]["tp"] == a["metrics"]["f1"]["tp"]
+    r = cli("evaluate", "--real", tmp_path / "x.npz", "--turned", "90")
+    assert r.returncode == 2 and "--turned applies to --synthetic" in r.stderr
+    r = cli(*common, "--turned", "45")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_turned_frames_round_trip_and_guards():
+    from nfbl.core.errors import NfblError
+    from nfbl.keypoints.cleaning import turned_frames
+    from nfbl.synth import SynthConfig, generate_video
+    seq, _ = generate_video(SynthConfig(minutes=0.05, layout="openpose_body25_hands"), seed=1)
+    assert turned_frames(seq, 0) is seq
+    side = turned_frames(seq, 90)
+    assert side.frame_size == (seq.frame_size[1], seq.frame_size[0])
+    back = turned_frames(turned_frames(turned_frames(side, 90), 90), 90)
+    assert back.frame_size == seq.frame_size
+    np.testing.assert_allclose(back.keypoints, seq.keypoints, atol=1e-3)
+    with pytest.raises(NfblError, match="multiples of 90"):
+        turned_frames(seq, 45)

@@ -32,6 +32,8 @@ def _seq(layout: str, t: int = 120, persons: int = 2, fps: float = 25.0, seed: i
     for side, dx in (("left", 50.0), ("right", -50.0)):  # shoulders 100 px apart
         j = lay.index[f"{side}_shoulder"]
         kp[:, :, j, 0], kp[:, :, j, 1] = 320 + dx, 200
+    if "nose" in lay.index:  # the head above the shoulders: an upright person
+        kp[:, :, lay.index["nose"], 1] = rng.normal(140, 5, size=kp.shape[:2])
     return PoseSequence(kp, layout, fps, np.arange(t) / fps, (640, 480), np.array([3, 8][:persons]),
                         "vid")
 
@@ -146,3 +148,86 @@ def test_contract_modules_import_neither_torch_nor_onnxruntime():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def _turned_pixels(seq: PoseSequence, k: int) -> PoseSequence:
+    """The sequence as a video stored turned by ``k`` quarter turns clockwise shows it."""
+    kp = seq.keypoints.copy()
+    w, h = seq.frame_size
+    x, y = kp[..., 0].copy(), kp[..., 1].copy()
+    if k == 1:        # the head ends up pointing to +x
+        kp[..., 0], kp[..., 1] = h - y, x
+    elif k == 2:
+        kp[..., 0], kp[..., 1] = w - x, h - y
+    elif k == 3:
+        kp[..., 0], kp[..., 1] = y, w - x
+    kp[kp[..., 2] <= 0] = 0.0
+    return seq.with_keypoints(kp, seq.layout)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_prepare_turns_a_sideways_or_upside_down_person_upright(k, caplog):
+    from nfbl.synth import SynthConfig, generate_video
+    seq, _ = generate_video(SynthConfig(minutes=0.2, layout="openpose_body25_hands"), seed=3)
+    want, _ = prepare(seq, 0, _card())
+    assert cleaning.upright_turns(want, skeletons.CANONICAL) == 0
+    with caplog.at_level("WARNING"):
+        got, _ = prepare(_turned_pixels(seq, k), 0, _card())
+    np.testing.assert_allclose(got, want, atol=2e-5)
+    assert f"turned upright ({90 * k} degrees)" in caplog.text
+
+
+def test_upright_turns_golden_and_guards():
+    lay = skeletons.CANONICAL
+    x = np.zeros((10, lay.num_joints, 3), np.float32)
+    for name, xy in (("neck", (0, 0)), ("nose", (0, -0.6)), ("left_shoulder", (0.5, 0)),
+                     ("right_shoulder", (-0.5, 0))):
+        x[:, lay.index[name]] = (*xy, 0.9)
+    assert cleaning.upright_turns(x, lay) == 0
+    for k in (1, 2, 3):
+        side = cleaning.turn(x, -k % 4)  # the person as stored turned by k
+        assert cleaning.upright_turns(side, lay) == k
+        np.testing.assert_array_equal(cleaning.turn(side, k), x)
+    # a head bowed 40 degrees to one side stays as it is
+    bowed = x.copy()
+    bowed[:, lay.index["nose"], :2] = (0.6 * np.sin(np.radians(40)), -0.6 * np.cos(np.radians(40)))
+    assert cleaning.upright_turns(bowed, lay) == 0
+    # the head points sideways but the shoulders stay level: no turn (the cues disagree)
+    odd = x.copy()
+    odd[:, lay.index["nose"], :2] = (0.6, 0.0)
+    assert cleaning.upright_turns(odd, lay) == 0
+    # the elbows on the head's side of the shoulders: no turn
+    raised = cleaning.turn(x, 1)  # the head points to -x (stored turned by 3)
+    assert cleaning.upright_turns(raised, lay) == 3
+    for name in ("left_elbow", "right_elbow"):
+        raised[:, lay.index[name]] = (-0.8, 0.0, 0.9)
+    assert cleaning.upright_turns(raised, lay) == 0
+    raised[:, lay.index["left_elbow"]] = (0.8, 0.0, 0.9)
+    raised[:, lay.index["right_elbow"]] = (0.8, 0.0, 0.9)
+    assert cleaning.upright_turns(raised, lay) == 3
+    # too few frames with a head, or no head at all: no turn
+    side = cleaning.turn(x, 3)
+    assert cleaning.upright_turns(side[:cleaning.UPRIGHT_MIN_FRAMES - 1], lay) == 0
+    headless = side.copy()
+    headless[:, lay.index["nose"]] = 0
+    assert cleaning.upright_turns(headless, lay) == 0
+    # missing joints stay exactly (0, 0, 0)
+    assert (cleaning.turn(x, 1)[:, lay.index["left_hand_wrist"]] == 0).all()
+
+
+def test_online_preparer_turns_like_prepare():
+    from nfbl.exports.model_input import OnlinePreparer
+    from nfbl.synth import SynthConfig, NoiseConfig, generate_video
+    seq, _ = generate_video(SynthConfig(minutes=0.1, layout="openpose_body25_hands",
+                                        noise=NoiseConfig(level=0.0)), seed=5)
+    side = _turned_pixels(seq, 1)
+    prep = OnlinePreparer(_card(), side.layout, warmup_frames=20)
+    parts = [prep.push(side.keypoints[0, i:i + 7], side.timestamps[i:i + 7])[0]
+             for i in range(0, side.num_frames, 7)]
+    got = np.concatenate(parts + [prep.flush()[0]])
+    want, _ = prepare(seq, 0, _card())
+    assert len(got) == len(want)
+    # the online scale comes from the first 20 frames, the offline one from all of them
+    np.testing.assert_allclose(got[..., :2], want[..., :2], atol=0.03)
+    nose = skeletons.CANONICAL.index["nose"]
+    assert np.median(got[:, nose, 1]) < -0.2  # the head is up

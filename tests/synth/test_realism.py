@@ -105,7 +105,7 @@ def test_domain_classifier_names_the_odd_sequence_and_its_cue():
     assert w == sorted(w, reverse=True) and w[0] > 0
 
 
-def test_sideways_reference_is_flagged():
+def test_sideways_reference_is_turned_upright_and_noted():
     kp = _still_person(96)
     turned = kp.copy()
     turned[..., 0], turned[..., 1] = kp[..., 1], kp[..., 0]      # person lying on the side
@@ -114,8 +114,10 @@ def test_sideways_reference_is_flagged():
             for n, a in (("upright", kp), ("turned", turned))]
     pytest.importorskip("sklearn")
     rep = R.realism_report(seqs, R.synthetic_sequences(2, 0.2, seed=0), prepare)
-    flagged = [n for n in rep.notes if "sideways" in n]
+    flagged = [n for n in rep.notes if "turns it upright" in n]
     assert len(flagged) == 1 and flagged[0].startswith("turned")
+    # prepare turned it: measured upright, its shoulders level
+    assert R.shoulder_tilt_deg(R.prepared(seqs[1], prepare)) < 1
 
 
 def test_realism_cli_on_npz_inputs(cli, tmp_path):
