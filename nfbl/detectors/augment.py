@@ -29,7 +29,10 @@ class AugmentConfig:
     units; speed as a factor on playback rate (``1.2`` = 20 % faster). ``face_hand_loss``:
     probability that a window is seen as pose on de-identified frames sees it — every hand
     inside the face's blur box lost (:func:`face_hand_loss`), the box's half-side drawn from
-    ``face_box`` shoulder widths.
+    ``face_box`` shoulder widths. ``layout_roundtrip``: probability that a window is seen
+    as it arrives from a keypoint layout with fewer joints — converted to one of
+    ``roundtrip_layouts`` and back (:func:`layout_roundtrip`): ``miga35``, the MiGA
+    challenge's iMiGUE skeletons, keeps 5 fingertips per hand and no other hand joint.
     """
 
     enabled: bool = True
@@ -48,6 +51,12 @@ class AugmentConfig:
     speed_prob: float = 0.5
     face_hand_loss: float = 0.0
     face_box: tuple[float, float] = (0.2, 0.5)
+    layout_roundtrip: float = 0.0
+    roundtrip_layouts: tuple[str, ...] = ("miga35",)
+
+    def __post_init__(self) -> None:
+        for name in self.roundtrip_layouts:
+            skeletons.get_layout(name)  # an unknown name is a clear error at config time
 
 
 def present(x: np.ndarray) -> np.ndarray:
@@ -143,6 +152,20 @@ def face_hand_loss(x: np.ndarray, rng: np.random.Generator, p: float,
     return occlusion.drop_hands_at_face(x, layout, float(rng.uniform(*box)), shoulder_width=1.0)
 
 
+def layout_roundtrip(x: np.ndarray, rng: np.random.Generator, p: float,
+                     layouts: tuple[str, ...] = ("miga35",),
+                     layout: skeletons.Layout = skeletons.CANONICAL) -> np.ndarray:
+    """With probability ``p``, the window as a source with fewer joints delivers it: converted
+    by joint name to one of ``layouts`` (drawn uniformly) and back to ``layout`` with
+    :func:`nfbl.core.skeletons.convert`, exactly the conversion ``prepare`` applies to such a
+    file (joints the reduced layout lacks become missing; derived joints, e.g. a hand's wrist
+    from the body's wrist, are derived again). x: ``(T, V, 3)``."""
+    if p <= 0 or not layouts or rng.random() >= p:
+        return x
+    reduced = skeletons.get_layout(layouts[int(rng.integers(len(layouts)))])
+    return skeletons.convert(skeletons.convert(x, layout, reduced), reduced, layout)
+
+
 def add_noise(x: np.ndarray, rng: np.random.Generator, sigma: float,
               score_jitter: float = 0.0) -> np.ndarray:
     """Gaussian coordinate noise (``sigma``) and multiplicative score jitter on present joints."""
@@ -192,6 +215,7 @@ def augment_window(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig,
     if flipped:
         x = flip(x, layout)
     x = face_hand_loss(x, rng, cfg.face_hand_loss, cfg.face_box, layout)
+    x = layout_roundtrip(x, rng, cfg.layout_roundtrip, cfg.roundtrip_layouts, layout)
     shift = rng.uniform(-cfg.translate, cfg.translate, size=2)
     if global_centre:
         x = affine(x, random_affine_matrix(rng, cfg))

@@ -204,6 +204,9 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise NfblError(f"{where} [run] device must be auto, cpu or cuda, got {r.device!r}")
     if r.monitor not in ("f1", "map"):
         raise NfblError(f"{where} [run] monitor must be f1 or map, got {r.monitor!r}")
+    if not 0.0 <= cfg.augment.layout_roundtrip <= 1.0:
+        raise NfblError(f"{where} [augment] layout_roundtrip must be in [0, 1], "
+                        f"got {cfg.augment.layout_roundtrip}")
     lo, hi = cfg.augment.speed
     if not 0 < lo <= hi:
         raise NfblError(f"{where} [augment] speed must be [low, high] with 0 < low <= high")

@@ -142,6 +142,34 @@ def test_hand_dropout_drops_whole_hand():
     assert (y[:, lay.index["left_wrist"]] == 1).all()
 
 
+def test_layout_roundtrip_is_what_prepare_makes_of_a_miga35_file():
+    from types import SimpleNamespace
+    from nfbl.exports.model_input import prepare
+    from nfbl.synth import SynthConfig, generate_video
+    lay = skeletons.CANONICAL
+    seq, _ = generate_video(SynthConfig(minutes=0.1, layout="openpose_body25_hands"), seed=4)
+    spec = SimpleNamespace(layout="nfbl56", fps=25.0)
+    x, _ = prepare(seq, 0, spec)
+    miga = skeletons.get_layout("miga35")
+    reduced = seq.with_keypoints(skeletons.convert(seq.keypoints, seq.layout_def, miga), "miga35")
+    want, _ = prepare(reduced, 0, spec)
+    got = A.layout_roundtrip(x, np.random.default_rng(0), 1.0, ("miga35",), lay)
+    np.testing.assert_array_equal(got, want)
+    # fingertips and the hand's wrist (derived from the body's wrist) stay, the rest goes
+    assert (got[:, lay.index["left_hand_index_mcp"]] == 0).all()
+    assert (got[:, lay.index["right_hand_thumb_cmc"]] == 0).all()
+    assert (got[:, lay.index["left_hand_index_tip"], 2] > 0).mean() > 0.5
+    np.testing.assert_array_equal(got[:, lay.index["right_hand_wrist"]], x[:, lay.index["right_wrist"]])
+    # p = 0 returns the window untouched and draws nothing (older configs keep their streams)
+    rng = np.random.default_rng(1)
+    assert A.layout_roundtrip(x, rng, 0.0) is x
+    assert rng.random() == np.random.default_rng(1).random()
+    with pytest.raises(NfblError):
+        A.AugmentConfig(roundtrip_layouts=("no_such_layout",))
+    with pytest.raises(NfblError, match="layout_roundtrip"):
+        config_from_dict({"augment": {"layout_roundtrip": 1.5}})
+
+
 def test_losses():
     logits = torch.tensor([[[5.0, -5.0]]])
     good = sigmoid_focal_loss(logits, torch.tensor([[[1.0, 0.0]]]))

@@ -152,6 +152,21 @@ def test_every_layout_converts_to_canonical_with_joints_in_place(layout):
         assert (seq.keypoints[0][:, lay.index["mid_hip"], 2] > 0).any() or (seq.keypoints[0][:, lay.index["left_hip"], 2] == 0).all()
 
 
+def test_synth_cli_offers_every_generator_layout():
+    from nfbl.cli.synth_cmd import LAYOUT_CHOICES
+    assert LAYOUT_CHOICES == LAYOUTS
+
+
+def test_miga35_videos_carry_fingertips_only():
+    seq, _ = generate_video(SynthConfig(minutes=0.1, layout="miga35"), seed=2)
+    lay = skeletons.get_layout("miga35")
+    assert seq.keypoints.shape[2] == lay.num_joints == 35
+    canon = seq.to_layout(skeletons.CANONICAL).keypoints[0]
+    idx = skeletons.CANONICAL.index
+    assert (canon[:, idx["left_hand_index_pip"], 2] == 0).all()
+    assert (canon[:, idx["right_hand_pinky_tip"], 2] > 0).mean() > 0.5
+
+
 def test_heldout_split_uses_other_bodies_and_cameras():
     for i in range(8):
         tr, _ = generate_video(SynthConfig(minutes=0.1), seed=i)
