@@ -86,6 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "de-identified frames loses it (nfbl.keypoints.occlusion); HALF = the "
                         "box's half-side in shoulder widths (default 0.44: a de-identified "
                         "video's box)")
+    e.add_argument("--no-hands", action="store_true",
+                   help="remove every hand-model joint first, as a body-only pose run gives "
+                        "them (OpenPose without --hand, its default; nfbl.keypoints.occlusion)")
     e.add_argument("--turned", type=int, choices=(0, 90, 180, 270), default=0, metavar="DEG",
                    help="--synthetic: turn every video's frames DEG degrees clockwise first "
                         "(0, 90, 180, 270), as keypoints of a video stored turned are; the "
@@ -230,11 +233,14 @@ def _cmd_class_bias(args: argparse.Namespace) -> int:
     return 0
 
 
-def _deid_hands(seq, half: float | None):
-    """``seq`` as pose on de-identified frames sees it (``--deid-hands HALF``), else as is."""
+def _hand_loss(seq, half: float | None, no_hands: bool = False):
+    """``seq`` as pose on de-identified frames sees it (``--deid-hands HALF``) and without
+    hand joints (``--no-hands``), else as is."""
+    from nfbl.keypoints import occlusion
+    if no_hands:
+        seq = occlusion.without_hands(seq)
     if half is None:
         return seq
-    from nfbl.keypoints import occlusion
     return occlusion.deidentified_hands(seq, half)
 
 
@@ -264,10 +270,11 @@ def _cmd_evaluate_real(args: argparse.Namespace) -> int:
         got = list(got) if isinstance(got, (list, tuple)) else [got]
         for i, seq in enumerate(got):
             det.card.check_layout(seq.layout)
-            seqs.append(_deid_hands(seq, args.deid_hands))
+            seqs.append(_hand_loss(seq, args.deid_hands, args.no_hands))
             names.append(Path(f).name + (f"#{i}" if len(got) > 1 else ""))
     res = transfer.real_behaviour(det, seqs, names, decode=dcfg, min_score=args.min_score)
     res["deid_hands"] = args.deid_hands
+    res["no_hands"] = args.no_hands
     ref = res["reference"]
     print(f"{res['model']} on {len(seqs)} real sequence(s), unlabelled (events scored >= "
           f"{res['min_score']:g}{', class_bias set' if dcfg.class_bias else ''}):")
@@ -344,7 +351,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from nfbl.keypoints.cleaning import turned_frames
     truths, preds, frames = [], [], 0
     for seq, events in _synthetic_pairs(args):
-        seq = turned_frames(_deid_hands(seq, args.deid_hands), args.turned)
+        seq = turned_frames(_hand_loss(seq, args.deid_hands, args.no_hands), args.turned)
         truths.append(events)
         preds.append(detect(seq))
         frames += seq.num_frames
@@ -355,7 +362,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     summary = {"model": name, "videos": args.videos, "split": args.split, "seed": args.seed,
                "minutes": args.minutes, "flatten_tail": args.flatten_tail,
                "layouts": list(args.layouts), "deid_hands": args.deid_hands,
-               "turned": args.turned,
+               "turned": args.turned, "no_hands": args.no_hands,
                "candidate_threshold": args.candidate_threshold,
                "min_score": args.min_score, "decode": dcfg.to_dict(),
                "hours": round(frames / 25.0 / 3600.0, 3),
@@ -366,6 +373,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     deid = ("" if args.deid_hands is None
             else f"; hands inside a {args.deid_hands:g}-sw face box removed")
     deid += f"; frames turned {args.turned} degrees" if args.turned else ""
+    deid += "; hand joints removed" if args.no_hands else ""
     print(f"{name}: {args.videos} synthetic {args.split} videos (seeds {args.seed}.."
           f"{args.seed + args.videos - 1}, {summary['hours']:.2f} h, {len(gt)} events, "
           f"classes {len(classes)}{deid})")

@@ -96,3 +96,15 @@ def deidentified_hands(seq: PoseSequence, half_size: float = DEFAULT_HALF_SIZE) 
     kp = np.stack([drop_hands_at_face(p, seq.layout, half_size) for p in seq.keypoints]) \
         if seq.num_persons else seq.keypoints
     return replace(seq, keypoints=kp.astype(seq.keypoints.dtype, copy=False))
+
+
+def without_hands(seq: PoseSequence) -> PoseSequence:
+    """``seq`` with every joint of the 21-point hand models removed (names with ``_hand_``),
+    as a body-only pose run gives it: OpenPose without ``--hand`` (its default), MediaPipe Pose
+    without Holistic's hands. Body points such as MediaPipe Pose's coarse ``left_index`` stay."""
+    from dataclasses import replace
+
+    hands = [j for j, name in enumerate(seq.layout_def.joints) if "_hand_" in name]
+    kp = np.array(seq.keypoints, copy=True)
+    kp[:, :, hands] = 0
+    return replace(seq, keypoints=kp)

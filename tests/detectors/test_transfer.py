@@ -143,6 +143,12 @@ def test_cli_evaluate_deid_hands_removes_face_hands_before_detection(cli, tmp_pa
     assert a["deid_hands"] is None and b["deid_hands"] == 0.6
     r = cli(*common, "--deid-hands", "-1")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+    bare = tmp_path / "bare.json"
+    r = cli(*common, "--no-hands", "--json", bare)
+    assert r.returncode == 0, r.stderr
+    assert "hand joints removed" in r.stdout
+    c = json.loads(bare.read_text())["summary"]
+    assert c["no_hands"] is True and a["no_hands"] is False
 
 
 @pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model")
@@ -163,6 +169,22 @@ def test_cli_evaluate_turned_frames_score_as_upright(cli, tmp_path):
     assert r.returncode == 2 and "--turned applies to --synthetic" in r.stderr
     r = cli(*common, "--turned", "45")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_without_hands_removes_hand_model_joints_only():
+    from nfbl.core import skeletons
+    from nfbl.keypoints.occlusion import without_hands
+    from nfbl.synth import SynthConfig, generate_video
+    seq, _ = generate_video(SynthConfig(minutes=0.05, layout="mediapipe_pose33_hands"), seed=1)
+    bare = without_hands(seq)
+    lay = seq.layout_def
+    hands = [j for j, n in enumerate(lay.joints) if "_hand_" in n]
+    assert hands and (bare.keypoints[:, :, hands] == 0).all()
+    others = [j for j in range(lay.num_joints) if j not in hands]
+    np.testing.assert_array_equal(bare.keypoints[:, :, others], seq.keypoints[:, :, others])
+    assert (seq.keypoints[:, :, hands, 2] > 0).any()  # the input kept its hands
+    assert (bare.keypoints[:, :, lay.index["left_index"], 2] > 0).any()  # MediaPipe Pose's point stays
+    assert skeletons.CANONICAL.name == "nfbl56"
 
 
 def test_turned_frames_round_trip_and_guards():
