@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 
 #: A track that has not been matched for more than this many frames is closed.
 DEFAULT_MAX_LOST = 25
+#: A closed track is continued by a later track that starts where it ended, up to this many
+#: frames later (30 s at 25 fps): the same person lost for a while, not a new one.
+DEFAULT_MAX_REJOIN = 750
 #: Without ``max_distance``, a match needs mean joint distance <= this x the person's size
 #: (the larger bounding-box diagonal of the two poses compared).
 RELATIVE_MAX_DISTANCE = 0.5
@@ -51,9 +54,50 @@ def _cost(tracks: list[_Track], people: np.ndarray) -> np.ndarray:
     return cost
 
 
+def _limit(a: np.ndarray, b: np.ndarray, max_distance: float | None) -> float:
+    """The largest accepted mean joint distance between poses ``a`` and ``b`` ``(V, 3)``."""
+    if max_distance is not None:
+        return float(max_distance)
+    lim = RELATIVE_MAX_DISTANCE * max(_diag(a), _diag(b))
+    return lim if lim > 0 else np.inf
+
+
+def _rejoin(tracks: list[_Track], max_rejoin: int, max_distance: float | None) -> list[_Track]:
+    """Chain each track to the closed track it continues (see :func:`link_people`); returns
+    the chains, each a track whose frames run on through its continuations. Tracks that start
+    in the same frame are assigned together (Hungarian, on the same cost as frame linking)."""
+    if max_rejoin <= 0 or len(tracks) < 2:
+        return tracks
+    chains: list[_Track] = []
+    ordered = sorted(tracks, key=lambda x: x.frames[0])
+    i = 0
+    while i < len(ordered):
+        start = ordered[i].frames[0]
+        group = [tr for tr in ordered[i:] if tr.frames[0] == start]
+        i += len(group)
+        ended = [c for c in chains if 0 < start - c.last_frame <= max_rejoin]
+        taken: set[int] = set()
+        if ended:
+            firsts = np.stack([tr.poses[0] for tr in group])
+            cost = _cost(ended, firsts)
+            for r, c in zip(*_assign(cost)):
+                if np.isfinite(cost[r, c]) and cost[r, c] <= _limit(ended[r].last_pose, firsts[c],
+                                                                     max_distance):
+                    chain, tr = ended[r], group[c]
+                    log.debug("link_people: a track starting at frame %d continues one last "
+                              "seen at frame %d", start, chain.last_frame)
+                    chain.frames += tr.frames
+                    chain.poses += tr.poses
+                    chain.last_pose, chain.last_frame = tr.last_pose, tr.last_frame
+                    taken.add(int(c))
+        chains += [tr for c, tr in enumerate(group) if c not in taken]
+    return chains
+
+
 def link_people(frames: Sequence[np.ndarray], max_distance: float | None = None,
                 max_lost: int = DEFAULT_MAX_LOST, num_joints: int | None = None,
-                min_frames: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                min_frames: int = 1,
+                max_rejoin: int = DEFAULT_MAX_REJOIN) -> tuple[np.ndarray, np.ndarray]:
     """Link unordered people of every frame into tracks.
 
     frames: one array ``(P_t, V, 3)`` per frame (x, y, score pixels; ``P_t`` may be 0;
@@ -65,7 +109,12 @@ def link_people(frames: Sequence[np.ndarray], max_distance: float | None = None,
     ``0.5 x`` the larger bounding-box diagonal of the two poses (scale-free). Unmatched
     people start new tracks. A track may disappear and come back: it stays open for
     ``max_lost`` frames after it was last seen (default 25, one second at 25 fps) and is
-    compared with its last seen pose; after that it is closed.
+    compared with its last seen pose; after that it is closed. A closed track is continued by
+    a track that starts after it ended, at most ``max_rejoin`` frames later (default 750, 30 s
+    at 25 fps; 0 switches this off), with its first pose within the same distance of the
+    closed track's last pose (assigned like frames are; each track is continued once): a
+    person lost for a while — turned away, occluded, a camera cut — and back in the same
+    place stays one track instead of several, of which an interview analysis would keep one.
 
     Returns ``(keypoints, track_ids)``: float32 ``(M, T, V, 3)`` with missing = (0, 0, 0)
     where a track is absent, tracks in order of first appearance, and int64 ids ``0..M-1``.
@@ -119,6 +168,11 @@ def link_people(frames: Sequence[np.ndarray], max_distance: float | None = None,
     if short:
         log.info("link_people: dropped %d track(s) seen in fewer than %d frames", short, min_frames)
         all_tracks = [tr for tr in all_tracks if len(tr.frames) >= min_frames]
+    before = len(all_tracks)
+    all_tracks = _rejoin(all_tracks, int(max_rejoin), max_distance)
+    if len(all_tracks) < before:
+        log.info("link_people: %d track(s) continue an earlier one (lost up to %d frames)",
+                 before - len(all_tracks), max_rejoin)
     out = np.zeros((len(all_tracks), t_len, num_joints, 3), dtype=np.float32)
     for m, tr in enumerate(all_tracks):
         out[m, tr.frames] = np.stack(tr.poses)

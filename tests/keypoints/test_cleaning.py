@@ -209,10 +209,35 @@ def test_link_people_two_persons_swapped_order_and_gap():
 def test_link_people_closes_lost_tracks_and_starts_new():
     a = person_at(200, 300)
     frames = [a[None]] + [np.zeros((0, 17, 3))] * 3 + [a[None]]
-    kp, ids = tracking.link_people(frames, max_lost=2)
+    kp, ids = tracking.link_people(frames, max_lost=2, max_rejoin=0)
     assert kp.shape[0] == 2
     kp, ids = tracking.link_people(frames, max_lost=5)
     assert kp.shape[0] == 1
+
+
+def test_link_people_rejoins_a_person_lost_for_a_while():
+    a, b = person_at(200, 300), person_at(600, 300)
+    gap = [b[None]] * 60  # only the bystander for 60 frames (> max_lost)
+    frames = [np.stack([a, b])] * 10 + gap + [np.stack([b, a])] * 10
+    kp, ids = tracking.link_people(frames, max_lost=25)
+    assert kp.shape[:2] == (2, 80) and list(ids) == [0, 1]
+    assert (kp[0, :10, :, 2] > 0).all() and (kp[0, 70:, :, 2] > 0).all()
+    assert (kp[0, 10:70, :, 2] == 0).all()
+    np.testing.assert_array_equal(kp[0, 75], a)
+    assert (kp[1, :, :, 2] > 0).all()  # the bystander is one track throughout
+    # switched off, or back after more than max_rejoin frames: a new track
+    assert tracking.link_people(frames, max_lost=25, max_rejoin=0)[0].shape[0] == 3
+    assert tracking.link_people(frames, max_lost=25, max_rejoin=40)[0].shape[0] == 3
+    # someone else at another place is not a continuation
+    c = person_at(400, 100)
+    other = [np.stack([a, b])] * 10 + gap + [np.stack([b, c])] * 10
+    assert tracking.link_people(other, max_lost=25)[0].shape[0] == 3
+    # each lost track is continued once, by the nearest newcomer
+    near = a + np.array([5.0, 0.0, 0.0], np.float32)
+    two = [a[None]] * 5 + [np.zeros((0, 17, 3))] * 30 + [np.stack([near, a])] * 5
+    kp, _ = tracking.link_people(two, max_lost=25)
+    assert kp.shape[0] == 2
+    np.testing.assert_array_equal(kp[0, 36], a)
 
 
 def test_link_people_min_frames_drops_flickers():
