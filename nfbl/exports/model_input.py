@@ -103,6 +103,27 @@ def _upright(x: np.ndarray, k: int, video_id: str | None) -> np.ndarray:
     return cleaning.turn(x, k)
 
 
+#: Below this share of wrist frames with inner hand joints, :func:`hand_detail` input counts
+#: as reduced (fingertips only, or no hand joints at all).
+REDUCED_HANDS_SHARE = 0.05
+
+
+def hand_detail(x: np.ndarray, layout: skeletons.Layout) -> float | None:
+    """Share of the frames with a wrist present in which the hand shows more than its wrist
+    and fingertips (a knuckle, a middle joint). x: prepared ``(T, V, 3)``. Full hand models
+    give most frames; MiGA's ``light_hand`` files (fingertips only) and body-only pose give
+    0. None when the layout has no such joints or no wrist is ever present."""
+    inner = [i for i, n in enumerate(layout.joints)
+             if "_hand_" in n and not n.endswith(("_tip", "_hand_wrist"))]
+    wrists = [layout.index[n] for n in ("left_wrist", "right_wrist") if n in layout.index]
+    if not inner or not wrists:
+        return None
+    seen = (x[:, wrists, 2] > 0).any(axis=1)
+    if not seen.any():
+        return None
+    return float((x[seen][:, inner, 2] > 0).any(axis=1).mean())
+
+
 def add_global_centre(x: np.ndarray, centre: np.ndarray, scale: float,
                       layout: skeletons.Layout, reference: np.ndarray | None = None) -> np.ndarray:
     """Write whole-body displacement into the centre joint of normalised keypoints.

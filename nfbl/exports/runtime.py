@@ -138,8 +138,10 @@ class DenseDetector:
         chosen = self.persons(seq, persons)
         events: list[Event] = []
         dropped: list[Event] = []
+        detail: list[float | None] = []
         for p in chosen:
             x, ts = model_input.prepare(seq, p, self.card)
+            detail.append(_check_hand_detail(x, self.card.layout, seq.video_id, seq.track_ids[p]))
             probs, offsets = self.predict(x)
             found = decoding.decode(probs, offsets, ts, self.card.class_ids, cfg,
                                     video_id=seq.video_id, track_id=int(seq.track_ids[p]),
@@ -150,7 +152,10 @@ class DenseDetector:
             events += found
         meta = {"model": self.card.name, "model_version": self.card.version,
                 "video_id": seq.video_id, "tracks": [int(seq.track_ids[p]) for p in chosen],
-                "decode": cfg.to_dict()}
+                "decode": cfg.to_dict(),
+                # per chosen track: share of wrist frames whose hands show more than the
+                # fingertips (None: no wrist seen); low values read less well (docs/detector.md)
+                "hand_detail": [None if d is None else round(d, 4) for d in detail]}
         if cfg.contact_check:
             # what the check removed (rows of contact.describe; see docs/detector.md)
             meta["contact_check_dropped"] = contact.describe(decoding.sort_events(dropped))
@@ -166,6 +171,21 @@ class DenseDetector:
         :class:`nfbl.exports.model_input.OnlinePreparer` with ``warmup_frames``).
         """
         return StreamingDetector(self, video_id, track_id, decode, layout, warmup_frames)
+
+
+def _check_hand_detail(x: np.ndarray, layout: str, video_id: str | None, track: int) -> float | None:
+    """:func:`model_input.hand_detail` of one prepared track, with a warning when it is low."""
+    from nfbl.core import skeletons
+
+    share = model_input.hand_detail(x, skeletons.get_layout(layout))
+    if share is not None and share < model_input.REDUCED_HANDS_SHARE:
+        log.warning("%s track %d: the hands show no joint besides the wrist and fingertips in "
+                    "%.0f%% of the frames (MiGA light_hand files, or pose run without a hand "
+                    "model such as OpenPose without --hand); a model trained on 21-joint hands, "
+                    "as the bundled one is, finds fewer events in such input (docs/detector.md, "
+                    "'Sources with fewer hand joints')", video_id or "sequence", int(track),
+                    100.0 * (1.0 - share))
+    return share
 
 
 class Detector(DenseDetector):

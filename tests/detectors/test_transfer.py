@@ -200,3 +200,25 @@ def test_turned_frames_round_trip_and_guards():
     np.testing.assert_allclose(back.keypoints, seq.keypoints, atol=1e-3)
     with pytest.raises(NfblError, match="multiples of 90"):
         turned_frames(seq, 45)
+
+
+@pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model")
+def test_detect_reports_and_warns_about_hands_without_inner_joints(caplog):
+    from nfbl.exports.model_input import hand_detail
+    from nfbl.core import skeletons
+    from nfbl.synth import SynthConfig, generate_video
+    det = Detector.load(None, threads=1)
+    full, _ = generate_video(SynthConfig(minutes=0.2, layout="openpose_body25_hands"), seed=2)
+    tips, _ = generate_video(SynthConfig(minutes=0.2, layout="miga35"), seed=2)
+    with caplog.at_level("WARNING"):
+        assert det.detect(full).meta["hand_detail"] == [1.0]
+    assert "fingertips" not in caplog.text
+    with caplog.at_level("WARNING"):
+        assert det.detect(tips).meta["hand_detail"] == [0.0]
+    assert "no joint besides the wrist and fingertips in 100% of the frames" in caplog.text
+    x = np.zeros((4, 56, 3), np.float32)
+    assert hand_detail(x, skeletons.CANONICAL) is None  # no wrist seen
+    x[:, skeletons.CANONICAL.index["left_wrist"], 2] = 0.9
+    x[:2, skeletons.CANONICAL.index["left_hand_index_mcp"], 2] = 0.8
+    x[:, skeletons.CANONICAL.index["left_hand_index_tip"], 2] = 0.8
+    assert hand_detail(x, skeletons.CANONICAL) == 0.5
