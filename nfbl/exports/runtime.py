@@ -25,6 +25,7 @@ import numpy as np
 
 from nfbl.exports import decoding, model_input
 from nfbl.exports.chunks import chunk_at, chunk_plan
+from nfbl.core import skeletons
 from nfbl.core.errors import NfblError
 from nfbl.core.events import Event, EventStream
 from nfbl.keypoints import contact
@@ -175,8 +176,6 @@ class DenseDetector:
 
 def _check_hand_detail(x: np.ndarray, layout: str, video_id: str | None, track: int) -> float | None:
     """:func:`model_input.hand_detail` of one prepared track, with a warning when it is low."""
-    from nfbl.core import skeletons
-
     share = model_input.hand_detail(x, skeletons.get_layout(layout))
     if share is not None and share < model_input.REDUCED_HANDS_SHARE:
         log.warning("%s track %d: the hands show no joint besides the wrist and fingertips in "

@@ -343,16 +343,10 @@ def upright_turns(x: np.ndarray, layout: skeletons.Layout) -> int:
     if layout.centre_index is not None:
         centre_ok = present[:, layout.centre_index] | (
             present[:, layout.scale_indices[0]] & present[:, layout.scale_indices[1]])
-    hp = present[:, head]
-    ok = centre_ok & hp.any(axis=1)
-    if int(ok.sum()) < UPRIGHT_MIN_FRAMES:
+    up = _median_direction(x, head, centre_ok)
+    if up is None or np.hypot(*up) < 0.2:
         return 0
-    w = hp[ok].astype(np.float64)
-    vec = (x[ok][:, head, :2] * w[..., None]).sum(axis=1) / w.sum(axis=1)[:, None]
-    hx, hy = np.median(vec, axis=0)
-    if np.hypot(hx, hy) < 0.2:
-        return 0
-    angle = np.degrees(np.arctan2(hx, -hy))  # 0 = up, +90 = the head points to +x (right)
+    angle = np.degrees(np.arctan2(up[0], -up[1]))  # 0 = up, +90 = the head points to +x (right)
     k = int(np.round(angle / 90.0)) % 4
     if k == 0:
         return 0
@@ -363,15 +357,23 @@ def upright_turns(x: np.ndarray, layout: skeletons.Layout) -> int:
         if (k % 2 == 1) != (sy > sx):
             return 0
     arms = [layout.index[n] for n in ("left_elbow", "right_elbow") if n in layout.index]
-    ap = present[:, arms] if arms else np.zeros((x.shape[0], 0), bool)
-    aok = centre_ok & ap.any(axis=1)
-    if int(aok.sum()) >= UPRIGHT_MIN_FRAMES:
-        wa = ap[aok].astype(np.float64)
-        ev = np.median((x[aok][:, arms, :2] * wa[..., None]).sum(axis=1) / wa.sum(axis=1)[:, None],
-                       axis=0)
-        if float(ev @ np.array([hx, hy])) >= 0:  # the elbows must lie away from the head
-            return 0
+    elbows = _median_direction(x, arms, centre_ok) if arms else None
+    if elbows is not None and float(elbows @ up) >= 0:  # the elbows must lie away from the head
+        return 0
     return k
+
+
+def _median_direction(x: np.ndarray, joints: list[int], ok: np.ndarray) -> np.ndarray | None:
+    """Median over the frames ``ok`` in which some of ``joints`` is present of the mean of
+    those present joints' (x, y): where they lie from the origin; None from fewer than
+    :data:`UPRIGHT_MIN_FRAMES` frames."""
+    present = x[:, joints, 2] > 0
+    use = ok & present.any(axis=1)
+    if int(use.sum()) < UPRIGHT_MIN_FRAMES:
+        return None
+    w = present[use].astype(np.float64)
+    mean = (x[use][:, joints, :2] * w[..., None]).sum(axis=1) / w.sum(axis=1)[:, None]
+    return np.median(mean, axis=0)
 
 
 def turn(x: np.ndarray, k: int) -> np.ndarray:
@@ -404,15 +406,12 @@ def turned_frames(seq: PoseSequence, degrees: int) -> PoseSequence:
     if seq.frame_size is None:
         raise NfblError("turning the frames needs the sequence's frame size")
     w, h = seq.frame_size
-    kp = np.array(seq.keypoints, dtype=np.float32, copy=True)
-    x, y = kp[..., 0].copy(), kp[..., 1].copy()
-    if k == 1:
-        kp[..., 0], kp[..., 1], size = h - y, x, (h, w)
-    elif k == 2:
-        kp[..., 0], kp[..., 1], size = w - x, h - y, (w, h)
-    else:
-        kp[..., 0], kp[..., 1], size = y, w - x, (h, w)
-    return seq.with_keypoints(_zero_missing(kp), seq.layout, frame_size=size)
+    kp = turn(np.asarray(seq.keypoints, dtype=np.float32), -k % 4)  # about the frame's origin
+    shift = {1: (h, 0), 2: (w, h), 3: (0, w)}[k]  # back inside the turned frame
+    present = kp[..., 2] > 0
+    kp[..., :2][present] += np.asarray(shift, np.float32)
+    size = (h, w) if k % 2 else (w, h)
+    return seq.with_keypoints(kp, seq.layout, frame_size=size)
 
 
 # --- resampling ---------------------------------------------------------------------------
