@@ -106,12 +106,15 @@ def read_mmpose(path: str | Path, fps: float | None = None, video_id: str | None
                 frame_size: tuple[int, int] = (0, 0), min_score: float = 0.0,
                 max_distance: float | None = None,
                 max_lost: int = tracking.DEFAULT_MAX_LOST,
-                min_track_frames: int = 2) -> PoseSequence:
+                min_track_frames: int = 2,
+                max_rejoin: int = tracking.DEFAULT_MAX_REJOIN) -> PoseSequence:
     """Read an mmpose prediction JSON; the layout follows the joint count (17 or 133).
 
     Timestamps are ``(frame_id - first frame_id) / fps`` (``fps`` defaults to 25). Tracks
     seen in fewer than ``min_track_frames`` frames (default 2) are dropped, as for OpenPose;
-    a one-frame file (one image) keeps them. 3-D keypoints are refused.
+    a one-frame file (one image) keeps them. People are linked by
+    :func:`nfbl.keypoints.tracking.link_people` (``max_distance``, ``max_lost``,
+    ``max_rejoin``). 3-D keypoints are refused.
     """
     path = Path(path)
     if fps is None:
@@ -154,6 +157,7 @@ def read_mmpose(path: str | Path, fps: float | None = None, video_id: str | None
         frames_kp.append(p)
     kp, track_ids = tracking.link_people(frames_kp, max_distance=max_distance,
                                          max_lost=max_lost, num_joints=layout.num_joints,
+                                         max_rejoin=max_rejoin,
                                          min_frames=max(1, min(min_track_frames, len(frames))))
     return PoseSequence(kp, layout.name, float(fps), (ids - ids[0]) / fps, frame_size,
                         track_ids, video_id or path.stem,

@@ -127,7 +127,8 @@ def _read_bytes(path: str) -> bytes:
 def read_openpose(path: str | Path, fps: float | None = None, video_id: str | None = None,
                   frame_size: tuple[int, int] = (0, 0), max_distance: float | None = None,
                   max_lost: int = tracking.DEFAULT_MAX_LOST, min_track_frames: int = 2,
-                  io_threads: int = 1) -> PoseSequence:
+                  io_threads: int = 1,
+                  max_rejoin: int = tracking.DEFAULT_MAX_REJOIN) -> PoseSequence:
     """Read an OpenPose folder (or one ``*_keypoints.json``) into a PoseSequence.
 
     Frames are ordered by their 12-digit number and timestamped ``number / fps`` seconds
@@ -135,7 +136,8 @@ def read_openpose(path: str | Path, fps: float | None = None, video_id: str | No
     leaves a gap in the timestamps rather than shifting later frames. Files of an
     ``--image_dir`` run carry no number: they are taken in natural name order as frames
     0, 1, ... (with a warning). People are linked
-    across frames with :func:`nfbl.keypoints.tracking.link_people` (``max_distance``, ``max_lost``);
+    across frames with :func:`nfbl.keypoints.tracking.link_people` (``max_distance``,
+    ``max_lost``, ``max_rejoin``: 0 keeps a person lost for over ``max_lost`` frames apart);
     the result keeps every track seen in at least ``min_track_frames`` frames (default 2:
     single-frame flickers are dropped; see :func:`nfbl.keypoints.tracking.select_person`),
     except that a one-frame input (a single image's file) keeps its one-frame tracks. A folder with
@@ -186,7 +188,7 @@ def read_openpose(path: str | Path, fps: float | None = None, video_id: str | No
     else:
         frames = [parse_frame(p, _read_bytes(p)) for p in paths]
     kp, ids = tracking.link_people(frames, max_distance=max_distance, max_lost=max_lost,
-                                   num_joints=LAYOUT.num_joints,
+                                   num_joints=LAYOUT.num_joints, max_rejoin=max_rejoin,
                                    min_frames=max(1, min(min_track_frames, len(frames))))
     if kp.shape[0] == 0:
         log.warning("%s: no person in any of the %d frames", path, len(frames))

@@ -45,6 +45,20 @@ def test_openpose_two_persons_empty_frame_leave_and_return():
     assert seq.meta["empty_frames"] == 1
 
 
+def test_openpose_interviewee_lost_for_two_seconds_stays_one_track(tmp_path):
+    rng = np.random.default_rng(0)
+    person = np.zeros((67, 3))
+    person[:, 0], person[:, 1], person[:, 2] = rng.uniform(500, 700, 67), rng.uniform(200, 600, 67), 0.8
+    for n in range(90):
+        lost = 20 <= n < 70  # 50 frames (2 s) with nobody found
+        openpose.write_openpose_frame(tmp_path / f"v_{n:012d}_keypoints.json",
+                                      np.zeros((0, 67, 3)) if lost else person[None])
+    seq = openpose.read_openpose(tmp_path)
+    assert seq.num_persons == 1
+    assert (seq.keypoints[0, 80, :, 2] > 0).any() and not (seq.keypoints[0, 40, :, 2] > 0).any()
+    assert openpose.read_openpose(tmp_path, max_rejoin=0).num_persons == 2
+
+
 def test_openpose_truncated_json_names_file_and_line():
     with pytest.raises(InputFormatError) as err:
         read_keypoints(FIX / "openpose" / "truncated", "openpose")
