@@ -185,7 +185,8 @@ def _lost_person(args: argparse.Namespace) -> int:
           f"interviewee lost {args.gaps} times each, a bystander throughout; events scored >= "
           f"{rows[0]['min_score']:g}")
     for r in rows:
-        print(f"max_rejoin {r['max_rejoin']:>4}: tracks per video {r['tracks']}, F1@0.3 "
+        what = "never lost" if r["gaps"] == 0 else f"lost, max_rejoin {r['max_rejoin']:>3}"
+        print(f"{what:<20}: tracks per video {r['tracks']}, F1@0.3 "
               f"{r['f1']:.3f} (P {r['precision']:.3f}, R {r['recall']:.3f})")
     return 0
 

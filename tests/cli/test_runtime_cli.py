@@ -186,10 +186,11 @@ def test_bench_lost_person_rejoins_the_interviewee():
     out = nfbl("bench", "lost-person", "--videos", "1", "--minutes", "0.5", "--gaps", "2",
                "--threads", "1")
     assert out.returncode == 0, out.stderr
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("max_rejoin")]
-    assert len(lines) == 2
+    lines = [ln for ln in out.stdout.splitlines() if "tracks per video" in ln]
+    assert len(lines) == 3
+    assert lines[0].startswith("never lost") and "tracks per video [2]" in lines[0]
     # without rejoining the interviewee falls apart into 3 tracks (+ the bystander)
-    assert "max_rejoin    0: tracks per video [4]" in lines[0]
-    assert "max_rejoin  750: tracks per video [2]" in lines[1]
+    assert lines[1].startswith("lost, max_rejoin   0: tracks per video [4]")
+    assert lines[2].startswith("lost, max_rejoin 750: tracks per video [2]")
     bad = nfbl("bench", "lost-person", "--gaps", "-1")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
