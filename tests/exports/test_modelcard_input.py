@@ -231,3 +231,15 @@ def test_online_preparer_turns_like_prepare():
     np.testing.assert_allclose(got[..., :2], want[..., :2], atol=0.03)
     nose = skeletons.CANONICAL.index["nose"]
     assert np.median(got[:, nose, 1]) < -0.2  # the head is up
+
+
+def test_upright_people_are_never_turned():
+    from nfbl.synth import LAYOUTS, SynthConfig, generate_video
+    for i in range(10):
+        split = ("train", "heldout")[i % 2]
+        seq, _ = generate_video(SynthConfig(minutes=0.2, layout=LAYOUTS[i % len(LAYOUTS)],
+                                            split=split), seed=700 + i)
+        x, _ = cleaning.normalize(seq.to_layout(skeletons.CANONICAL).keypoints[0], skeletons.CANONICAL)
+        assert cleaning.upright_turns(x, skeletons.CANONICAL) == 0, (i, seq.layout)
+        for s in range(0, len(x) - 50, 50):
+            assert cleaning.upright_turns(x[s:s + 50], skeletons.CANONICAL) == 0, (i, s)
