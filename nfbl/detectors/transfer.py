@@ -141,6 +141,7 @@ def real_behaviour(detector, sequences: Sequence, names: Sequence[str] | None = 
         files.append(_summary(name, seconds, got, cov))
         removed = [row[1] for row in stream.meta.get("contact_check_dropped", []) if row[4] >= thr]
         files[-1]["contact_check_removed"] = _mix(removed)
+        files[-1]["hand_detail"] = stream.meta.get("hand_detail")
         all_removed += removed
         all_events += got
         total_s += seconds
