@@ -93,6 +93,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="--synthetic: turn every video's frames DEG degrees clockwise first "
                         "(0, 90, 180, 270), as keypoints of a video stored turned are; the "
                         "detector turns such a person upright (docs/detector.md)")
+    e.add_argument("--camera-cuts", action="store_true",
+                   help="--synthetic: film every video as a camera operator would, in shots of "
+                        "6-30 s, each zoomed about the person by its own factor (0.6-1.7, at "
+                        "least 1.3x apart) and cropped to the frame (nfbl.keypoints.shots)")
     e.add_argument("--threads", type=positive_int, default=2, help="onnxruntime/torch threads")
     e.add_argument("--json", dest="json_out", help="write the full metrics JSON here")
     e.set_defaults(func=_cmd_evaluate)
@@ -255,6 +259,9 @@ def _cmd_evaluate_real(args: argparse.Namespace) -> int:
 
     if args.turned:
         raise NfblError("--turned applies to --synthetic videos; real files are read as stored")
+    if args.camera_cuts:
+        raise NfblError("--camera-cuts applies to --synthetic videos; real files are read as "
+                        "filmed")
     if args.model and args.model.endswith(".pt"):
         raise NfblError("--real runs an exported ONNX model; export the checkpoint first: "
                         "nfbl export CKPT -o model.onnx")
@@ -349,9 +356,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.min_score is None:
         args.min_score = card_decode.threshold
     from nfbl.keypoints.cleaning import turned_frames
-    truths, preds, frames = [], [], 0
-    for seq, events in _synthetic_pairs(args):
+    from nfbl.keypoints.shots import camera_cuts
+    truths, preds, frames, cuts = [], [], 0, 0
+    for i, (seq, events) in enumerate(_synthetic_pairs(args)):
         seq = turned_frames(_hand_loss(seq, args.deid_hands, args.no_hands), args.turned)
+        if args.camera_cuts:
+            seq, starts = camera_cuts(seq, args.seed + i)
+            cuts += len(starts)
         truths.append(events)
         preds.append(detect(seq))
         frames += seq.num_frames
@@ -363,6 +374,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                "minutes": args.minutes, "flatten_tail": args.flatten_tail,
                "layouts": list(args.layouts), "deid_hands": args.deid_hands,
                "turned": args.turned, "no_hands": args.no_hands,
+               "camera_cuts": cuts if args.camera_cuts else None,
                "candidate_threshold": args.candidate_threshold,
                "min_score": args.min_score, "decode": dcfg.to_dict(),
                "hours": round(frames / 25.0 / 3600.0, 3),
@@ -374,6 +386,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             else f"; hands inside a {args.deid_hands:g}-sw face box removed")
     deid += f"; frames turned {args.turned} degrees" if args.turned else ""
     deid += "; hand joints removed" if args.no_hands else ""
+    deid += f"; filmed in shots, {cuts} camera cuts" if args.camera_cuts else ""
     print(f"{name}: {args.videos} synthetic {args.split} videos (seeds {args.seed}.."
           f"{args.seed + args.videos - 1}, {summary['hours']:.2f} h, {len(gt)} events, "
           f"classes {len(classes)}{deid})")

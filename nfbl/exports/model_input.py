@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from nfbl.keypoints import cleaning
+from nfbl.keypoints import cleaning, shots
 from nfbl.core import skeletons
 from nfbl.core.errors import NfblError
 from nfbl.core.sequence import PoseSequence
@@ -58,8 +58,9 @@ def prepare(seq: PoseSequence, person: int, card: InputSpec) -> tuple[np.ndarray
     (4) resample to ``card.fps`` with :func:`nfbl.keypoints.cleaning.resample` when the sequence's
     frame rate differs or its timestamps are not evenly spaced; (5) fill gaps of at most
     ``card.max_gap`` frames (:func:`nfbl.keypoints.cleaning.interpolate_gaps`); (6) normalise
-    (:func:`nfbl.keypoints.cleaning.normalize`: neck-centred, divided by the median shoulder width);
-    (7) turn a person lying sideways or upside down in the image upright
+    (:func:`nfbl.keypoints.cleaning.normalize`: neck-centred, divided by the median shoulder width;
+    where the camera cuts between shots of different size, :func:`nfbl.keypoints.shots.shot_starts`,
+    each shot by its own); (7) turn a person lying sideways or upside down in the image upright
     (:func:`nfbl.keypoints.cleaning.upright_turns`, quarter turns only, with a warning; an
     upright person is never turned).
 
@@ -86,11 +87,31 @@ def prepare(seq: PoseSequence, person: int, card: InputSpec) -> tuple[np.ndarray
     max_gap = int(getattr(card, "max_gap", DEFAULT_MAX_GAP))
     if max_gap > 0:
         x = cleaning.interpolate_gaps(x, max_gap=max_gap)
+    starts = shots.shot_starts(x, target)
+    x_pix = x
     x, norm = cleaning.normalize(x, target)
+    scale = norm.scale
+    if len(starts):
+        x, scale = _per_shot(x, x_pix, float(norm.scale), target, starts, seq.video_id)
     if getattr(card, "global_centre", False):
-        x = add_global_centre(x, norm.center, norm.scale, target)
+        x = add_global_centre(x, norm.center, scale, target)
     x = _upright(x, cleaning.upright_turns(x, target), seq.video_id)
     return np.ascontiguousarray(x, dtype=np.float32), one.timestamps.copy()
+
+
+def _per_shot(x: np.ndarray, x_pix: np.ndarray, scale: float, target: skeletons.Layout,
+              starts: np.ndarray, video_id: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised ``x`` ``(T, V, 3)`` (one ``scale`` for the track) → each camera shot divided
+    by its own median shoulder width instead; returns it and the per-frame scale ``(T,)``."""
+    frame_scale = shots.shot_scales(x_pix, target, starts)
+    if frame_scale is None:
+        return x, np.full(len(x), scale)
+    out = x.copy()
+    out[..., :2] *= (scale / frame_scale)[:, None, None].astype(np.float32)
+    log.info("%s: %d camera cut(s) (the person's size jumps at frame(s) %s); each shot is "
+             "normalised with its own shoulder width", video_id or "sequence", len(starts),
+             ", ".join(str(int(s)) for s in starts[:5]) + (" ..." if len(starts) > 5 else ""))
+    return out, frame_scale
 
 
 def _upright(x: np.ndarray, k: int, video_id: str | None) -> np.ndarray:
@@ -124,7 +145,7 @@ def hand_detail(x: np.ndarray, layout: skeletons.Layout) -> float | None:
     return float((x[seen][:, inner, 2] > 0).any(axis=1).mean())
 
 
-def add_global_centre(x: np.ndarray, centre: np.ndarray, scale: float,
+def add_global_centre(x: np.ndarray, centre: np.ndarray, scale: float | np.ndarray,
                       layout: skeletons.Layout, reference: np.ndarray | None = None) -> np.ndarray:
     """Write whole-body displacement into the centre joint of normalised keypoints.
 
@@ -132,7 +153,8 @@ def add_global_centre(x: np.ndarray, centre: np.ndarray, scale: float,
     whole-body motion (leaning, sitting up, shifting in the chair). This puts
     ``(centre[t] - reference) / scale`` there instead, for frames where the centre joint is
     present; ``reference`` defaults to the median centre of those frames. x: ``(T, V, 3)``
-    normalised; centre: ``(T, 2)`` pixels; scale: pixels per shoulder width. Returns a copy.
+    normalised; centre: ``(T, 2)`` pixels; scale: pixels per shoulder width (one number, or
+    one per frame ``(T,)`` where camera shots differ). Returns a copy.
     """
     out = np.array(x, dtype=np.float32, copy=True)
     c = layout.index[layout.center]
@@ -141,7 +163,8 @@ def add_global_centre(x: np.ndarray, centre: np.ndarray, scale: float,
         return out
     centre = np.asarray(centre, dtype=np.float64)
     ref = np.median(centre[has], axis=0) if reference is None else np.asarray(reference, np.float64)
-    out[has, c, :2] = ((centre[has] - ref) / float(scale)).astype(np.float32)
+    per_frame = np.broadcast_to(np.asarray(scale, dtype=np.float64), has.shape)
+    out[has, c, :2] = ((centre[has] - ref) / per_frame[has, None]).astype(np.float32)
     return out
 
 
@@ -183,6 +206,11 @@ class OnlinePreparer:
         self._centre: np.ndarray | None = None
         self._turns: int | None = None
         self._frames = 0
+        self._recent: list[float] = []  # log shoulder widths since the scale was fixed or cut
+        self._recent_frames: list[int] = []  # ... and their frames (counted from the first pushed)
+        self._since_cut = 0  # frames emitted since the scale was fixed or last changed
+        self._shot_widths: list[float] | None = None  # widths of a new shot until warmup_frames
+        self.cuts: list[int] = []  # frames (counted from the first pushed) where a shot began
 
     @property
     def scale(self) -> float | None:
@@ -234,7 +262,13 @@ class OnlinePreparer:
             kp = kp.copy()
             kp[kp[..., 2] <= 0] = 0.0
         if self._scale is not None:
-            return self._emit(kp, ts)
+            first = self._frames - len(kp)
+            out, out_ts = [], []
+            for a, b in self._follow_shots(kp, first):
+                o, t = self._emit(kp[a:b], ts[a:b])
+                out.append(o)
+                out_ts.append(t)
+            return np.concatenate(out), np.concatenate(out_ts)
         self._held.append(kp)
         self._held_ts.append(ts)
         _, _, both = cleaning.frame_centres(kp, self.target)
@@ -242,6 +276,55 @@ class OnlinePreparer:
         if len(self._widths) >= self.warmup_frames:
             return self.flush()
         return np.zeros((0, self.target.num_joints, 3), np.float32), np.zeros(0)
+
+    def _follow_shots(self, kp: np.ndarray, first: int) -> list[tuple[int, int]]:
+        """Watch the shoulder width of ``kp`` (frames ``first`` on) for camera cuts, with the
+        tests of :func:`nfbl.keypoints.shots.shot_starts` applied causally: a jump is confirmed
+        ``CONFIRM_FRAMES`` frames with both shoulders after it, and the scale then becomes the
+        median of those frames (the frames in between keep the old scale: about 1 s of
+        delay), and once the new shot has shown ``warmup_frames`` such frames, their median
+        (as at the start). Returns the pieces ``[a, b)`` of ``kp`` to emit, the scale
+        changing between them."""
+        _, _, both = cleaning.frame_centres(kp, self.target)
+        widths = np.zeros(len(kp))
+        widths[both] = cleaning.scale_widths(kp, self.target, both)
+        c = shots.CONFIRM_FRAMES
+        pieces, start = [], 0
+        for t in np.flatnonzero(both & (widths > 1e-6)):
+            if self._shot_widths is not None:  # a new shot's first warmup_frames widths
+                self._shot_widths.append(float(widths[t]))
+                if len(self._shot_widths) >= self.warmup_frames:
+                    pieces.append((start, int(t) + 1))
+                    start = int(t) + 1
+                    self._scale = float(np.median(self._shot_widths))
+                    self._shot_widths = None
+            self._recent.append(float(np.log(widths[t])))
+            self._recent_frames.append(first + int(t))
+            if len(self._recent) > 2 * c + 3:
+                del self._recent[:len(self._recent) - 2 * c - 3]
+                del self._recent_frames[:len(self._recent_frames) - 2 * c - 3]
+            b = self._recent
+            j = len(b) - c  # a cut between b[j - 1] and b[j], confirmed by c frames after it
+            if j < 3 or self._since_cut + t < shots.MIN_SHOT_FRAMES:
+                continue
+            jump = np.median(b[j:j + 3]) - np.median(b[j - 3:j])
+            if abs(jump) <= np.log(shots.MIN_RATIO):
+                continue
+            long_jump = np.median(b[j:]) - np.median(b[max(0, j - c):j])
+            if abs(long_jump) > np.log(shots.CONFIRM_RATIO) and np.sign(long_jump) == np.sign(jump):
+                pieces.append((start, int(t) + 1))
+                start = int(t) + 1
+                self._scale = float(np.exp(np.median(b[j:])))
+                self._shot_widths = [float(np.exp(v)) for v in b[j:]]
+                self.cuts.append(self._recent_frames[j])
+                self._since_cut = -(int(t) + 1)
+                self._recent = b[j:]
+                self._recent_frames = self._recent_frames[j:]
+                log.info("stream: camera cut near frame %d; shoulder width now %.1f px",
+                         self.cuts[-1], self._scale)
+        pieces.append((start, len(kp)))
+        self._since_cut += len(kp)
+        return [(a, b) for a, b in pieces if b > a]
 
     def flush(self) -> tuple[np.ndarray, np.ndarray]:
         """Release held-back frames (fixing the scale from what has been seen)."""

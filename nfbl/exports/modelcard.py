@@ -38,7 +38,8 @@ DEFAULT_NORMALIZATION = (
     "nfbl.exports.model_input.prepare: convert to the model layout by joint name, resample to the "
     "model fps, linearly interpolate gaps of <= max_gap frames, then nfbl.keypoints.cleaning.normalize: "
     "x, y minus the neck (else mid-shoulder) of each frame, divided by the person's median "
-    "shoulder width; score unchanged; missing joints (0, 0, 0)")
+    "shoulder width (per camera shot where the person's size jumps at a cut, "
+    "nfbl.keypoints.shots); score unchanged; missing joints (0, 0, 0)")
 
 GLOBAL_CENTRE_NORMALIZATION = (
     "; global_centre: the neck joint (where present) then holds the centre's displacement from "

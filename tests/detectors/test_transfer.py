@@ -192,6 +192,21 @@ def test_cli_evaluate_turned_frames_score_as_upright(cli, tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
 
 
+@pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model")
+def test_cli_evaluate_camera_cuts(cli, tmp_path):
+    """--camera-cuts films the videos in shots (counted in the summary); real files refuse it."""
+    common = ("evaluate", "--synthetic", "--videos", "1", "--minutes", "0.5", "--seed", "7",
+              "--layouts", "openpose_body25_hands", "--threads", "1")
+    out = tmp_path / "cuts.json"
+    r = cli("-v", *common, "--camera-cuts", "--json", out)
+    assert r.returncode == 0, r.stderr
+    n = json.loads(out.read_text())["summary"]["camera_cuts"]
+    assert n >= 1 and f"filmed in shots, {n} camera cuts" in r.stdout
+    assert f"{n} camera cut(s)" in r.stderr  # prepare found them all
+    r = cli("evaluate", "--real", tmp_path / "x.npz", "--camera-cuts")
+    assert r.returncode == 2 and "--camera-cuts applies to --synthetic" in r.stderr
+
+
 def test_without_hands_removes_hand_model_joints_only():
     from nfbl.keypoints.occlusion import without_hands
     from nfbl.synth import SynthConfig, generate_video

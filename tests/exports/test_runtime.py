@@ -12,6 +12,7 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from nfbl.exports import decoding, model_input  # noqa: E402
+from nfbl.keypoints import contact  # noqa: E402
 from nfbl.exports.decoding import DecodeConfig  # noqa: E402
 from nfbl.detectors import checkpoint as C  # noqa: E402
 from model_helpers import random_detector  # noqa: E402
@@ -133,6 +134,7 @@ def test_detect_persons_tracks_and_model(det):
     p, o = det.predict(x)
     direct = decoding.decode(p, o, ts, det.card.class_ids, DECODE, "clip", 42, det.model_tag,
                              fps=25.0)
+    direct, _ = contact.split(direct, x, ts, det.card.layout)  # DECODE has the contact check on
     assert [e for e in everyone if e.track_id == 42] == direct
     with pytest.raises(NfblError, match="persons must be"):
         det.detect(seq, persons="everybody")
