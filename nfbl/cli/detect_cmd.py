@@ -43,6 +43,10 @@ def _register_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nms-iou", type=unit_float,
                    help="decode per-class NMS IoU to write into the card (default: the "
                         "checkpoint's)")
+    p.add_argument("--reduced-hands-bias", type=float, metavar="B",
+                   help="decode logit offset for tracks whose hands are reduced (fingertips "
+                        "only or no hand joints) to write into the card (default: the "
+                        "checkpoint's, else 0)")
     p.add_argument("--flip-average", action="store_true",
                    help="test-time flip: the graph averages the outputs on the keypoints and on "
                         "their mirror image (twice the compute; recorded in the card)")
@@ -107,7 +111,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         card = C.card_from_checkpoint(ck, **over)
     import dataclasses
     decode_over = {k: v for k, v in (("threshold", args.threshold),
-                                     ("nms_iou", args.nms_iou)) if v is not None}
+                                     ("nms_iou", args.nms_iou),
+                                     ("reduced_hands_bias", args.reduced_hands_bias))
+                   if v is not None}
     if decode_over:
         from nfbl.exports.decoding import DecodeConfig
         dc = DecodeConfig.from_dict({**dict(card.decode), **decode_over})   # checks ranges

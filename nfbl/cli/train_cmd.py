@@ -59,6 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="per-class logit offsets for decoding (decode class_bias): a JSON list "
                         "(one value per model class) or an object code -> offset (others 0); "
                         "replaces the card's")
+    e.add_argument("--reduced-hands-bias", type=float, default=None, metavar="B",
+                   help="logit offset for every class of a track whose hands are reduced "
+                        "(fingertips only or no hand joints); replaces the card's "
+                        "decode reduced_hands_bias")
     e.add_argument("--no-contact-check", action="store_true",
                    help="keep events of contact classes even where the keypoints show no such "
                         "touch (decode contact_check off)")
@@ -271,6 +275,8 @@ def _cmd_evaluate_real(args: argparse.Namespace) -> int:
         dcfg = replace(dcfg, class_bias=_class_bias(args.class_bias, det.card.class_ids))
     if args.no_contact_check:
         dcfg = replace(dcfg, contact_check=False)
+    if args.reduced_hands_bias is not None:
+        dcfg = replace(dcfg, reduced_hands_bias=args.reduced_hands_bias)
     seqs, names = [], []
     for f in args.real:
         got = K.read_keypoints(f, args.kp_format)
@@ -311,6 +317,8 @@ def _evaluation_decode(card_decode, classes, args: argparse.Namespace):
         dcfg = replace(dcfg, class_bias=_class_bias(args.class_bias, classes))
     if args.no_contact_check:
         dcfg = replace(dcfg, contact_check=False)
+    if args.reduced_hands_bias is not None:
+        dcfg = replace(dcfg, reduced_hands_bias=args.reduced_hands_bias)
     return dcfg
 
 

@@ -224,8 +224,15 @@ def decode_record(record: D.VideoRecord, probs: np.ndarray, offsets: np.ndarray,
     """Model outputs of one record → events, via :func:`nfbl.exports.decoding.decode`, then
     the contact check (:mod:`nfbl.keypoints.contact`) on the record's keypoints when
     ``layout`` (the record's) is given and the decode settings ask for it, as
-    :meth:`nfbl.exports.runtime.DenseDetector.detect` does."""
+    :meth:`nfbl.exports.runtime.DenseDetector.detect` does (also its ``reduced_hands_bias``
+    for a record whose hands are reduced, when ``layout`` is given)."""
     cfg = decode_cfg or decoding.DecodeConfig()
+    if layout is not None and cfg.reduced_hands_bias:
+        from nfbl.exports.model_input import REDUCED_HANDS_SHARE, hand_detail
+        from nfbl.core import skeletons
+        share = hand_detail(np.asarray(record.x), skeletons.get_layout(layout))
+        if share is not None and share < REDUCED_HANDS_SHARE:
+            cfg = cfg.for_reduced_hands(len(class_ids))
     events = decoding.decode(probs, offsets, record.times, class_ids, cfg=cfg,
                              video_id=record.video_id, fps=record.fps, model=model_name)
     if layout is not None and cfg.contact_check:

@@ -25,6 +25,11 @@ Decoding, per class (:func:`decode`):
    cluster greedy NMS (``nms_iou``) or Gaussian Soft-NMS (``soft_nms``, ``soft_nms_sigma``,
    dropping scores below ``min_score``) picks the events, at most ``top_k`` per cluster.
 
+A model trained on full hands is less sure of itself on tracks whose hands are reduced
+(fingertips only, or no hand joints); ``reduced_hands_bias`` is the logit offset that the
+detector adds to every class of such a track (:meth:`DecodeConfig.for_reduced_hands`, applied
+by :meth:`nfbl.exports.runtime.DenseDetector.detect`, which knows the track's hands).
+
 Optional label-shift correction: ``class_bias`` ``(C,)`` (one value per column of ``probs``,
 empty = none) is added to each class's logit before anything else, i.e. every probability
 becomes ``sigmoid(logit(p) + class_bias[c])`` (:func:`apply_class_bias`). A model trained on
@@ -44,7 +49,7 @@ lets :class:`OnlineDecoder` (streaming) emit exactly the offline events as clust
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -70,6 +75,7 @@ class DecodeConfig:
     centerness: bool = False
     class_bias: tuple[float, ...] = ()
     contact_check: bool = True
+    reduced_hands_bias: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
@@ -86,6 +92,18 @@ class DecodeConfig:
         if not all(np.isfinite(self.class_bias)):
             raise NfblError("decode class_bias must hold finite numbers (one logit offset per "
                             "class of the model)")
+        object.__setattr__(self, "reduced_hands_bias", float(self.reduced_hands_bias))
+        if not np.isfinite(self.reduced_hands_bias):
+            raise NfblError("decode reduced_hands_bias must be a finite number (a logit offset)")
+
+    def for_reduced_hands(self, num_classes: int) -> "DecodeConfig":
+        """The settings for a track whose hands are reduced (fingertips only or no hand joints,
+        :func:`nfbl.exports.model_input.hand_detail` below ``REDUCED_HANDS_SHARE``):
+        ``reduced_hands_bias`` added to every class's logit, on top of ``class_bias``."""
+        if self.reduced_hands_bias == 0.0:
+            return self
+        base = self.class_bias or (0.0,) * int(num_classes)
+        return replace(self, class_bias=tuple(b + self.reduced_hands_bias for b in base))
 
     def to_dict(self) -> dict:
         return config.to_dict(self)

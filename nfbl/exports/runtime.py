@@ -144,7 +144,9 @@ class DenseDetector:
             x, ts = model_input.prepare(seq, p, self.card)
             detail.append(_check_hand_detail(x, self.card.layout, seq.video_id, seq.track_ids[p]))
             probs, offsets = self.predict(x)
-            found = decoding.decode(probs, offsets, ts, self.card.class_ids, cfg,
+            reduced = detail[-1] is not None and detail[-1] < model_input.REDUCED_HANDS_SHARE
+            track_cfg = cfg.for_reduced_hands(len(self.card.class_ids)) if reduced else cfg
+            found = decoding.decode(probs, offsets, ts, self.card.class_ids, track_cfg,
                                     video_id=seq.video_id, track_id=int(seq.track_ids[p]),
                                     model=self.model_tag, fps=self.card.fps)
             if cfg.contact_check:
@@ -305,6 +307,7 @@ class StreamingDetector:
         self._received = 0
         self._closed = False
         self._parts: list[tuple[np.ndarray, np.ndarray]] = []
+        self._hands_checked = False
 
     def _join(self) -> None:
         if self._parts:
@@ -367,6 +370,16 @@ class StreamingDetector:
         self._closed = True
         return decoding.sort_events(out + self._checked(self.decoder.finish()))
 
+    def _check_hands(self) -> None:
+        """Before the first chunk is decoded: the hands of the frames buffered so far (at
+        least one chunk, or all of a shorter stream) decide, as the whole track does offline,
+        whether the card's ``reduced_hands_bias`` applies (and warn as offline)."""
+        self._hands_checked = True
+        share = _check_hand_detail(self._buf, self.card.layout, self.decoder.video_id or "stream",
+                                   self.decoder.track_id)
+        if share is not None and share < model_input.REDUCED_HANDS_SHARE:
+            self.decoder.cfg = self.decoder.cfg.for_reduced_hands(len(self.card.class_ids))
+
     def _run(self, final: bool) -> list[Event]:
         det, out = self.detector, []
         w, ov, n = det.window, det.overlap, self._received
@@ -375,6 +388,8 @@ class StreamingDetector:
             if not final and (hi < lo + w or in_hi < hi + ov):
                 break  # the offline plan would see more frames: wait for them
             self._join()
+            if not self._hands_checked:
+                self._check_hands()
             a, b = in_lo - self._buf0, in_hi - self._buf0
             p, o = det.run(np.ascontiguousarray(self._buf[a:b]))
             k0, k1 = lo - in_lo, hi - in_lo

@@ -105,11 +105,13 @@ def test_export_untrained_says_so(tmp_path):
 
 def test_export_with_flip_average_and_decode_settings(exported, tmp_path):
     out = nfbl("export", str(exported / "model.pt"), "-o", str(tmp_path / "tta.onnx"),
-               "--flip-average", "--threshold", "0.45", "--nms-iou", "0.3")
+               "--flip-average", "--threshold", "0.45", "--nms-iou", "0.3",
+               "--reduced-hands-bias", "0.5")
     assert out.returncode == 0, out.stderr
     card = json.loads(nfbl("model-info", str(tmp_path / "tta.onnx"), "--json").stdout)
     assert card["test_time_flip"] is True
     assert card["decode"]["threshold"] == 0.45 and card["decode"]["nms_iou"] == 0.3
+    assert card["decode"]["reduced_hands_bias"] == 0.5
     info = nfbl("model-info", str(tmp_path / "tta.onnx"))
     assert "test-time flip:  yes" in info.stdout
     # the runtime runs it like any model (the graph holds both passes)

@@ -170,6 +170,14 @@ def test_cli_evaluate_deid_hands_removes_face_hands_before_detection(cli, tmp_pa
     assert "hand joints removed" in r.stdout
     c = json.loads(bare.read_text())["summary"]
     assert c["no_hands"] is True and a["no_hands"] is False
+    # the card's offset for reduced hands, and --reduced-hands-bias in its place
+    assert c["decode"]["reduced_hands_bias"] == 0.5
+    unbiased = tmp_path / "unbiased.json"
+    r = cli(*common, "--no-hands", "--reduced-hands-bias", "0", "--json", unbiased)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(unbiased.read_text())["summary"]
+    assert d["decode"]["reduced_hands_bias"] == 0.0
+    assert d["recall_0.3"] <= c["recall_0.3"]  # raised logits find at least as many
 
 
 @pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model")

@@ -166,6 +166,45 @@ def test_streaming_yields_the_offline_events(det):
         stream.push(x[:1], ts[:1])
 
 
+def test_reduced_hands_bias_applies_to_tracks_without_inner_hand_joints(det):
+    from dataclasses import replace
+    full = _seq(t=2600, persons=1, seed=4)
+    lay = full.layout_def
+    inner = [j for j, n in enumerate(lay.joints)
+             if "_hand_" in n and not n.endswith(("_hand_wrist", "_tip"))]
+    kp = np.array(full.keypoints, copy=True)
+    kp[:, :, inner] = 0.0
+    tips = full.with_keypoints(kp)
+    biased = replace(DECODE, reduced_hands_bias=1.0)
+    # full hands: the offset does not apply
+    assert det.detect(full, decode=biased) == det.detect(full, decode=DECODE)
+    # reduced hands: exactly as if every class's logit were raised by it
+    got = det.detect(tips, decode=biased)
+    same = det.detect(tips, decode=replace(DECODE, class_bias=(1.0,) * len(det.card.class_ids)))
+    assert list(got) == list(same) and list(got) != list(det.detect(tips, decode=DECODE))
+    assert got.meta["hand_detail"] == [0.0]
+    # streaming decides from its first chunk's frames and gives the offline events
+    x, ts = model_input.prepare(tips, 0, det.card)
+    stream = det.stream(video_id="clip", track_id=11, decode=biased)
+    out = []
+    for i in range(0, len(x), 333):
+        out += stream.push(x[i:i + 333], ts[i:i + 333])
+    out += stream.close()
+    assert decoding.sort_events(out) == decoding.sort_events(list(got))
+
+
+def test_decode_config_reduced_hands_bias():
+    cfg = DecodeConfig(reduced_hands_bias=0.5)
+    assert cfg.for_reduced_hands(3).class_bias == (0.5, 0.5, 0.5)
+    assert DecodeConfig(class_bias=(1.0, -1.0), reduced_hands_bias=0.5).for_reduced_hands(
+        2).class_bias == (1.5, -0.5)
+    plain = DecodeConfig()
+    assert plain.for_reduced_hands(3) is plain
+    with pytest.raises(NfblError, match="reduced_hands_bias"):
+        DecodeConfig(reduced_hands_bias=float("nan"))
+    assert DecodeConfig.from_dict(cfg.to_dict()) == cfg
+
+
 def test_streaming_bad_frame_is_named_by_its_absolute_index(det):
     stream = det.stream()
     x = _x(100)
