@@ -413,9 +413,29 @@ MIGA35 = Layout(
     derived={"left_hand_wrist": ("left_wrist",), "right_hand_wrist": ("right_wrist",)},
 )
 
+#: MIGA35 blocks the iMiGUE classification kit keeps (mikecheninoulu/SMG,
+#: ``classification/iMiGUE/stgcn_imigue/tools/imigue_gendata.py``, ``used_joints``): Nose,
+#: ShoulderCenter, ShoulderLeft, ElbowLeft, HandLeft, ShoulderRight, ElbowRight, HandRight,
+#: EyeLeft, EyeRight, EarLeft, EarRight, RightFinger1..5, LeftFinger1..5.
+_OPENPOSE22_BLOCKS = (0, 1, 2, 3, 4, 5, 6, 7, 15, 16, 17, 18, *range(25, 35))
+_OPENPOSE22 = tuple(MIGA35.joints[i] for i in _OPENPOSE22_BLOCKS)
+OPENPOSE22 = Layout(
+    name="openpose22",
+    joints=_OPENPOSE22,
+    links=tuple((a, b) for a, b in MIGA35.links if a in _OPENPOSE22 and b in _OPENPOSE22),
+    center="neck",
+    description="iMiGUE / MiGA classification track upper body ('openpose22' in the "
+                "organisers' ST-GCN kit): the 22 of miga35's points that the kit keeps "
+                "(imigue_gendata.py used_joints), in that order: nose, neck, right shoulder, "
+                "elbow, wrist, left shoulder, elbow, wrist, right eye, left eye, right ear, "
+                "left ear, then the five fingertips of the left hand and of the right hand "
+                "(subject's sides, as miga35; see docs/keypoints.md).",
+    derived={"left_hand_wrist": ("left_wrist",), "right_hand_wrist": ("right_wrist",)},
+)
+
 LAYOUTS: Mapping[str, Layout] = {l.name: l for l in (
     CANONICAL, OPENPOSE_BODY25_HANDS, COCO17, COCO_WHOLEBODY133, MEDIAPIPE_POSE33_HANDS,
-    KINECT_V2_25, MIGA35)}
+    KINECT_V2_25, MIGA35, OPENPOSE22)}
 
 
 def get_layout(name: str) -> Layout:

@@ -10,6 +10,7 @@ miga        ``<vid>_light_hand.csv``            ``miga35``                      
 smg         ``<ID>_skeleton.csv``               ``kinect_v2_25``                    30
 mmpose      mmpose prediction ``.json``         ``coco17`` / ``coco_wholebody133``  25
 pyskl       pyskl/mmaction2 ``.pkl`` (trusted)  by joint count                      30
+stgcn       ST-GCN ``<part>_data.npy``          ``openpose22`` (iMiGUE clips)       25
 npz         nfbl ``PoseSequence`` ``.npz``      as saved                            as saved
 pose        pose-format ``.pose``               ``openpose_body25_hands`` /         as saved
                                                 ``mediapipe_pose33_hands``
@@ -45,7 +46,7 @@ class ReadOptions:
 
     fps: frames per second; video_id: the video to read (a folder of several OpenPose
     videos) or the id to give; frame_size: (width, height) in pixels when the file has none;
-    trust_pickle: allow unpickling (pyskl).
+    trust_pickle: allow unpickling (pyskl; the labels of stgcn).
     """
 
     fps: float | None = None
@@ -140,6 +141,11 @@ def _read_pyskl(path: Path, o: ReadOptions):
     return pyskl.read_pyskl(path, trust_pickle=o.trust_pickle, fps=o.fps)
 
 
+def _read_stgcn(path: Path, o: ReadOptions):
+    from nfbl.io import stgcn
+    return stgcn.read_stgcn(path, trust_pickle=o.trust_pickle, fps=o.fps)
+
+
 def _read_npz(path: Path, o: ReadOptions):
     from nfbl.core.sequence import PoseSequence
     seq = PoseSequence.load(path)
@@ -187,6 +193,9 @@ KEYPOINT_FORMATS: Mapping[str, KeypointFormatSpec] = {s.name: s for s in (
                        "mmpose prediction JSON (2-D)", in_folders=False),
     KeypointFormatSpec("pyskl", (".pkl", ".pickle"), _read_pyskl, "by joint count", 30.0,
                        "pyskl/mmaction2 annotation pickle (needs trust)", in_folders=False),
+    KeypointFormatSpec("stgcn", ("_data.npy",), _read_stgcn, "openpose22", 25.0,
+                       "ST-GCN feeder array (N, 3, T, V, M), the iMiGUE/MiGA classification "
+                       "track (labels from <part>_label.pkl with trust)", in_folders=False),
     KeypointFormatSpec("npz", (".npz",), _read_npz, "as saved", None,
                        "nfbl PoseSequence .npz", companion=_npz_events,
                        read_companion=_read_npz_events),

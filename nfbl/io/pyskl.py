@@ -7,7 +7,10 @@ arbitrary code, so nfbl reads such a file only when the caller says it trusts it
 (``trust_pickle=True``, CLI ``--trust-pickle``).
 
 The layout follows V: 17 → ``coco17``, 133 → ``coco_wholebody133``, 25 → ``kinect_v2_25``
-(NTU RGB+D 2-D). 3-D keypoints are refused. The clip label (the dataset's own class index,
+(NTU RGB+D 2-D), 22 → ``openpose22`` (iMiGUE's classification-track skeletons as the MiGA
+2023 track-1 winners pack them, VUT-HFUT/MiGA2023_Track1 ``tools/readlabel.py``: one person,
+90 frames zero-padded, ``img_shape`` (1080, 1920), ``label`` = the NFBL id; see
+:mod:`nfbl.io.stgcn`). 3-D keypoints are refused. The clip label (the dataset's own class index,
 not an NFBL id) and the splits a clip belongs to go into ``meta``. Clip names are data: the
 sequence's ``video_id`` keeps the name as written, and whoever makes a file name of it uses
 :func:`nfbl.io.inputs.safe_name` (a clip named ``../../x`` must not escape a folder).
@@ -29,7 +32,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FPS = 30.0
 LAYOUTS_BY_JOINTS = {17: skeletons.COCO17, 133: skeletons.COCO_WHOLEBODY133,
-                     25: skeletons.KINECT_V2_25}
+                     25: skeletons.KINECT_V2_25, 22: skeletons.OPENPOSE22}
 
 
 class UntrustedPickleError(NfblError):
@@ -65,7 +68,8 @@ def _annotation(ann: dict, k: int, path: Path, fps: float,
     layout = LAYOUTS_BY_JOINTS.get(xy.shape[2])
     if layout is None:
         raise InputFormatError(f"{where} ({name}): {xy.shape[2]} joints; nfbl reads 17 "
-                               "(COCO), 133 (COCO-WholeBody) or 25 (NTU/Kinect)", path)
+                               "(COCO), 133 (COCO-WholeBody), 25 (NTU/Kinect) or 22 (iMiGUE "
+                               "openpose22)", path)
     if "keypoint_score" in ann:
         score = np.asarray(ann["keypoint_score"], dtype=np.float64)
         score = score[None] if score.ndim == 2 else score

@@ -303,6 +303,115 @@ def test_pyskl_trusted(tmp_path):
         pyskl.read_pyskl(p, True, split="nope")
 
 
+# --- iMiGUE classification track: ST-GCN feeder arrays and the MiGA 2023 pyskl pickle
+
+#: the kit's used_joints (imigue_gendata.py) as MiGA CSV column blocks
+KIT22_BLOCKS = (0, 1, 2, 3, 4, 5, 6, 7, 15, 16, 17, 18, *range(25, 35))
+
+
+def _kit_arrays(tmp_path: Path, part: str = "train", max_frame: int = 90) -> tuple[Path, list]:
+    """``<part>_data.npy`` + ``<part>_label.pkl`` made from the MiGA fixture the way the
+    organisers' kit does it (mikecheninoulu/SMG classification/iMiGUE/stgcn_imigue,
+    tools/imigue_gendata.py with iMiGUEaccessSample.GestureSample): one clip per label row,
+    rows sframe..eframe of the CSV (both included), the last max_frame kept, the kit's joints
+    in its order, zero frames up to max_frame, label = gestureID - 1 with 99 read as 32."""
+    raw = np.loadtxt(FIX / "miga" / "clip01_light_hand.csv", delimiter=",")[:, 1:].reshape(-1, 35, 3)
+    rows = [r.split(",") for r in (FIX / "miga" / "clip01_label.csv").read_text().split()]
+    data = np.lib.format.open_memmap(str(tmp_path / f"{part}_data.npy"), dtype="float32",
+                                     mode="w+", shape=(len(rows), 3, max_frame, 22, 1))
+    names, labels = [], []
+    clips = []
+    for k, (gid, sf, ef) in enumerate(rows):
+        # the fixture's last gesture ends at 5, past its 5 rows (the kit would stop there)
+        sf, ef = int(sf), min(int(ef), len(raw) - 1)
+        if ef - sf > max_frame - 1:
+            sf = ef - max_frame + 1
+        clip = raw[sf:ef + 1][:, KIT22_BLOCKS]            # (t, 22, 3)
+        data[k, :, :len(clip), :, 0] = clip.transpose(2, 0, 1)
+        names.append(f"clip01_{k}")
+        labels.append((32 if int(gid) == 99 else int(gid)) - 1)
+        clips.append((gid, sf, ef))
+    data.flush()
+    del data
+    with open(tmp_path / f"{part}_label.pkl", "wb") as fh:
+        pickle.dump((names, labels), fh)
+    return tmp_path / f"{part}_data.npy", clips
+
+
+def test_stgcn_arrays_land_on_the_joints_the_miga_csv_gives(tmp_path):
+    path, rows = _kit_arrays(tmp_path)
+    assert keypoints.guess_format(path).name == "stgcn"
+    clips = read_keypoints(path, trust_pickle=True)
+    assert [c.video_id for c in clips] == ["clip01_0", "clip01_1"]
+    # labels: 3 -> 2 (N2), 99 -> 31 (N31): the kit's label is the NFBL id
+    assert [c.meta["label"] for c in clips] == [2, 31]
+    assert [c.meta["class_id"] for c in clips] == [2, 31]
+    whole = read_keypoints(FIX / "miga" / "clip01_light_hand.csv").to_layout()
+    canon = skeletons.CANONICAL.index
+    for clip, (_, sf, ef) in zip(clips, rows):
+        assert clip.layout == "openpose22" and clip.fps == 25.0
+        assert clip.num_frames == int(ef) - int(sf) + 1  # the zero padding is dropped
+        got = clip.to_layout()
+        for name in skeletons.OPENPOSE22.joints:
+            np.testing.assert_allclose(got.keypoints[0, :, canon[name]],
+                                       whole.keypoints[0, int(sf):int(ef) + 1, canon[name]],
+                                       err_msg=name)
+    # by name: the kit's 'HandRight' (block 7) is the subject's left wrist, and its
+    # 'RightFinger1' (block 25) the left thumb tip, as in miga35
+    raw = np.load(path)
+    lay = skeletons.OPENPOSE22.index
+    np.testing.assert_allclose(clips[0].keypoints[0, 0, lay["left_wrist"]], raw[0, :, 0, 7, 0])
+    np.testing.assert_allclose(clips[0].keypoints[0, 0, lay["left_hand_thumb_tip"]],
+                               raw[0, :, 0, 12, 0])
+
+
+def test_stgcn_labels_need_trust_and_guards(tmp_path, caplog):
+    path, _ = _kit_arrays(tmp_path)
+    with caplog.at_level("WARNING"):
+        clips = read_keypoints(path)
+    assert "--trust-pickle" in caplog.text
+    assert [c.video_id for c in clips] == ["train#0", "train#1"]
+    assert "label" not in clips[0].meta
+    bad = tmp_path / "x_data.npy"
+    np.save(bad, np.zeros((2, 3, 90, 25, 1), np.float32))
+    with pytest.raises(InputFormatError, match="25 joints"):
+        read_keypoints(bad)
+    np.save(bad, np.zeros((2, 2, 90, 22, 1), np.float32))
+    with pytest.raises(InputFormatError, match="2 channels"):
+        read_keypoints(bad)
+    np.save(bad, np.zeros((2, 90, 22), np.float32))
+    with pytest.raises(InputFormatError, match=r"\(N, C, T, V, M\)"):
+        read_keypoints(bad)
+    np.save(bad, np.zeros((3, 3, 90, 22, 1), np.float32))
+    with open(tmp_path / "x_label.pkl", "wb") as fh:
+        pickle.dump((["a", "b"], [1, 2]), fh)
+    with pytest.raises(InputFormatError, match="2 names and 2 labels for 3 clips"):
+        read_keypoints(bad, trust_pickle=True)
+
+
+def test_pyskl_22_joints_from_the_miga_2023_winners_script(tmp_path):
+    # VUT-HFUT/MiGA2023_Track1 tools/readlabel.py turns the kit's arrays into a pyskl pickle
+    path, _ = _kit_arrays(tmp_path)
+    data = np.load(path)
+    names, labels = pickle.loads((tmp_path / "train_label.pkl").read_bytes())
+    anns = []
+    for i in range(len(names)):
+        anns.append({"frame_dir": names[i], "label": labels[i], "img_shape": (1080, 1920),
+                     "original_shape": (1080, 1920), "total_frames": 90,
+                     "keypoint": data[i][:2].transpose(3, 1, 2, 0),
+                     "keypoint_score": data[i][2:3].reshape(1, 90, 22)})
+    p = tmp_path / "imigue_train.pkl"
+    with open(p, "wb") as fh:
+        pickle.dump({"split": {"train": list(names)}, "annotations": anns}, fh)
+    seqs = read_keypoints(p, trust_pickle=True)
+    ref = read_keypoints(path, trust_pickle=True)
+    assert [s.layout for s in seqs] == ["openpose22"] * 2
+    assert seqs[0].frame_size == (1920, 1080) and seqs[1].meta["label"] == 31
+    for s, r in zip(seqs, ref):
+        np.testing.assert_array_equal(s.keypoints[:, :r.num_frames], r.keypoints)
+        assert not s.keypoints[:, r.num_frames:].any()  # pyskl keeps the padding, as written
+
+
 # --- dispatcher
 
 def test_guess_format_and_npz_roundtrip(tmp_path):
@@ -333,7 +442,10 @@ def test_format_table_agrees_with_the_reader_modules():
     assert openpose.FILE_RE.match("v_000000000001" + t["openpose"].suffixes[0])
     from nfbl.batch.discover import EXPLICIT_KEYPOINT_SUFFIXES, KEYPOINT_SUFFIXES
     assert set(KEYPOINT_SUFFIXES) == {"_light_hand.csv", "_skeleton.csv", ".npz", ".pose"}
-    assert set(EXPLICIT_KEYPOINT_SUFFIXES) == {".json", ".pkl", ".pickle", ".h5", ".hdf5"}
+    assert set(EXPLICIT_KEYPOINT_SUFFIXES) == {".json", ".pkl", ".pickle", ".h5", ".hdf5",
+                                               "_data.npy"}
+    from nfbl.io import stgcn
+    assert t["stgcn"].suffixes == (stgcn.SUFFIX,) and t["stgcn"].default_fps == stgcn.DEFAULT_FPS
     from nfbl.io import pats
     assert t["pats"].default_fps == pats.DEFAULT_FPS
 
