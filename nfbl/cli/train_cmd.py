@@ -93,6 +93,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--no-hands", action="store_true",
                    help="remove every hand-model joint first, as a body-only pose run gives "
                         "them (OpenPose without --hand, its default; nfbl.keypoints.occlusion)")
+    e.add_argument("--fingertips", action="store_true",
+                   help="keep only the five fingertips of each hand first, as the MiGA "
+                        "challenge's iMiGUE skeletons give them (conversion to miga35; "
+                        "synthetic and --real)")
     e.add_argument("--turned", type=int, choices=(0, 90, 180, 270), default=0, metavar="DEG",
                    help="--synthetic: turn every video's frames DEG degrees clockwise first "
                         "(0, 90, 180, 270), as keypoints of a video stored turned are; the "
@@ -241,10 +245,13 @@ def _cmd_class_bias(args: argparse.Namespace) -> int:
     return 0
 
 
-def _hand_loss(seq, half: float | None, no_hands: bool = False):
-    """``seq`` as pose on de-identified frames sees it (``--deid-hands HALF``) and without
-    hand joints (``--no-hands``), else as is."""
+def _hand_loss(seq, half: float | None, no_hands: bool = False, fingertips: bool = False):
+    """``seq`` as pose on de-identified frames sees it (``--deid-hands HALF``), without
+    hand joints (``--no-hands``) or with fingertips only (``--fingertips``), else as is."""
     from nfbl.keypoints import occlusion
+    if fingertips:
+        from nfbl.core import skeletons
+        seq = seq.to_layout(skeletons.MIGA35)
     if no_hands:
         seq = occlusion.without_hands(seq)
     if half is None:
@@ -283,14 +290,19 @@ def _cmd_evaluate_real(args: argparse.Namespace) -> int:
         got = list(got) if isinstance(got, (list, tuple)) else [got]
         for i, seq in enumerate(got):
             det.card.check_layout(seq.layout)
-            seqs.append(_hand_loss(seq, args.deid_hands, args.no_hands))
+            seqs.append(_hand_loss(seq, args.deid_hands, args.no_hands, args.fingertips))
             names.append(Path(f).name + (f"#{i}" if len(got) > 1 else ""))
     res = transfer.real_behaviour(det, seqs, names, decode=dcfg, min_score=args.min_score)
     res["deid_hands"] = args.deid_hands
     res["no_hands"] = args.no_hands
+    res["fingertips"] = args.fingertips
     ref = res["reference"]
+    how = "".join(t for f, t in ((args.no_hands, "; hand joints removed"),
+                                 (args.fingertips, "; fingertips only"),
+                                 (args.deid_hands is not None, "; hands at the face removed"))
+                  if f)
     print(f"{res['model']} on {len(seqs)} real sequence(s), unlabelled (events scored >= "
-          f"{res['min_score']:g}{', class_bias set' if dcfg.class_bias else ''}):")
+          f"{res['min_score']:g}{', class_bias set' if dcfg.class_bias else ''}{how}):")
     for row in res["files"] + [res["total"]]:
         mix = ", ".join(f"{k} {v}" for k, v in list(row["class_mix"].items())[:5]) or "-"
         gone = ", ".join(f"{k} {v}" for k, v in row["contact_check_removed"].items())
@@ -367,7 +379,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from nfbl.keypoints.shots import camera_cuts
     truths, preds, frames, cuts = [], [], 0, 0
     for i, (seq, events) in enumerate(_synthetic_pairs(args)):
-        seq = turned_frames(_hand_loss(seq, args.deid_hands, args.no_hands), args.turned)
+        seq = turned_frames(_hand_loss(seq, args.deid_hands, args.no_hands, args.fingertips),
+                            args.turned)
         if args.camera_cuts:
             seq, starts = camera_cuts(seq, args.seed + i)
             cuts += len(starts)
@@ -382,6 +395,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                "minutes": args.minutes, "flatten_tail": args.flatten_tail,
                "layouts": list(args.layouts), "deid_hands": args.deid_hands,
                "turned": args.turned, "no_hands": args.no_hands,
+               "fingertips": args.fingertips,
                "camera_cuts": cuts if args.camera_cuts else None,
                "candidate_threshold": args.candidate_threshold,
                "min_score": args.min_score, "decode": dcfg.to_dict(),
@@ -394,6 +408,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             else f"; hands inside a {args.deid_hands:g}-sw face box removed")
     deid += f"; frames turned {args.turned} degrees" if args.turned else ""
     deid += "; hand joints removed" if args.no_hands else ""
+    deid += "; fingertips only" if args.fingertips else ""
     deid += f"; filmed in shots, {cuts} camera cuts" if args.camera_cuts else ""
     print(f"{name}: {args.videos} synthetic {args.split} videos (seeds {args.seed}.."
           f"{args.seed + args.videos - 1}, {summary['hours']:.2f} h, {len(gt)} events, "

@@ -131,6 +131,12 @@ def test_cli_evaluate_real_on_shared_realpose(cli, tmp_path):
     for code, n in checked["contact_check_removed"].items():
         back[code] = back.get(code, 0) + n
     assert back == row["class_mix"]
+    # reduced to MiGA's fingertips, the real files read as reduced (and say so)
+    r = cli("evaluate", "--real", *files, "--threads", "1", "--fingertips", "--json", out)
+    assert r.returncode == 0, r.stderr
+    tips = json.loads(out.read_text())
+    assert tips["fingertips"] is True and all(f["hand_detail"][0] == 0.0 for f in tips["files"])
+    assert "fingertips only" in r.stdout and "fingertips in 100% of the frames" in r.stderr
 
 
 @pytest.mark.skipif(not REALPOSE.is_dir(), reason="../shared/realpose is absent")
