@@ -86,6 +86,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     lp.add_argument("--model", default=None, help="ONNX detector (default: the bundled model)")
     lp.add_argument("--threads", type=positive_int, default=2, help="onnxruntime threads")
     lp.set_defaults(func=_lost_person)
+    cl = bsub.add_parser("clips", help="clip recognition (one gesture per clip) on synthetic "
+                         "event clips cut the way the iMiGUE classification kit cuts them")
+    cl.add_argument("--videos", type=positive_int, default=24, help="held-out videos (default 24)")
+    cl.add_argument("--minutes", type=positive_float, default=5.0,
+                    help="minutes per video (default 5)")
+    cl.add_argument("--seed", type=int, default=2_000_000, help="first seed (default 2000000)")
+    cl.add_argument("--kit22", action="store_true",
+                    help="reduce every clip to the kit's 22 joints (openpose22: fingertips only)")
+    cl.add_argument("--model", default=None, help="ONNX detector (default: the bundled model)")
+    cl.add_argument("--threads", type=positive_int, default=2, help="onnxruntime threads")
+    cl.set_defaults(func=_clips)
     bench.set_defaults(func=lambda a: (bench.print_help(), 2)[1])
 
 
@@ -188,6 +199,18 @@ def _lost_person(args: argparse.Namespace) -> int:
         what = "never lost" if r["gaps"] == 0 else f"lost, max_rejoin {r['max_rejoin']:>3}"
         print(f"{what:<20}: tracks per video {r['tracks']}, F1@0.3 "
               f"{r['f1']:.3f} (P {r['precision']:.3f}, R {r['recall']:.3f})")
+    return 0
+
+
+def _clips(args: argparse.Namespace) -> int:
+    from nfbl.perf import clips
+
+    r = clips.run(args.videos, args.minutes, args.seed, args.kit22, args.model, args.threads)
+    print(f"{r['model']}: {r['clips']} event clips of {args.videos} held-out videos (seeds "
+          f"{args.seed}..{args.seed + args.videos - 1}; median {r['median_frames']:g} frames"
+          f"{'; the kit' + chr(39) + 's 22 joints' if args.kit22 else ''})")
+    print(f"top-1 {r['top1']:.3f}   top-5 {r['top5']:.3f}   mean class accuracy "
+          f"{r['mean_class_accuracy']:.3f}")
     return 0
 
 

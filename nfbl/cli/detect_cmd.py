@@ -17,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the detector commands to the `nfbl` parser."""
     _register_export(sub)
     _register_detect_keypoints(sub)
+    _register_classify(sub)
     _register_model_info(sub)
     _register_training(sub)
 
@@ -202,6 +203,101 @@ def _cmd_detect_keypoints(args: argparse.Namespace) -> int:
     frames = sum(s.num_frames for s in seqs)
     print(f"{len(stream)} events from {frames} frames ({len(seqs)} sequence(s)) in "
           f"{time.perf_counter() - t0:.1f} s -> {out}")
+    return 0
+
+
+# --- nfbl classify ---------------------------------------------------------------------------
+
+def _register_classify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classify", help="name the gesture of short clips (one gesture each)",
+                       description="Clip-level recognition with the ONNX detector: for each "
+                                   "clip (a trimmed sample that holds one gesture, e.g. the "
+                                   "iMiGUE classification track's arrays), every class's "
+                                   "highest per-frame probability, best first. Where the "
+                                   "clips carry their true class (ST-GCN arrays with "
+                                   "--trust-pickle), prints top-1/top-5 accuracy and mean "
+                                   "class accuracy.")
+    p.add_argument("keypoints", nargs="+", help="keypoint files (each may hold many clips)")
+    p.add_argument("-o", "--output", help="write the rankings here (.csv or .json)")
+    p.add_argument("--model", help="ONNX detector (default: the bundled model)")
+    p.add_argument("--top", type=positive_int, default=5, help="classes listed per clip (default 5)")
+    p.add_argument("--format", dest="kp_format", help="keypoint format (default: guessed)")
+    p.add_argument("--fps", type=positive_float,
+                   help="frame rate of the keypoints (formats without one)")
+    p.add_argument("--threads", type=positive_int, default=2,
+                   help="onnxruntime threads (default 2)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="allow reading pickle files (pyskl; ST-GCN labels): only your own")
+    p.set_defaults(func=_cmd_classify)
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from nfbl.core.atomic import atomic_open
+    from nfbl.core.errors import NfblError
+    from nfbl.exports.runtime import Detector
+    from nfbl.metrics.clips import clip_accuracy, ranking
+
+    out_kind = None
+    if args.output:
+        out_kind = Path(args.output).suffix.lower()
+        if out_kind not in (".csv", ".json"):
+            raise NfblError(f"{args.output}: write .csv or .json")
+    check_outputs([args.output] if args.output else [], [*args.keypoints, args.model])
+    det = Detector.load(args.model, threads=args.threads)
+    clips = []
+    for path in args.keypoints:
+        for seq in _read_sequences(path, args.kp_format, args.fps, args.trust_pickle):
+            det.card.check_layout(seq.layout)
+            if seq.num_frames == 0:
+                raise NfblError(f"{path}: {seq.video_id or 'a clip'} has no frames")
+            clips.append(seq)
+    t0 = time.perf_counter()
+    scores = np.stack([det.clip_scores(seq)[0] for seq in clips]) if clips else np.zeros(
+        (0, len(det.card.class_ids)), np.float32)
+    ids = list(det.card.class_ids)
+    order = ranking(scores)
+    k = min(args.top, len(ids))
+    rows = []
+    for seq, sc, o in zip(clips, scores, order):
+        truth = seq.meta.get("class_id")
+        rows.append({"clip": seq.video_id, "frames": seq.num_frames,
+                     "true": None if truth is None else f"N{int(truth)}",
+                     "ranking": [[f"N{ids[j]}", round(float(sc[j]), 4)] for j in o[:k]]})
+    for r in rows[:20]:
+        best = ", ".join(f"{c} {v:.2f}" for c, v in r["ranking"][:3])
+        true = f" (true {r['true']})" if r["true"] else ""
+        print(f"{r['clip']}: {best}{true}")
+    if len(rows) > 20:
+        print(f"... {len(rows) - 20} more clips")
+    labelled = [i for i, seq in enumerate(clips) if seq.meta.get("class_id") is not None]
+    summary: dict = {"model": det.model_tag, "clips": len(clips),
+                     "seconds": round(time.perf_counter() - t0, 2)}
+    if labelled:
+        acc = clip_accuracy([int(clips[i].meta["class_id"]) for i in labelled],
+                            scores[labelled], ids)
+        summary.update({key: acc[key] for key in ("top1", "top5", "mean_class_accuracy",
+                                                  "unscorable")})
+        summary["labelled_clips"] = len(labelled)
+        print(f"{len(labelled)} labelled clips: top-1 {acc['top1']:.3f}, top-5 {acc['top5']:.3f}, "
+              f"mean class accuracy {acc['mean_class_accuracy']:.3f}"
+              + (f" ({acc['unscorable']} of a class the model has not)" if acc["unscorable"]
+                 else ""))
+    if args.output:
+        with atomic_open(args.output) as fh:
+            if out_kind == ".json":
+                json.dump({"summary": summary, "clips": rows}, fh, indent=1)
+                fh.write("\n")
+            else:
+                import csv
+                w = csv.writer(fh)
+                w.writerow(["clip", "frames", "true"] + [f"{h}{i + 1}" for i in range(k)
+                                                         for h in ("class", "score")])
+                for r in rows:
+                    w.writerow([r["clip"], r["frames"], r["true"] or ""]
+                               + [v for pair in r["ranking"] for v in pair])
+        print(f"{len(rows)} clips -> {args.output}")
     return 0
 
 

@@ -164,6 +164,30 @@ class DenseDetector:
             meta["contact_check_dropped"] = contact.describe(decoding.sort_events(dropped))
         return EventStream(tuple(events), meta).sorted()
 
+    def clip_scores(self, seq: PoseSequence,
+                    persons: Persons | str | int | Sequence[int] = "interviewee",
+                    decode: decoding.DecodeConfig | None = None) -> list[np.ndarray]:
+        """Clip-level class scores for a short clip that holds one gesture (a trimmed
+        recognition sample, e.g. the iMiGUE classification track): per chosen person, float32
+        ``(C,)`` in the order of ``card.class_ids``, each class's highest per-frame
+        probability over the clip (temporal max pooling), after the decode settings'
+        ``class_bias`` and, for a track whose hands are reduced, ``reduced_hands_bias``
+        (the same logits :meth:`detect` decodes). The best class is the clip's answer; no
+        threshold, no events."""
+        self.card.check_layout(seq.layout)
+        cfg = self.decode_config(decode)
+        out = []
+        for p in self.persons(seq, persons):
+            x, _ = model_input.prepare(seq, p, self.card)
+            probs, _ = self.predict(x)
+            share = model_input.hand_detail(x, skeletons.get_layout(self.card.layout))
+            reduced = share is not None and share < model_input.REDUCED_HANDS_SHARE
+            track_cfg = cfg.for_reduced_hands(len(self.card.class_ids)) if reduced else cfg
+            probs = decoding.apply_class_bias(probs, track_cfg.class_bias)
+            out.append(probs.max(axis=0).astype(np.float32) if len(probs)
+                       else np.zeros(len(self.card.class_ids), np.float32))
+        return out
+
     def stream(self, video_id: str = "", track_id: int = 0,
                decode: decoding.DecodeConfig | None = None, layout: str | None = None,
                warmup_frames: int = 50) -> "StreamingDetector":

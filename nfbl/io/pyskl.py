@@ -88,6 +88,8 @@ def _annotation(ann: dict, k: int, path: Path, fps: float,
             "splits": [s for s, names in split_of.items() if name in names]}
     if "label" in ann:
         meta["label"] = int(ann["label"])
+        if layout is skeletons.OPENPOSE22 and 0 <= meta["label"] <= 31:
+            meta["class_id"] = meta["label"]  # the iMiGUE kit's label is the NFBL id
     return PoseSequence(kp, layout.name, fps, np.arange(t_len) / fps, (int(w), int(h)),
                         None, name, meta)
 

@@ -196,3 +196,20 @@ def test_bench_lost_person_rejoins_the_interviewee():
     assert lines[2].startswith("lost, max_rejoin 750: tracks per video [2]")
     bad = nfbl("bench", "lost-person", "--gaps", "-1")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_bench_clips_names_event_clips():
+    from nfbl.perf.clips import event_clips
+    from nfbl.synth import SynthConfig, generate_video
+    out = nfbl("bench", "clips", "--videos", "1", "--minutes", "0.5", "--kit22", "--threads", "1")
+    assert out.returncode == 0, out.stderr
+    assert "event clips of 1 held-out videos" in out.stdout and "the kit's 22 joints" in out.stdout
+    assert "top-1 " in out.stdout and "mean class accuracy" in out.stdout
+    # the kit's cut: floor(start x fps) .. floor(end x fps), both included, the last 90 at most
+    seq, events = generate_video(SynthConfig(minutes=0.5, layout="nfbl56"), seed=2_000_000)
+    clips = event_clips(seq, events)
+    assert len(clips) == len(events) > 0
+    for (clip, cid), e in zip(clips, events):
+        ef = min(int(e.end * 25), seq.num_frames - 1)
+        assert cid == e.class_id and clip.num_frames == min(90, ef - int(e.start * 25) + 1)
+        assert clip.timestamps[-1] == pytest.approx(ef / 25.0)

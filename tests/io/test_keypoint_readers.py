@@ -489,3 +489,54 @@ def test_openpose_image_dir_output_is_read_in_natural_name_order(tmp_path, caplo
     assert seq.video_id == tmp_path.name and "--image_dir" in caplog.text
     np.testing.assert_allclose(seq.keypoints[0, :, 0, 0], [101, 102, 110])
     np.testing.assert_allclose(seq.timestamps, [0.0, 0.2, 0.4])
+
+
+# --- clips through the detector: nfbl classify and DenseDetector.clip_scores
+
+def test_classify_cli_on_the_kit_arrays(tmp_path, cli):
+    from nfbl.exports.runtime import Detector, bundled_model_path
+    if bundled_model_path() is None:
+        pytest.skip("no bundled model")
+    path, _ = _kit_arrays(tmp_path)
+    out = tmp_path / "ranks.csv"
+    r = cli("classify", path, "--trust-pickle", "-o", out, "--top", "3", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    assert "2 labelled clips: top-1" in r.stdout and "(true N2)" in r.stdout
+    rows = out.read_text().splitlines()
+    assert rows[0] == "clip,frames,true,class1,score1,class2,score2,class3,score3"
+    assert rows[1].startswith("clip01_0,4,N2,") and rows[2].startswith("clip01_1,3,N31,")
+    # the scores are the detector's clip scores, best first
+    det = Detector.load(None, threads=1)
+    clip = read_keypoints(path, trust_pickle=True)[0]
+    sc = det.clip_scores(clip)[0]
+    best = int(np.argmax(sc))
+    assert rows[1].split(",")[3] == f"N{det.card.class_ids[best]}"
+    assert float(rows[1].split(",")[4]) == pytest.approx(float(sc[best]), abs=1e-4)
+    js = tmp_path / "ranks.json"
+    assert cli("classify", path, "-o", js, "--threads", "1").returncode == 0  # no labels
+    doc = json.loads(js.read_text())
+    assert doc["summary"]["clips"] == 2 and "top1" not in doc["summary"]
+    bad = cli("classify", path, "-o", tmp_path / "ranks.txt")
+    assert bad.returncode != 0 and "write .csv or .json" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_clip_scores_are_the_max_of_the_frame_probabilities():
+    from dataclasses import replace
+    from nfbl.exports.decoding import apply_class_bias
+    from nfbl.exports.model_input import prepare
+    from nfbl.exports.runtime import Detector, bundled_model_path
+    from nfbl.synth import SynthConfig, generate_video
+    if bundled_model_path() is None:
+        pytest.skip("no bundled model")
+    det = Detector.load(None, threads=1)
+    seq, _ = generate_video(SynthConfig(minutes=0.1, layout="openpose_body25_hands"), seed=3)
+    probs, _ = det.predict(prepare(seq, 0, det.card)[0])
+    np.testing.assert_allclose(det.clip_scores(seq)[0], probs.max(axis=0), atol=1e-6)
+    # reduced hands: the card's offset raises every class alike, so the order stays
+    tips = seq.to_layout(skeletons.OPENPOSE22)
+    raw = det.predict(prepare(tips, 0, det.card)[0])[0].max(axis=0)
+    b = det.decode_config().reduced_hands_bias
+    np.testing.assert_allclose(det.clip_scores(tips)[0],
+                               apply_class_bias(raw[None], [b] * len(raw))[0], atol=1e-6)
+    off = det.clip_scores(tips, decode=replace(det.decode_config(), reduced_hands_bias=0.0))[0]
+    np.testing.assert_allclose(off, raw, atol=1e-6)
