@@ -217,7 +217,10 @@ def _register_classify(sub: argparse._SubParsersAction) -> None:
                                    "clips carry their true class (ST-GCN arrays with "
                                    "--trust-pickle), prints top-1/top-5 accuracy and mean "
                                    "class accuracy.")
-    p.add_argument("keypoints", nargs="+", help="keypoint files (each may hold many clips)")
+    p.add_argument("keypoints", nargs="+",
+                   help="keypoint files (each may hold many clips) or video clips (pose is "
+                        "estimated first, on de-identified frames, as `nfbl pose` does; needs "
+                        "nfbl[pose])")
     p.add_argument("-o", "--output", help="write the rankings here (.csv or .json)")
     p.add_argument("--model", help="ONNX detector (default: the bundled model)")
     p.add_argument("--top", type=positive_int, default=5, help="classes listed per clip (default 5)")
@@ -246,9 +249,16 @@ def _cmd_classify(args: argparse.Namespace) -> int:
             raise NfblError(f"{args.output}: write .csv or .json")
     check_outputs([args.output] if args.output else [], [*args.keypoints, args.model])
     det = Detector.load(args.model, threads=args.threads)
+    from nfbl.batch.discover import VIDEO_SUFFIXES
+
     clips = []
     for path in args.keypoints:
-        for seq in _read_sequences(path, args.kp_format, args.fps, args.trust_pickle):
+        if Path(path).suffix.lower() in VIDEO_SUFFIXES and args.kp_format is None:
+            from nfbl.pose.pipeline import PoseConfig, run_pose
+            seqs = [run_pose(path, PoseConfig())]
+        else:
+            seqs = _read_sequences(path, args.kp_format, args.fps, args.trust_pickle)
+        for seq in seqs:
             det.card.check_layout(seq.layout)
             if seq.num_frames == 0:
                 raise NfblError(f"{path}: {seq.video_id or 'a clip'} has no frames")

@@ -307,3 +307,17 @@ def test_cli_states_the_deid_defaults_of_the_library():
     from nfbl.pose.deid import DeidConfig
     lib = DeidConfig()
     assert DEID_DEFAULTS == {k: getattr(lib, k) for k in DEID_DEFAULTS}
+
+
+@pytest.mark.media
+def test_classify_a_video_clip(person_video, tiny_model, tmp_path):
+    """nfbl classify takes a video clip: pose first (de-identified frames), then the ranking."""
+    out = tmp_path / "ranks.json"
+    res = nfbl("classify", person_video, "-o", out, "--model", tiny_model, "--top", "3")
+    assert res.returncode == 0, res.stderr
+    import json
+    doc = json.loads(out.read_text())
+    assert doc["summary"]["clips"] == 1 and len(doc["clips"][0]["ranking"]) == 3
+    assert doc["clips"][0]["frames"] == FRAMES and doc["clips"][0]["true"] is None
+    scores = [v for _, v in doc["clips"][0]["ranking"]]
+    assert scores == sorted(scores, reverse=True)
