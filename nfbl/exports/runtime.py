@@ -140,12 +140,16 @@ class DenseDetector:
         events: list[Event] = []
         dropped: list[Event] = []
         detail: list[float | None] = []
+        top: list[list] = []
         for p in chosen:
             x, ts = model_input.prepare(seq, p, self.card)
             detail.append(_check_hand_detail(x, self.card.layout, seq.video_id, seq.track_ids[p]))
             probs, offsets = self.predict(x)
             reduced = detail[-1] is not None and detail[-1] < model_input.REDUCED_HANDS_SHARE
             track_cfg = cfg.for_reduced_hands(len(self.card.class_ids)) if reduced else cfg
+            best = _class_maxima(probs, track_cfg)
+            top.append([[f"N{self.card.class_ids[j]}", round(float(best[j]), 4)]
+                        for j in np.argsort(-best, kind="stable")[:TOP_CLASSES]])
             found = decoding.decode(probs, offsets, ts, self.card.class_ids, track_cfg,
                                     video_id=seq.video_id, track_id=int(seq.track_ids[p]),
                                     model=self.model_tag, fps=self.card.fps)
@@ -158,7 +162,11 @@ class DenseDetector:
                 "decode": cfg.to_dict(),
                 # per chosen track: share of wrist frames whose hands show more than the
                 # fingertips (None: no wrist seen); low values read less well (docs/detector.md)
-                "hand_detail": [None if d is None else round(d, 4) for d in detail]}
+                "hand_detail": [None if d is None else round(d, 4) for d in detail],
+                # per chosen track: the TOP_CLASSES classes with the highest frame probability
+                # anywhere in the track, [code, probability], best first; what the model saw
+                # most clearly even where no event passed the threshold (clip_scores)
+                "top_classes": top}
         if cfg.contact_check:
             # what the check removed (rows of contact.describe; see docs/detector.md)
             meta["contact_check_dropped"] = contact.describe(decoding.sort_events(dropped))
@@ -183,9 +191,7 @@ class DenseDetector:
             share = model_input.hand_detail(x, skeletons.get_layout(self.card.layout))
             reduced = share is not None and share < model_input.REDUCED_HANDS_SHARE
             track_cfg = cfg.for_reduced_hands(len(self.card.class_ids)) if reduced else cfg
-            probs = decoding.apply_class_bias(probs, track_cfg.class_bias)
-            out.append(probs.max(axis=0).astype(np.float32) if len(probs)
-                       else np.zeros(len(self.card.class_ids), np.float32))
+            out.append(_class_maxima(probs, track_cfg))
         return out
 
     def stream(self, video_id: str = "", track_id: int = 0,
@@ -198,6 +204,18 @@ class DenseDetector:
         :class:`nfbl.exports.model_input.OnlinePreparer` with ``warmup_frames``).
         """
         return StreamingDetector(self, video_id, track_id, decode, layout, warmup_frames)
+
+
+#: How many classes ``detect`` lists per track in its metadata (``top_classes``).
+TOP_CLASSES = 5
+
+
+def _class_maxima(probs: np.ndarray, cfg: decoding.DecodeConfig) -> np.ndarray:
+    """Per class, the highest frame probability of ``probs`` ``(T, C)`` after ``cfg``'s
+    ``class_bias``: float32 ``(C,)`` (zeros for T = 0)."""
+    if not len(probs):
+        return np.zeros(probs.shape[1] if probs.ndim == 2 else 0, np.float32)
+    return decoding.apply_class_bias(probs, cfg.class_bias).max(axis=0).astype(np.float32)
 
 
 def _check_hand_detail(x: np.ndarray, layout: str, video_id: str | None, track: int) -> float | None:

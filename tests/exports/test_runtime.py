@@ -330,3 +330,20 @@ def test_contact_check_drops_the_same_events_offline_and_streaming(det):
         got += stream.push(x[i:i + 97], ts[i:i + 97])
     got += stream.close()
     assert decoding.sort_events(got) == decoding.sort_events(checked)
+
+
+def test_detect_lists_each_tracks_top_classes(det):
+    seq = _seq(t=600, persons=2, seed=5)
+    stream = det.detect(seq, persons="all", decode=DECODE)
+    top = stream.meta["top_classes"]
+    assert len(top) == 2 and all(len(t) == 5 for t in top)
+    for p, t in enumerate(top):
+        sc = det.clip_scores(seq, persons=[p], decode=DECODE)[0]
+        want = np.argsort(-sc, kind="stable")[:5]
+        assert [c for c, _ in t] == [f"N{det.card.class_ids[j]}" for j in want]
+        np.testing.assert_allclose([v for _, v in t], sc[want], atol=1e-4)
+    # an event's score never exceeds its class's listed maximum
+    best = {c: v for c, v in top[0]}
+    for e in stream:
+        if e.track_id == 11 and f"N{e.class_id}" in best:
+            assert e.score <= best[f"N{e.class_id}"] + 1e-4
