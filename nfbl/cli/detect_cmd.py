@@ -151,15 +151,21 @@ def _register_detect_keypoints(sub: argparse._SubParsersAction) -> None:
                         "touch (decode contact_check off; see docs/detector.md)")
     p.add_argument("--all-persons", action="store_true",
                    help="detect for every person (default: the interviewee only)")
-    p.add_argument("--format", dest="kp_format", help="keypoint format (default: guessed)")
     p.add_argument("--events-format", help="events format (default: from the output suffix)")
+    _add_reading_args(p)
+    p.set_defaults(func=_cmd_detect_keypoints)
+
+
+def _add_reading_args(p: argparse.ArgumentParser) -> None:
+    """The options of the commands that read keypoint files and run the ONNX detector."""
+    p.add_argument("--format", dest="kp_format", help="keypoint format (default: guessed)")
     p.add_argument("--fps", type=positive_float,
                    help="frame rate of the keypoints (formats without one)")
     p.add_argument("--threads", type=positive_int, default=2,
                    help="onnxruntime threads (default 2)")
     p.add_argument("--trust-pickle", action="store_true",
-                   help="allow reading pyskl pickle files (they can run code: only your own)")
-    p.set_defaults(func=_cmd_detect_keypoints)
+                   help="allow reading pickle files (pyskl; the labels of ST-GCN arrays): they "
+                        "can run code, so only your own")
 
 
 def _read_sequences(path: str, fmt: str | None, fps: float | None, trust_pickle: bool) -> list:
@@ -224,13 +230,7 @@ def _register_classify(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", help="write the rankings here (.csv or .json)")
     p.add_argument("--model", help="ONNX detector (default: the bundled model)")
     p.add_argument("--top", type=positive_int, default=5, help="classes listed per clip (default 5)")
-    p.add_argument("--format", dest="kp_format", help="keypoint format (default: guessed)")
-    p.add_argument("--fps", type=positive_float,
-                   help="frame rate of the keypoints (formats without one)")
-    p.add_argument("--threads", type=positive_int, default=2,
-                   help="onnxruntime threads (default 2)")
-    p.add_argument("--trust-pickle", action="store_true",
-                   help="allow reading pickle files (pyskl; ST-GCN labels): only your own")
+    _add_reading_args(p)
     p.set_defaults(func=_cmd_classify)
 
 

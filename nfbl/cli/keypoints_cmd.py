@@ -33,11 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "(MiGA <vid>_label.csv, SMG <ID>_finelabels.csv) are written "
                                     "next to OUT as <OUT stem>.events.jsonl.")
     c.add_argument("input", help="file or folder (OpenPose: the folder of *_keypoints.json)")
-    c.add_argument("output", help="OUT.npz (pyskl with several clips: a folder)")
+    c.add_argument("output", help="OUT.npz (a file of several clips, pyskl or ST-GCN arrays: "
+                                  "a folder)")
     c.add_argument("--format", choices=FORMATS, default=None,
                    help="input format (default: guessed from the name)")
     c.add_argument("--trust-pickle", action="store_true",
-                   help="allow reading a pyskl/mmaction2 pickle (pickles can run code)")
+                   help="allow reading a pyskl/mmaction2 pickle or the labels of ST-GCN arrays "
+                        "(pickles can run code)")
     c.add_argument("--fps", type=positive_float, default=None,
                    help="frame rate of the input (defaults: 25; SMG and pyskl 30)")
     c.add_argument("--video-id", default=None, help="video id (OpenPose folder with several)")
