@@ -22,6 +22,7 @@ from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.core.events import EventStream
 from nfbl.core.sequence import PoseSequence
 from nfbl.io.inputs import open_text
+from nfbl.keypoints import hands
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,11 @@ def read_miga(path: str | Path, fps: float | None = None, video_id: str | None =
     kp[kp[..., 2] <= 0] = 0.0
     ts = _frame_times(data[:, 0], fps, path)
     vid = video_id or video_id_of(path, SKELETON_SUFFIX)
-    return PoseSequence(kp[None], LAYOUT.name, float(fps), ts, frame_size, None, vid,
-                        {"source_format": "miga", "source": str(path)})
+    kp, swapped = hands.fix_tip_sides(kp, LAYOUT, str(path))
+    meta = {"source_format": "miga", "source": str(path)}
+    if swapped:
+        meta["fingertips_swapped"] = True
+    return PoseSequence(kp[None], LAYOUT.name, float(fps), ts, frame_size, None, vid, meta)
 
 
 def label_path_for(skeleton_path: str | Path) -> Path:

@@ -27,6 +27,7 @@ from nfbl.core import skeletons
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.core.sequence import PoseSequence
 from nfbl.io.inputs import check_input
+from nfbl.keypoints import hands
 
 log = logging.getLogger(__name__)
 
@@ -128,4 +129,21 @@ def read_pyskl(path: str | Path, trust_pickle: bool = False, fps: float | None =
         if keep is not None and str(ann.get("frame_dir", k)) not in keep:
             continue
         out.append(_annotation(ann, k, path, float(fps), split_of))
+    return _fingertip_sides(out, path)
+
+
+def _fingertip_sides(seqs: list[PoseSequence], path: Path) -> list[PoseSequence]:
+    """iMiGUE's 22-joint clips: which wrist each fingertip group belongs to, decided once
+    for the file (:func:`nfbl.keypoints.hands.fix_tip_sides`, on its first 500 clips)."""
+    tips = [i for i, s in enumerate(seqs) if s.layout == skeletons.OPENPOSE22.name]
+    if not tips:
+        return seqs
+    sample = np.concatenate([seqs[i].keypoints.reshape(-1, 22, 3) for i in tips[:500]])
+    if not hands.fix_tip_sides(sample, skeletons.OPENPOSE22, str(path), sample)[1]:
+        return seqs
+    out = list(seqs)
+    for i in tips:
+        s = seqs[i]
+        out[i] = s.with_keypoints(hands.swap_tip_groups(s.keypoints, skeletons.OPENPOSE22),
+                                  meta={**s.meta, "fingertips_swapped": True})
     return out

@@ -36,12 +36,15 @@ from nfbl.core import skeletons
 from nfbl.core.errors import InputFormatError
 from nfbl.core.sequence import PoseSequence
 from nfbl.io.inputs import check_input
+from nfbl.keypoints import hands
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FPS = 25.0
 SUFFIX = "_data.npy"
 LAYOUTS_BY_JOINTS = {22: skeletons.OPENPOSE22}
+#: clips the fingertip-side check looks at (:func:`nfbl.keypoints.hands.fix_tip_sides`)
+SIDE_SAMPLE_CLIPS = 500
 
 
 def label_path_for(path: str | Path) -> Path:
@@ -105,16 +108,23 @@ def read_stgcn(path: str | Path, trust_pickle: bool = False,
         else:
             log.warning("%s: labels not read (a pickle can run code); pass --trust-pickle "
                         "(trust_pickle=True) to read them", lab)
+    # which wrist each fingertip group belongs to, decided once per file on its first clips
+    head = np.asarray(data[:min(n, SIDE_SAMPLE_CLIPS)], dtype=np.float32).transpose(0, 4, 2, 3, 1)
+    swapped = hands.fix_tip_sides(head, layout, str(path))[1]
     out = []
     for i in range(n):
         kp = np.ascontiguousarray(np.asarray(data[i], dtype=np.float32).transpose(3, 1, 2, 0))
         if not np.isfinite(kp).all():
             raise InputFormatError(f"clip {i}: keypoints contain NaN or inf", path)
         kp[kp[..., 2] <= 0] = 0.0
+        if swapped:
+            kp = hands.swap_tip_groups(kp, layout)
         seen = np.flatnonzero((kp[..., 2] > 0).any(axis=(0, 2)))
         kp = kp[:, :int(seen[-1]) + 1] if len(seen) else kp[:, :1]  # drop the padding
         name = names[i] if names is not None else f"{path.name[:-len(SUFFIX)] or path.stem}#{i}"
         meta: dict = {"source_format": "stgcn", "source": str(path), "clip": i}
+        if swapped:
+            meta["fingertips_swapped"] = True
         if labels is not None:
             meta["label"] = labels[i]
             if layout is skeletons.OPENPOSE22 and 0 <= labels[i] <= 31:

@@ -309,13 +309,14 @@ def test_pyskl_trusted(tmp_path):
 KIT22_BLOCKS = (0, 1, 2, 3, 4, 5, 6, 7, 15, 16, 17, 18, *range(25, 35))
 
 
-def _kit_arrays(tmp_path: Path, part: str = "train", max_frame: int = 90) -> tuple[Path, list]:
+def _kit_arrays(tmp_path: Path, part: str = "train", max_frame: int = 90,
+                csv: Path = FIX / "miga" / "clip01_light_hand.csv") -> tuple[Path, list]:
     """``<part>_data.npy`` + ``<part>_label.pkl`` made from the MiGA fixture the way the
     organisers' kit does it (mikecheninoulu/SMG classification/iMiGUE/stgcn_imigue,
     tools/imigue_gendata.py with iMiGUEaccessSample.GestureSample): one clip per label row,
     rows sframe..eframe of the CSV (both included), the last max_frame kept, the kit's joints
     in its order, zero frames up to max_frame, label = gestureID - 1 with 99 read as 32."""
-    raw = np.loadtxt(FIX / "miga" / "clip01_light_hand.csv", delimiter=",")[:, 1:].reshape(-1, 35, 3)
+    raw = np.loadtxt(csv, delimiter=",")[:, 1:].reshape(-1, 35, 3)
     rows = [r.split(",") for r in (FIX / "miga" / "clip01_label.csv").read_text().split()]
     data = np.lib.format.open_memmap(str(tmp_path / f"{part}_data.npy"), dtype="float32",
                                      mode="w+", shape=(len(rows), 3, max_frame, 22, 1))
@@ -389,20 +390,26 @@ def test_stgcn_labels_need_trust_and_guards(tmp_path, caplog):
         read_keypoints(bad, trust_pickle=True)
 
 
-def test_pyskl_22_joints_from_the_miga_2023_winners_script(tmp_path):
-    # VUT-HFUT/MiGA2023_Track1 tools/readlabel.py turns the kit's arrays into a pyskl pickle
-    path, _ = _kit_arrays(tmp_path)
+def _winners_pickle(path: Path) -> Path:
+    """VUT-HFUT/MiGA2023_Track1 tools/readlabel.py: the kit's arrays as a pyskl pickle."""
     data = np.load(path)
-    names, labels = pickle.loads((tmp_path / "train_label.pkl").read_bytes())
+    names, labels = pickle.loads(path.with_name(path.name.replace("_data.npy", "_label.pkl"))
+                                 .read_bytes())
     anns = []
     for i in range(len(names)):
         anns.append({"frame_dir": names[i], "label": labels[i], "img_shape": (1080, 1920),
                      "original_shape": (1080, 1920), "total_frames": 90,
                      "keypoint": data[i][:2].transpose(3, 1, 2, 0),
                      "keypoint_score": data[i][2:3].reshape(1, 90, 22)})
-    p = tmp_path / "imigue_train.pkl"
+    p = path.with_name(path.name.replace("_data.npy", ".pkl"))
     with open(p, "wb") as fh:
         pickle.dump({"split": {"train": list(names)}, "annotations": anns}, fh)
+    return p
+
+
+def test_pyskl_22_joints_from_the_miga_2023_winners_script(tmp_path):
+    path, _ = _kit_arrays(tmp_path)
+    p = _winners_pickle(path)
     seqs = read_keypoints(p, trust_pickle=True)
     ref = read_keypoints(path, trust_pickle=True)
     assert [s.layout for s in seqs] == ["openpose22"] * 2
@@ -489,6 +496,59 @@ def test_openpose_image_dir_output_is_read_in_natural_name_order(tmp_path, caplo
     assert seq.video_id == tmp_path.name and "--image_dir" in caplog.text
     np.testing.assert_allclose(seq.keypoints[0, :, 0, 0], [101, 102, 110])
     np.testing.assert_allclose(seq.timestamps, [0.0, 0.2, 0.4])
+
+
+# --- which wrist the fingertips belong to (nfbl.keypoints.hands)
+
+def _swapped_miga_csv(tmp_path: Path) -> Path:
+    """The MiGA fixture with its two fingertip blocks (25-29, 30-34) exchanged: a file that
+    pairs them the way the kit's ST-GCN graph does, not its drawing code."""
+    rows = np.loadtxt(FIX / "miga" / "clip01_light_hand.csv", delimiter=",")
+    body = rows[:, 1:].reshape(len(rows), 35, 3).copy()
+    body[:, 25:30], body[:, 30:35] = body[:, 30:35].copy(), body[:, 25:30].copy()
+    p = tmp_path / "swapped" / "clip01_light_hand.csv"
+    p.parent.mkdir(parents=True)
+    np.savetxt(p, np.concatenate([rows[:, :1], body.reshape(len(rows), -1)], axis=1),
+               delimiter=",", fmt="%g")
+    return p
+
+
+def test_fingertips_at_the_other_wrists_are_swapped_back(tmp_path, caplog):
+    plain = read_keypoints(FIX / "miga" / "clip01_light_hand.csv")
+    assert "fingertips_swapped" not in plain.meta   # the fixture pairs them as nfbl reads them
+    with caplog.at_level("WARNING"):
+        fixed = read_keypoints(_swapped_miga_csv(tmp_path))
+    assert "lies at the other wrist" in caplog.text and fixed.meta["fingertips_swapped"] is True
+    np.testing.assert_allclose(fixed.keypoints, plain.keypoints, atol=1e-4)
+    # the same for the classification track's arrays and their pyskl repack
+    (tmp_path / "kit").mkdir()
+    path, _ = _kit_arrays(tmp_path / "kit", csv=_swapped_miga_csv(tmp_path / "b"))
+    ref, _ = _kit_arrays(tmp_path / "kit", part="ref")
+    for got, want in zip(read_keypoints(path, trust_pickle=True),
+                         read_keypoints(ref, trust_pickle=True)):
+        assert got.meta["fingertips_swapped"] is True and "fingertips_swapped" not in want.meta
+        np.testing.assert_allclose(got.keypoints, want.keypoints, atol=1e-4)
+    for got, want in zip(read_keypoints(_winners_pickle(path), trust_pickle=True),
+                         read_keypoints(_winners_pickle(ref), trust_pickle=True)):
+        assert got.meta["fingertips_swapped"] is True and "fingertips_swapped" not in want.meta
+        np.testing.assert_allclose(got.keypoints, want.keypoints, atol=1e-4)
+
+
+def test_fingertip_sides_need_clear_evidence():
+    from nfbl.keypoints import hands
+    lay = skeletons.MIGA35
+    kp = read_keypoints(FIX / "miga" / "clip01_light_hand.csv").keypoints[0]
+    assert not hands.swapped_tip_groups(kp, lay)
+    assert hands.swapped_tip_groups(hands.swap_tip_groups(kp, lay), lay)
+    assert not hands.swapped_tip_groups(hands.swap_tip_groups(kp, lay)[:2], lay)  # < 3 frames
+    # hands held together: both groups equally near both wrists, no swap either way
+    together = kp.copy()
+    lw, rw = lay.index["left_wrist"], lay.index["right_wrist"]
+    together[:, rw, :2] = together[:, lw, :2]
+    tips = hands.tip_groups(lay)
+    together[:, tips["right"], :2] = together[:, tips["left"], :2]
+    assert not hands.swapped_tip_groups(together, lay)
+    assert not hands.swapped_tip_groups(hands.swap_tip_groups(together, lay), lay)
 
 
 # --- clips through the detector: nfbl classify and DenseDetector.clip_scores
