@@ -77,27 +77,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=_contact_speed)
     lp = bsub.add_parser("lost-person", help="what losing the interviewee for a while costs "
                          "detection, with and without rejoining tracks")
-    lp.add_argument("--videos", type=positive_int, default=6, help="held-out videos (default 6)")
-    lp.add_argument("--minutes", type=positive_float, default=3.0,
-                    help="minutes per video (default 3)")
+    _heldout_args(lp, videos=6, minutes=3.0)
     lp.add_argument("--gaps", type=int, default=4,
                     help="times the interviewee is lost for 1.2-3.2 s per video (default 4)")
-    lp.add_argument("--seed", type=int, default=2_000_000, help="first seed (default 2000000)")
-    lp.add_argument("--model", default=None, help="ONNX detector (default: the bundled model)")
-    lp.add_argument("--threads", type=positive_int, default=2, help="onnxruntime threads")
     lp.set_defaults(func=_lost_person)
     cl = bsub.add_parser("clips", help="clip recognition (one gesture per clip) on synthetic "
                          "event clips cut the way the iMiGUE classification kit cuts them")
-    cl.add_argument("--videos", type=positive_int, default=24, help="held-out videos (default 24)")
-    cl.add_argument("--minutes", type=positive_float, default=5.0,
-                    help="minutes per video (default 5)")
-    cl.add_argument("--seed", type=int, default=2_000_000, help="first seed (default 2000000)")
+    _heldout_args(cl, videos=24, minutes=5.0)
     cl.add_argument("--kit22", action="store_true",
                     help="reduce every clip to the kit's 22 joints (openpose22: fingertips only)")
-    cl.add_argument("--model", default=None, help="ONNX detector (default: the bundled model)")
-    cl.add_argument("--threads", type=positive_int, default=2, help="onnxruntime threads")
     cl.set_defaults(func=_clips)
     bench.set_defaults(func=lambda a: (bench.print_help(), 2)[1])
+
+
+def _heldout_args(p: argparse.ArgumentParser, videos: int, minutes: float) -> None:
+    """The options of the benches that run a detector on held-out synthetic videos."""
+    p.add_argument("--videos", type=positive_int, default=videos,
+                   help=f"held-out videos (default {videos})")
+    p.add_argument("--minutes", type=positive_float, default=minutes,
+                   help=f"minutes per video (default {minutes:g})")
+    p.add_argument("--seed", type=int, default=2_000_000, help="first seed (default 2000000)")
+    p.add_argument("--model", default=None, help="ONNX detector (default: the bundled model)")
+    p.add_argument("--threads", type=positive_int, default=2, help="onnxruntime threads")
 
 
 def _detect(args: argparse.Namespace) -> int:
