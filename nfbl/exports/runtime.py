@@ -181,17 +181,23 @@ class DenseDetector:
         probability over the clip (temporal max pooling), after the decode settings'
         ``class_bias`` and, for a track whose hands are reduced, ``reduced_hands_bias``
         (the same logits :meth:`detect` decodes). The best class is the clip's answer; no
-        threshold, no events."""
+        threshold, no events. With the decode settings' ``contact_check`` (the card's default)
+        a contact class whose touch the keypoints rule out around its best frame scores 0
+        (as :meth:`detect` drops such an event)."""
         self.card.check_layout(seq.layout)
         cfg = self.decode_config(decode)
         out = []
         for p in self.persons(seq, persons):
-            x, _ = model_input.prepare(seq, p, self.card)
+            x, ts = model_input.prepare(seq, p, self.card)
             probs, _ = self.predict(x)
             share = model_input.hand_detail(x, skeletons.get_layout(self.card.layout))
             reduced = share is not None and share < model_input.REDUCED_HANDS_SHARE
             track_cfg = cfg.for_reduced_hands(len(self.card.class_ids)) if reduced else cfg
-            out.append(_class_maxima(probs, track_cfg))
+            best = _class_maxima(probs, track_cfg)
+            if cfg.contact_check and CLIP_CONTACT_CHECK:
+                for j in _ruled_out(probs, x, ts, self.card):
+                    best[j] = 0.0
+            out.append(best)
         return out
 
     def stream(self, video_id: str = "", track_id: int = 0,
@@ -208,6 +214,34 @@ class DenseDetector:
 
 #: How many classes ``detect`` lists per track in its metadata (``top_classes``).
 TOP_CLASSES = 5
+#: Whether :meth:`DenseDetector.clip_scores` applies the contact check (see docs/detector.md).
+CLIP_CONTACT_CHECK = True
+
+
+def _ruled_out(probs: np.ndarray, x: np.ndarray, ts: np.ndarray, card: ModelCard) -> list[int]:
+    """Columns of contact classes whose touch the keypoints rule out around their best
+    frame: the run of frames with at least half the class's best probability, checked as an
+    event by :func:`nfbl.keypoints.contact.split`."""
+    if not len(probs):
+        return []
+    step = 1.0 / float(card.fps)
+    events = []
+    for j, c in enumerate(card.class_ids):
+        if c not in contact.CONTACT_KIND:
+            continue
+        col = probs[:, j]
+        t = int(np.argmax(col))
+        high = col >= 0.5 * col[t]
+        a = t
+        while a > 0 and high[a - 1]:
+            a -= 1
+        b = t
+        while b + 1 < len(col) and high[b + 1]:
+            b += 1
+        events.append(Event(video_id="", class_id=int(c), start=float(ts[a]),
+                            end=float(ts[b]) + step, score=float(col[t]), track_id=j))
+    dropped = contact.split(events, x, ts, card.layout)[1]
+    return [e.track_id for e in dropped]
 
 
 def _class_maxima(probs: np.ndarray, cfg: decoding.DecodeConfig) -> np.ndarray:

@@ -347,3 +347,27 @@ def test_detect_lists_each_tracks_top_classes(det):
     for e in stream:
         if e.track_id == 11 and f"N{e.class_id}" in best:
             assert e.score <= best[f"N{e.class_id}"] + 1e-4
+
+
+def test_clip_contact_check_rules_out_a_face_touch_far_from_the_face(det):
+    """A face class peaking while both hands rest far below the face is ruled out; a class
+    without a contact never is."""
+    from nfbl.core import skeletons
+    from nfbl.exports.runtime import _ruled_out
+    lay = skeletons.CANONICAL
+    x = np.zeros((60, lay.num_joints, 3), np.float32)
+    for name, (px, py) in {"nose": (0.0, -0.6), "left_eye": (0.1, -0.7), "right_eye": (-0.1, -0.7),
+                           "neck": (0.0, 0.0), "left_shoulder": (0.5, 0.0),
+                           "right_shoulder": (-0.5, 0.0), "left_elbow": (0.6, 0.8),
+                           "right_elbow": (-0.6, 0.8), "left_wrist": (0.4, 1.5),
+                           "right_wrist": (-0.4, 1.5)}.items():
+        x[:, lay.index[name]] = (px, py, 0.9)
+    ts = np.arange(60) / 25.0
+    probs = np.full((60, len(det.card.class_ids)), 0.05, np.float32)
+    col = {c: j for j, c in enumerate(det.card.class_ids)}
+    probs[20:40, col[6]] = 0.9    # N6 rubbing eyes: needs a hand at the face
+    probs[20:40, col[31]] = 0.9   # N31 illustrative gestures: no contact
+    out = _ruled_out(probs, x, ts, det.card)
+    assert col[6] in out and col[31] not in out
+    x[:, lay.index["right_wrist"], :2] = (-0.05, -0.6)   # now a wrist is at the nose
+    assert col[6] not in _ruled_out(probs, x, ts, det.card)
