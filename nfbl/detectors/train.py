@@ -228,10 +228,9 @@ def decode_record(record: D.VideoRecord, probs: np.ndarray, offsets: np.ndarray,
     for a record whose hands are reduced, when ``layout`` is given)."""
     cfg = decode_cfg or decoding.DecodeConfig()
     if layout is not None and cfg.reduced_hands_bias:
-        from nfbl.exports.model_input import REDUCED_HANDS_SHARE, hand_detail
+        from nfbl.exports.model_input import hand_detail, is_reduced
         from nfbl.core import skeletons
-        share = hand_detail(np.asarray(record.x), skeletons.get_layout(layout))
-        if share is not None and share < REDUCED_HANDS_SHARE:
+        if is_reduced(hand_detail(np.asarray(record.x), skeletons.get_layout(layout))):
             cfg = cfg.for_reduced_hands(len(class_ids))
     events = decoding.decode(probs, offsets, record.times, class_ids, cfg=cfg,
                              video_id=record.video_id, fps=record.fps, model=model_name)

@@ -129,6 +129,11 @@ def _upright(x: np.ndarray, k: int, video_id: str | None) -> np.ndarray:
 REDUCED_HANDS_SHARE = 0.05
 
 
+def is_reduced(share: float | None) -> bool:
+    """Whether a track with this :func:`hand_detail` counts as reduced hands."""
+    return share is not None and share < REDUCED_HANDS_SHARE
+
+
 def hand_detail(x: np.ndarray, layout: skeletons.Layout) -> float | None:
     """Share of the frames with a wrist present in which the hand shows more than its wrist
     and fingertips (a knuckle, a middle joint). x: prepared ``(T, V, 3)``. Full hand models
@@ -309,9 +314,8 @@ class OnlinePreparer:
                 continue
             jump = np.median(b[j:j + 3]) - np.median(b[j - 3:j])
             if abs(jump) <= np.log(shots.MIN_RATIO):
-                continue
-            long_jump = np.median(b[j:]) - np.median(b[max(0, j - c):j])
-            if abs(long_jump) > np.log(shots.CONFIRM_RATIO) and np.sign(long_jump) == np.sign(jump):
+                continue  # the cheap half of the test first
+            if shots.is_cut(jump, np.median(b[j:]) - np.median(b[max(0, j - c):j])):
                 pieces.append((start, int(t) + 1))
                 start = int(t) + 1
                 self._scale = float(np.exp(np.median(b[j:])))

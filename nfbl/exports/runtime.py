@@ -145,8 +145,7 @@ class DenseDetector:
             x, ts = model_input.prepare(seq, p, self.card)
             detail.append(_check_hand_detail(x, self.card.layout, seq.video_id, seq.track_ids[p]))
             probs, offsets = self.predict(x)
-            reduced = detail[-1] is not None and detail[-1] < model_input.REDUCED_HANDS_SHARE
-            track_cfg = cfg.for_reduced_hands(len(self.card.class_ids)) if reduced else cfg
+            track_cfg = _track_config(cfg, detail[-1], self.card)
             best = _class_maxima(probs, track_cfg)
             top.append([[f"N{self.card.class_ids[j]}", round(float(best[j]), 4)]
                         for j in np.argsort(-best, kind="stable")[:TOP_CLASSES]])
@@ -191,9 +190,7 @@ class DenseDetector:
             x, ts = model_input.prepare(seq, p, self.card)
             probs, _ = self.predict(x)
             share = model_input.hand_detail(x, skeletons.get_layout(self.card.layout))
-            reduced = share is not None and share < model_input.REDUCED_HANDS_SHARE
-            track_cfg = cfg.for_reduced_hands(len(self.card.class_ids)) if reduced else cfg
-            best = _class_maxima(probs, track_cfg)
+            best = _class_maxima(probs, _track_config(cfg, share, self.card))
             if cfg.contact_check and CLIP_CONTACT_CHECK:
                 for j in _ruled_out(probs, x, ts, self.card):
                     best[j] = 0.0
@@ -244,6 +241,13 @@ def _ruled_out(probs: np.ndarray, x: np.ndarray, ts: np.ndarray, card: ModelCard
     return [e.track_id for e in dropped]
 
 
+def _track_config(cfg: decoding.DecodeConfig, share: float | None,
+                  card: ModelCard) -> decoding.DecodeConfig:
+    """The decode settings for one track whose :func:`model_input.hand_detail` is ``share``:
+    with the ``reduced_hands_bias`` when its hands are reduced."""
+    return cfg.for_reduced_hands(len(card.class_ids)) if model_input.is_reduced(share) else cfg
+
+
 def _class_maxima(probs: np.ndarray, cfg: decoding.DecodeConfig) -> np.ndarray:
     """Per class, the highest frame probability of ``probs`` ``(T, C)`` after ``cfg``'s
     ``class_bias``: float32 ``(C,)`` (zeros for T = 0)."""
@@ -255,7 +259,7 @@ def _class_maxima(probs: np.ndarray, cfg: decoding.DecodeConfig) -> np.ndarray:
 def _check_hand_detail(x: np.ndarray, layout: str, video_id: str | None, track: int) -> float | None:
     """:func:`model_input.hand_detail` of one prepared track, with a warning when it is low."""
     share = model_input.hand_detail(x, skeletons.get_layout(layout))
-    if share is not None and share < model_input.REDUCED_HANDS_SHARE:
+    if model_input.is_reduced(share):
         log.warning("%s track %d: the hands show no joint besides the wrist and fingertips in "
                     "%.0f%% of the frames (MiGA light_hand files, or pose run without a hand "
                     "model such as OpenPose without --hand); a model trained on 21-joint hands, "
@@ -453,8 +457,7 @@ class StreamingDetector:
         self._hands_checked = True
         share = _check_hand_detail(self._buf, self.card.layout, self.decoder.video_id or "stream",
                                    self.decoder.track_id)
-        if share is not None and share < model_input.REDUCED_HANDS_SHARE:
-            self.decoder.cfg = self.decoder.cfg.for_reduced_hands(len(self.card.class_ids))
+        self.decoder.cfg = _track_config(self.decoder.cfg, share, self.card)
 
     def _run(self, final: bool) -> list[Event]:
         det, out = self.detector, []

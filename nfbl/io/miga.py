@@ -106,9 +106,9 @@ def read_miga(path: str | Path, fps: float | None = None, video_id: str | None =
     kp[kp[..., 2] <= 0] = 0.0
     ts = _frame_times(data[:, 0], fps, path)
     vid = video_id or video_id_of(path, SKELETON_SUFFIX)
-    kp, swapped = hands.fix_tip_sides(kp, LAYOUT, str(path))
     meta = {"source_format": "miga", "source": str(path)}
-    if swapped:
+    if hands.tips_at_other_wrists(kp, LAYOUT, str(path)):
+        kp = hands.swap_tip_groups(kp, LAYOUT)
         meta["fingertips_swapped"] = True
     return PoseSequence(kp[None], LAYOUT.name, float(fps), ts, frame_size, None, vid, meta)
 

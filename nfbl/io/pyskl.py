@@ -26,6 +26,7 @@ import numpy as np
 from nfbl.core import skeletons
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.core.sequence import PoseSequence
+from nfbl.io import stgcn
 from nfbl.io.inputs import check_input
 from nfbl.keypoints import hands
 
@@ -134,12 +135,14 @@ def read_pyskl(path: str | Path, trust_pickle: bool = False, fps: float | None =
 
 def _fingertip_sides(seqs: list[PoseSequence], path: Path) -> list[PoseSequence]:
     """iMiGUE's 22-joint clips: which wrist each fingertip group belongs to, decided once
-    for the file (:func:`nfbl.keypoints.hands.fix_tip_sides`, on its first 500 clips)."""
+    for the file (:func:`nfbl.keypoints.hands.tips_at_other_wrists`, on its first clips, as
+    :mod:`nfbl.io.stgcn` does)."""
     tips = [i for i, s in enumerate(seqs) if s.layout == skeletons.OPENPOSE22.name]
     if not tips:
         return seqs
-    sample = np.concatenate([seqs[i].keypoints.reshape(-1, 22, 3) for i in tips[:500]])
-    if not hands.fix_tip_sides(sample, skeletons.OPENPOSE22, str(path), sample)[1]:
+    sample = np.concatenate([seqs[i].keypoints.reshape(-1, 22, 3)
+                             for i in tips[:stgcn.SIDE_SAMPLE_CLIPS]])
+    if not hands.tips_at_other_wrists(sample, skeletons.OPENPOSE22, str(path)):
         return seqs
     out = list(seqs)
     for i in tips:

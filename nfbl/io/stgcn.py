@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 DEFAULT_FPS = 25.0
 SUFFIX = "_data.npy"
 LAYOUTS_BY_JOINTS = {22: skeletons.OPENPOSE22}
-#: clips the fingertip-side check looks at (:func:`nfbl.keypoints.hands.fix_tip_sides`)
+#: clips the fingertip-side check looks at (:func:`nfbl.keypoints.hands.tips_at_other_wrists`)
 SIDE_SAMPLE_CLIPS = 500
 
 
@@ -110,7 +110,7 @@ def read_stgcn(path: str | Path, trust_pickle: bool = False,
                         "(trust_pickle=True) to read them", lab)
     # which wrist each fingertip group belongs to, decided once per file on its first clips
     head = np.asarray(data[:min(n, SIDE_SAMPLE_CLIPS)], dtype=np.float32).transpose(0, 4, 2, 3, 1)
-    swapped = hands.fix_tip_sides(head, layout, str(path))[1]
+    swapped = hands.tips_at_other_wrists(head, layout, str(path))
     out = []
     for i in range(n):
         kp = np.ascontiguousarray(np.asarray(data[i], dtype=np.float32).transpose(3, 1, 2, 0))

@@ -71,14 +71,12 @@ def swap_tip_groups(kp: np.ndarray, layout: skeletons.Layout) -> np.ndarray:
     return out
 
 
-def fix_tip_sides(kp: np.ndarray, layout: skeletons.Layout, where: str,
-                  sample: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
-    """``kp`` with its fingertip groups swapped when :func:`swapped_tip_groups` finds them at
-    the other wrists (decided on ``sample`` when given, e.g. a subset of a large file), with
-    one warning naming ``where``; returns the keypoints and whether they were swapped."""
-    if not swapped_tip_groups(kp if sample is None else sample, layout):
-        return kp, False
+def tips_at_other_wrists(kp: np.ndarray, layout: skeletons.Layout, where: str) -> bool:
+    """:func:`swapped_tip_groups` for a reader: when True, one warning names ``where``
+    (the file); the reader then swaps with :func:`swap_tip_groups`."""
+    if not swapped_tip_groups(kp, layout):
+        return False
     log.warning("%s: each group of fingertips lies at the other wrist; nfbl swapped the two "
                 "groups (the file pairs them the other way than the MiGA kit's drawing code; "
                 "docs/keypoints.md)", where)
-    return swap_tip_groups(kp, layout), True
+    return True

@@ -39,6 +39,15 @@ CONFIRM_FRAMES = 25
 MIN_SHOT_FRAMES = 50
 
 
+def is_cut(jump: float, long_jump: float, min_ratio: float = MIN_RATIO,
+           confirm_ratio: float = CONFIRM_RATIO) -> bool:
+    """The cut test on log shoulder widths: ``jump`` between the medians of the 3 frames
+    either side is at least ``log(min_ratio)``, and ``long_jump`` between the medians of up to
+    ``CONFIRM_FRAMES`` frames either side is at least ``log(confirm_ratio)`` the same way."""
+    return (abs(jump) > np.log(min_ratio) and abs(long_jump) > np.log(confirm_ratio)
+            and np.sign(long_jump) == np.sign(jump))
+
+
 def shot_starts(person: np.ndarray, layout: skeletons.Layout, min_ratio: float = MIN_RATIO,
                 confirm_ratio: float = CONFIRM_RATIO, confirm_frames: int = CONFIRM_FRAMES,
                 min_shot_frames: int = MIN_SHOT_FRAMES) -> np.ndarray:
@@ -75,9 +84,8 @@ def shot_starts(person: np.ndarray, layout: skeletons.Layout, min_ratio: float =
     for p in peaks:
         # (not bounded by the neighbouring peaks: a burst's own end must not confirm it)
         lo, hi = max(0, p + 1 - confirm_frames), min(n, p + 1 + confirm_frames)
-        before, after = np.median(s[lo:p + 1]), np.median(s[p + 1:hi])
-        long_jump = after - before
-        if abs(long_jump) > np.log(confirm_ratio) and np.sign(long_jump) == np.sign(jump[p - 2]):
+        long_jump = np.median(s[p + 1:hi]) - np.median(s[lo:p + 1])
+        if is_cut(jump[p - 2], long_jump, min_ratio, confirm_ratio):
             keep.append(int(p))
     # cuts at least min_shot_frames apart: the larger jumps first
     chosen: list[int] = []

@@ -16,10 +16,9 @@ import math
 import numpy as np
 
 from nfbl.core import skeletons
+from nfbl.detectors.config import DEFAULT_LAYOUTS as LAYOUTS  # what nfbl evaluate rotates over
 from nfbl.metrics.clips import clip_accuracy
 
-#: the layouts ``nfbl evaluate`` rotates over
-LAYOUTS = ("nfbl56", "openpose_body25_hands", "mediapipe_pose33_hands", "coco_wholebody133")
 MAX_FRAMES = 90
 
 
