@@ -1,4 +1,5 @@
-"""`nfbl bench detect` (score events against ground truth) and `nfbl bench speed`."""
+"""`nfbl bench detect` (score events against ground truth), `nfbl bench speed` and the other
+benchmarks (`op-profile`, `scoring-speed`, `contact-speed`, ...)."""
 from __future__ import annotations
 
 import argparse
@@ -64,6 +65,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--timeout", type=positive_float, default=1800.0,
                    help="seconds one measurement may take before it is abandoned")
     s.set_defaults(func=_speed)
+    o = bsub.add_parser("op-profile", help="where an ONNX detector spends its time, per "
+                        "operator and node (onnxruntime's profiler)")
+    o.add_argument("--onnx", default=None,
+                   help="the nfbl ONNX model to profile (default: the bundled model)")
+    o.add_argument("--frames", type=positive_int, default=None,
+                   help="input frames (default: the card's window plus its context on both "
+                        "sides, the largest chunk the runtime runs)")
+    o.add_argument("--threads", type=positive_int, default=2, help="onnxruntime threads (default 2)")
+    o.add_argument("--repeat", type=positive_int, default=5,
+                   help="profiled runs after one warm-up (default 5)")
+    o.add_argument("--top", type=positive_int, default=15, help="rows per table (default 15)")
+    o.set_defaults(func=_op_profile)
     t = bsub.add_parser("scoring-speed", help="time the metrics on a large synthetic event set")
     t.add_argument("--events", type=positive_int, default=100_000,
                    help="ground-truth events, and as many predictions (default 100000)")
@@ -171,6 +184,20 @@ def _speed(args: argparse.Namespace) -> int:
         print(f"nfbl: error: {len(failed)} measurement(s) failed, e.g. {failed[0]['runner']}: "
               f"{failed[0]['error']}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _op_profile(args: argparse.Namespace) -> int:
+    from nfbl.exports.runtime import bundled_model_path
+    from nfbl.core.errors import NfblError
+    from nfbl.perf import opprofile
+
+    path = args.onnx or bundled_model_path()
+    if path is None:
+        raise NfblError("no bundled detector model is installed; pass --onnx MODEL.onnx")
+    # a missing or non-nfbl file is refused in one line by nfbl.exports.runtime.Detector.load
+    print(opprofile.markdown(opprofile.profile(path, args.frames, args.threads, args.repeat,
+                                                args.top)))
     return 0
 
 
