@@ -238,10 +238,10 @@ class StreamFeatures(nn.Module):
         cfg = cfg or DetectorConfig(layout=layout.name)
         pairs = np.asarray(layout.bone_pairs, dtype=np.int64)
         self.register_buffer("parent", torch.as_tensor(pairs[:, 1]), persistent=False)
-        local = torch.ones(layout.num_joints, 1)
+        local = torch.ones(layout.num_joints)
         if global_centre:
             local[layout.index[layout.center]] = 0.0
-        self.register_buffer("local", local, persistent=False)   # (V, 1)
+        self.register_buffer("local", local, persistent=False)   # (V,)
         self.min_score = float(cfg.min_score)
         self.contact = bool(cfg.contact_streams)
         self.contact_scale = float(cfg.contact_scale)
@@ -266,44 +266,50 @@ class StreamFeatures(nn.Module):
                 + (1 if self.speed else 0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        score = x[..., 2:3]
-        present = (score > self.min_score).to(x.dtype) * (score > 0).to(x.dtype)   # (N, T, V, 1)
-        xy = x[..., :2] * present
+        # Channel-first from the start: every broadcast then runs over whole (T, V) planes,
+        # which onnxruntime executes several times faster than broadcasts over a trailing
+        # axis of 2 or 1 (docs/benchmarks.md, "Stream features channel-first").
+        x = x.permute(0, 3, 1, 2)                                # (N, 3, T, V)
+        score = x[:, 2:3]
+        present = (score > self.min_score).to(x.dtype)   # (N, 1, T, V); min_score >= 0, so score > 0
+        xy = x[:, :2] * present
         lxy = xy * self.local                                   # centre at 0 for bones
-        pxy = torch.index_select(lxy, 2, self.parent)
-        ppres = torch.index_select(present, 2, self.parent)
+        pxy = torch.index_select(lxy, 3, self.parent)
+        ppres = torch.index_select(present, 3, self.parent)
         bone = (lxy - pxy) * (present * ppres)                  # zero if either is missing
-        prev_xy = F.pad(xy[:, :-1], (0, 0, 0, 0, 1, 0))         # frame t-1 (zeros at t=0)
-        prev_pres = F.pad(present[:, :-1], (0, 0, 0, 0, 1, 0))
+        prev_xy = F.pad(xy[:, :, :-1], (0, 0, 1, 0))            # frame t-1 (zeros at t=0)
+        prev_pres = F.pad(present[:, :, :-1], (0, 0, 1, 0))
         motion = (xy - prev_xy) * (present * prev_pres)
         parts = [xy, score * present, present, bone, motion]
         if self.contact:
             parts.append(self._contacts(lxy, present))
         if self.speed:
             parts.append(self._speed(xy, present))
-        feats = torch.cat(parts, dim=-1)
-        return feats.permute(0, 3, 1, 2).contiguous()          # (N, F, T, V)
+        return torch.cat(parts, dim=1)                          # (N, F, T, V)
 
     def _contacts(self, lxy: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        """``(N, T, V, G)``: per joint, ``exp(-d / scale)`` to each anchor group's nearest
-        present anchor (0 if the joint or every anchor of the group is missing)."""
-        a_xy = torch.index_select(lxy, 2, self.anchor_idx)                  # (N, T, G*W, 2)
-        a_ok = torch.index_select(present, 2, self.anchor_idx) * self.anchor_ok[:, None]
-        d = torch.sqrt(((lxy.unsqueeze(3) - a_xy.unsqueeze(2)) ** 2).sum(-1) + 1e-8)  # (N,T,V,GW)
-        prox = torch.exp(-d / self.contact_scale) * a_ok.squeeze(-1).unsqueeze(2) * present
-        n, t, v, _ = prox.shape
-        prox = prox.reshape(n, t, v, self.num_anchor_groups, self.anchor_width)
-        return prox.amax(dim=-1)                                             # (N, T, V, G)
+        """``(N, G, T, V)``: per joint, ``exp(-d / scale)`` to each anchor group's nearest
+        present anchor (0 if the joint or every anchor of the group is missing);
+        ``lxy`` ``(N, 2, T, V)``, ``present`` ``(N, 1, T, V)``."""
+        a_xy = torch.index_select(lxy, 3, self.anchor_idx).permute(0, 3, 2, 1)   # (N, GW, T, 2)
+        a_ok = (torch.index_select(present, 3, self.anchor_idx).permute(0, 3, 2, 1)
+                * self.anchor_ok[:, None, None])                                # (N, GW, T, 1)
+        dx = lxy[:, 0:1] - a_xy[..., 0:1]                                        # (N, GW, T, V)
+        dy = lxy[:, 1:2] - a_xy[..., 1:2]
+        d = torch.sqrt(dx * dx + dy * dy + 1e-8)
+        prox = torch.exp(-d / self.contact_scale) * a_ok * present
+        n, _, t, v = prox.shape
+        prox = prox.reshape(n, self.num_anchor_groups, self.anchor_width, t, v)
+        return prox.amax(dim=2)                                                  # (N, G, T, V)
 
     def _speed(self, xy: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        """``(N, T, V, 1)``: ``log1p`` of the centred-difference speed (shoulder widths/s)."""
+        """``(N, 1, T, V)``: ``log1p`` of the centred-difference speed (shoulder widths/s)."""
         k = self.span
-        nxt = F.pad(xy[:, k:], (0, 0, 0, 0, 0, k))               # frame t+k (zeros past the end)
-        prv = F.pad(xy[:, :-k], (0, 0, 0, 0, k, 0))              # frame t-k (zeros before 0)
-        ok = (F.pad(present[:, k:], (0, 0, 0, 0, 0, k))
-              * F.pad(present[:, :-k], (0, 0, 0, 0, k, 0)))
+        nxt = F.pad(xy[:, :, k:], (0, 0, 0, k))                  # frame t+k (zeros past the end)
+        prv = F.pad(xy[:, :, :-k], (0, 0, k, 0))                 # frame t-k (zeros before 0)
+        ok = F.pad(present[:, :, k:], (0, 0, 0, k)) * F.pad(present[:, :, :-k], (0, 0, k, 0))
         v = (nxt - prv) * (self.fps / (2.0 * k))
-        speed = torch.sqrt((v ** 2).sum(-1, keepdim=True) + 1e-8)
+        speed = torch.sqrt((v ** 2).sum(1, keepdim=True) + 1e-8)
         return torch.log1p(speed) * ok
 
 
