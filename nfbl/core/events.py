@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -122,8 +122,13 @@ class EventStream:
 
     @classmethod
     def concat(cls, streams: Iterable["EventStream"]) -> "EventStream":
+        """All events in order; the first stream's meta, with the per-video ``durations``
+        tables (seconds by video id) of all streams joined."""
         streams = list(streams)
         meta = dict(streams[0].meta) if streams else {}
+        tables = [s.meta.get("durations") for s in streams if isinstance(s.meta, Mapping)]
+        if any(isinstance(t, Mapping) for t in tables):
+            meta["durations"] = {k: v for t in tables if isinstance(t, Mapping) for k, v in t.items()}
         return cls(tuple(e for s in streams for e in s.events), meta)
 
     def to_arrays(self) -> dict[str, np.ndarray]:

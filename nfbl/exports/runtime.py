@@ -51,6 +51,13 @@ def _package_model_file(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def video_length(seq: PoseSequence) -> float:
+    """Seconds from time 0 to the end of the sequence's last frame (0.0 without frames)."""
+    if seq.num_frames == 0:
+        return 0.0
+    return round(float(seq.timestamps[-1]) + 1.0 / float(seq.fps), 6)
+
+
 def bundled_model_path() -> Path | None:
     """Path of the bundled default model (``nfbl/models/nfbl_default.onnx``), or None."""
     return _package_model_file(BUNDLED_MODEL)
@@ -158,6 +165,10 @@ class DenseDetector:
             events += found
         meta = {"model": self.card.name, "model_version": self.card.version,
                 "video_id": seq.video_id, "tracks": [int(seq.track_ids[p]) for p in chosen],
+                # the video's length as far as the keypoints reach (s, from time 0 to the end
+                # of the last frame): event rates and the aggregator's thirds need it, and a
+                # video without events still has one (the table ActivityNet files use too)
+                "durations": {seq.video_id: video_length(seq)},
                 "decode": cfg.to_dict(),
                 # per chosen track: share of wrist frames whose hands show more than the
                 # fingertips (None: no wrist seen); low values read less well (docs/detector.md)

@@ -80,6 +80,22 @@ def test_detect_keypoints_writes_events(exported, tmp_path):
     assert len(tracks) == 1
 
 
+def test_detected_events_carry_the_video_length_for_rates(exported, tmp_path):
+    """detect-keypoints records each video's length (meta ``durations``, seconds to the end of
+    its last frame), so the aggregator's rates are true rates, not upper bounds from the last
+    event, and a video whose events all fall early keeps its full length."""
+    seq = _npz(tmp_path / "talk.npz", t=800, persons=1)             # 32.0 s at 25 fps
+    ev = tmp_path / "ev.jsonl"
+    out = nfbl("detect-keypoints", str(seq), "-o", str(ev), "--model",
+               str(exported / "model.onnx"), "--threshold", "0.5")
+    assert out.returncode == 0, out.stderr
+    meta = json.loads(ev.read_text().splitlines()[0])["meta"]
+    assert meta["durations"] == {"talk": 32.0}
+    prompt = nfbl("prompt", str(ev))
+    assert prompt.returncode == 0, prompt.stderr
+    assert "Video length: 00:32 (32.0 s)." in prompt.stdout and "upper bound" not in prompt.stdout
+
+
 def test_cli_bad_input_is_one_line(exported, tmp_path):
     bad = nfbl("detect-keypoints", str(_npz(tmp_path / "c.npz", layout="coco17", t=50)), "-o",
                str(tmp_path / "x.jsonl"), "--model", str(exported / "model.onnx"))

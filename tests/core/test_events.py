@@ -227,3 +227,13 @@ def test_eaf_with_an_unknown_code_names_the_file(tmp_path):
     p.write_text(p.read_text().replace("N16 Folding arms", "N77 Nonsense"))
     with pytest.raises(NfblError, match=str(p)):
         read_events(p)
+
+
+def test_concat_joins_duration_tables_and_keeps_the_first_meta():
+    a = EventStream((Event("a", 3, 1.0, 2.0, 0.9),), {"model": "m", "durations": {"a": 60.0}})
+    b = EventStream((), {"model": "m", "durations": {"b": 30.5}})     # no events, still a length
+    c = EventStream((Event("c", 7, 0.0, 1.0, 0.8),), {"model": "other"})
+    joined = EventStream.concat([a, b, c])
+    assert joined.meta["durations"] == {"a": 60.0, "b": 30.5}
+    assert joined.meta["model"] == "m" and len(joined) == 2
+    assert "durations" not in EventStream.concat([c]).meta
