@@ -30,6 +30,7 @@ TEMP_MARK = ".nfbl-tmp-"
 _TEMP_RE = re.compile(r"^\..*\.nfbl-tmp-(\d+)-[0-9a-f]+[^/]*$")
 
 _live: set[Path] = set()
+_signalled: int | None = None   # the signal the cleanup handlers last saw (see raise_if_signalled)
 _lock = threading.Lock()
 _cleaned_dirs: set[str] = set()
 
@@ -116,6 +117,7 @@ def atomic_path(path: str | Path, suffix: str | None = None,
     extension still work. ``exists=False``: the temporary path is yielded without a file
     (for writers such as pympi that back up a file they find there).
     """
+    raise_if_signalled()   # a swallowed SIGINT/SIGTERM ends the run before its next output
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _clean_once(path.parent)
@@ -138,6 +140,7 @@ def atomic_path(path: str | Path, suffix: str | None = None,
         if not exists:
             tmp_path.unlink()
         yield tmp_path
+        raise_if_signalled()   # nor is a file committed that was being written when it came
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -178,19 +181,37 @@ def install_signal_cleanup() -> dict:
     """
     if threading.current_thread() is not threading.main_thread():
         return {}
+    global _signalled
+    _signalled = None
     previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
 
     def on_term(signum, frame):  # noqa: ARG001
+        global _signalled
+        _signalled = signum
         remove_live_temp_files()
         raise Terminated(signum)
 
     def on_int(signum, frame):  # noqa: ARG001
+        global _signalled
+        _signalled = signum
         remove_live_temp_files()
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_int)
     return previous
+
+
+def raise_if_signalled() -> None:
+    """Raise again the :class:`Terminated` / :class:`KeyboardInterrupt` of a signal that
+    :func:`install_signal_cleanup`'s handlers saw but whose exception was swallowed: Python
+    only reports ("Exception ignored in ...") an exception raised inside a finalizer
+    (``__del__``, e.g. a closing zip file) and goes on. Long loops call this once per item
+    so that such a signal still ends the run."""
+    if _signalled == signal.SIGINT:
+        raise KeyboardInterrupt
+    if _signalled is not None:
+        raise Terminated(_signalled)
 
 
 def restore_signal_handlers(previous: dict) -> None:

@@ -124,3 +124,42 @@ def test_exists_false_yields_no_file(tmp_path):
         tmp.write_text("e")
     assert (tmp_path / "x.eaf").read_text() == "e"
     assert [p.name for p in tmp_path.iterdir()] == ["x.eaf"]
+
+
+_SWALLOWED = r'''
+import os, signal, sys, time
+from pathlib import Path
+from nfbl.core import atomic
+atomic.install_signal_cleanup()
+out = Path(sys.argv[1])
+
+class Closing:                      # like a zip file closed by its finalizer
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)             # the handler's KeyboardInterrupt lands here: only reported
+
+try:
+    with atomic.atomic_open(out / "half.txt") as fh:
+        fh.write("half")
+        Closing()                   # the signal arrives while the file is being written
+    print("committed half.txt")
+except KeyboardInterrupt:
+    print("half.txt not committed")
+try:
+    with atomic.atomic_open(out / "next.txt") as fh:
+        fh.write("next")
+    print("wrote next.txt")
+except KeyboardInterrupt:
+    print("stopped before next.txt")
+'''
+
+
+def test_a_signal_swallowed_by_a_finalizer_still_stops_the_run(tmp_path):
+    """Python only reports an exception raised inside ``__del__``; the SIGINT handler's
+    KeyboardInterrupt can land there. The atomic writer then neither commits the file being
+    written nor starts another one."""
+    res = subprocess.run([sys.executable, "-c", _SWALLOWED, str(tmp_path)], capture_output=True,
+                         text=True, timeout=60)
+    assert "Exception ignored" in res.stderr                    # the swallowed interrupt
+    assert res.stdout.split("\n")[:2] == ["half.txt not committed", "stopped before next.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []     # no output, no temporary file
