@@ -5,7 +5,7 @@ pulls neither torch nor onnxruntime nor the video stack)::
 
     import nfbl
 
-    seq = nfbl.read_keypoints("interview_keypoints/")       # OpenPose, MiGA, SMG, mmpose, .npz
+    seq = nfbl.read_keypoints("interview_keypoints/")       # OpenPose, MiGA, SMG, mmpose, AlphaPose, .npz
     events = nfbl.Detector.load().detect(seq)               # bundled ONNX detector
     nfbl.write_events(events, "events.jsonl")               # also .csv, ActivityNet .json, .eaf
     Y = nfbl.to_multihot(events, num_frames=seq.num_frames, fps=seq.fps)   # (T, 35) multi-hot

@@ -23,7 +23,7 @@ def _frame_size(text: str) -> tuple[int, int]:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``nfbl keypoints convert|info|bench-openpose``."""
     p = sub.add_parser("keypoints", help="read, convert and describe keypoint files",
-                       description="Read keypoints from OpenPose, MiGA, SMG, mmpose, pyskl, "
+                       description="Read keypoints from OpenPose, MiGA, SMG, mmpose, AlphaPose, pyskl, "
                                    "ST-GCN (iMiGUE classification track), pose-format or PATS "
                                    "files into nfbl's PoseSequence .npz.")
     ksub = p.add_subparsers(dest="keypoints_command", metavar="SUBCOMMAND")

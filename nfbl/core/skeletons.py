@@ -328,6 +328,38 @@ COCO_WHOLEBODY133 = Layout(
     derived=_MID_SHOULDER,
 )
 
+# AlphaPose's Halpe layouts (github.com/Fang-Haoshu/Halpe-FullBody, README "Keypoints
+# format"): COCO-17, then head top, neck, hip, big toes, small toes, heels; Halpe-136 adds 68
+# face points (26-93), the left hand (94-114) and the right hand (115-135), 21 joints each in
+# the COCO-WholeBody / OpenPose hand order. Halpe's annotated neck sits between the shoulders
+# and the head, not at their midpoint as OpenPose's and nfbl's do, so it is kept under its own
+# name and the canonical neck is derived from the shoulders, as for COCO.
+_HALPE26 = _COCO17 + ("head_top", "halpe_neck", "mid_hip", "left_big_toe", "right_big_toe",
+                      "left_small_toe", "right_small_toe", "left_heel", "right_heel")
+_HALPE26_LINKS = _COCO17_LINKS + (("nose", "head_top"), ("halpe_neck", "nose"),
+                                  ("mid_hip", "left_hip"), ("mid_hip", "right_hip"),
+                                  ("left_ankle", "left_big_toe"), ("left_big_toe", "left_small_toe"),
+                                  ("left_ankle", "left_heel"), ("right_ankle", "right_big_toe"),
+                                  ("right_big_toe", "right_small_toe"), ("right_ankle", "right_heel"))
+
+HALPE26 = Layout(
+    name="halpe26", joints=_HALPE26, links=_HALPE26_LINKS, center="nose",
+    description="AlphaPose Halpe-26 body keypoints (COCO-17 + head top, neck, hip, feet). "
+                "Neck = mid-shoulders (Halpe's own neck point is kept as halpe_neck).",
+    derived=_MID_SHOULDER,
+)
+
+HALPE136 = Layout(
+    name="halpe136",
+    joints=_HALPE26 + _WB_FACE + hand_joints("left") + hand_joints("right"),
+    links=_HALPE26_LINKS + (("left_wrist", "left_hand_wrist"), ("right_wrist", "right_hand_wrist"))
+    + hand_links("left") + hand_links("right"),
+    center="nose",
+    description="AlphaPose Halpe-136 full body: Halpe-26, face 68 (never used), hands 2x21. "
+                "Neck = mid-shoulders.",
+    derived=_MID_SHOULDER,
+)
+
 _MP_POSE33 = ("nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner",
               "right_eye", "right_eye_outer", "left_ear", "right_ear", "mouth_left",
               "mouth_right", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
@@ -435,7 +467,7 @@ OPENPOSE22 = Layout(
 
 LAYOUTS: Mapping[str, Layout] = {l.name: l for l in (
     CANONICAL, OPENPOSE_BODY25_HANDS, COCO17, COCO_WHOLEBODY133, MEDIAPIPE_POSE33_HANDS,
-    KINECT_V2_25, MIGA35, OPENPOSE22)}
+    KINECT_V2_25, MIGA35, OPENPOSE22, HALPE26, HALPE136)}
 
 
 def get_layout(name: str) -> Layout:

@@ -136,6 +136,11 @@ def _read_mmpose(path: Path, o: ReadOptions):
     return mmpose.read_mmpose(path, fps=o.fps, video_id=o.video_id, **o.size)
 
 
+def _read_alphapose(path: Path, o: ReadOptions):
+    from nfbl.io import alphapose
+    return alphapose.read_alphapose(path, fps=o.fps, video_id=o.video_id, **o.size)
+
+
 def _read_pyskl(path: Path, o: ReadOptions):
     from nfbl.io import pyskl
     return pyskl.read_pyskl(path, trust_pickle=o.trust_pickle, fps=o.fps)
@@ -191,6 +196,9 @@ KEYPOINT_FORMATS: Mapping[str, KeypointFormatSpec] = {s.name: s for s in (
                        companion=_smg_labels, read_companion=_read_smg_labels),
     KeypointFormatSpec("mmpose", (".json",), _read_mmpose, "coco17 / coco_wholebody133", 25.0,
                        "mmpose prediction JSON (2-D)", in_folders=False),
+    KeypointFormatSpec("alphapose", ("alphapose-results.json",), _read_alphapose,
+                       "coco17 / halpe26 / coco_wholebody133 / halpe136", 25.0,
+                       "AlphaPose results JSON (default output; frames from image_id)"),
     KeypointFormatSpec("pyskl", (".pkl", ".pickle"), _read_pyskl, "by joint count", 30.0,
                        "pyskl/mmaction2 annotation pickle (needs trust)", in_folders=False),
     KeypointFormatSpec("stgcn", ("_data.npy",), _read_stgcn, "openpose22", 25.0,

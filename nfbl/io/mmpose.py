@@ -66,6 +66,10 @@ def _frames_of(doc, path: Path) -> list[tuple[int, list]]:
     if not isinstance(doc, list):
         raise InputFormatError("not an mmpose prediction file (expected a list of frames or "
                                "instances, or 'instance_info')", path)
+    if doc and isinstance(doc[0], dict) and "image_id" in doc[0] and "category_id" in doc[0]:
+        raise InputFormatError("this is an AlphaPose results file (image_id, category_id, flat "
+                               "keypoints), not mmpose predictions; pass --format alphapose",
+                               path)
     if doc and isinstance(doc[0], dict) and "instances" in doc[0]:
         out = []
         for k, fr in enumerate(doc):

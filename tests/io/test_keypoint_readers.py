@@ -448,7 +448,10 @@ def test_format_table_agrees_with_the_reader_modules():
     assert t["mmpose"].default_fps == mmpose.DEFAULT_FPS and t["pyskl"].default_fps == pyskl.DEFAULT_FPS
     assert openpose.FILE_RE.match("v_000000000001" + t["openpose"].suffixes[0])
     from nfbl.batch.discover import EXPLICIT_KEYPOINT_SUFFIXES, KEYPOINT_SUFFIXES
-    assert set(KEYPOINT_SUFFIXES) == {"_light_hand.csv", "_skeleton.csv", ".npz", ".pose"}
+    assert set(KEYPOINT_SUFFIXES) == {"_light_hand.csv", "_skeleton.csv", ".npz", ".pose",
+                                      "alphapose-results.json"}
+    from nfbl.io import alphapose
+    assert t["alphapose"].default_fps == alphapose.DEFAULT_FPS
     assert set(EXPLICIT_KEYPOINT_SUFFIXES) == {".json", ".pkl", ".pickle", ".h5", ".hdf5",
                                                "_data.npy"}
     from nfbl.io import stgcn
