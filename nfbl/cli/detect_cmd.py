@@ -166,6 +166,20 @@ def _add_reading_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow reading pickle files (pyskl; the labels of ST-GCN arrays): they "
                         "can run code, so only your own")
+    p.add_argument("--body-only", action="store_true",
+                   help="accept keypoints without hand joints (COCO-17, Halpe-26, a body-only "
+                        "pose run); the bundled model finds far fewer events in them "
+                        "(docs/detector.md, 'Sources with fewer hand joints')")
+
+
+def _load_detector(args: argparse.Namespace):
+    """The ONNX detector of ``--model`` (default: bundled), relaxed by ``--body-only``."""
+    from nfbl.exports.runtime import Detector
+
+    det = Detector.load(args.model, threads=args.threads)
+    if getattr(args, "body_only", False):
+        det.card = det.card.hands_optional()
+    return det
 
 
 def _read_sequences(path: str, fmt: str | None, fps: float | None, trust_pickle: bool) -> list:
@@ -179,13 +193,12 @@ def _cmd_detect_keypoints(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from nfbl.core.events import EventStream
-    from nfbl.exports.runtime import Detector
     from nfbl.io.event_formats import write_events
 
     from nfbl.core.errors import NfblError
 
     check_outputs([args.output], [args.keypoints, args.model])
-    det = Detector.load(args.model, threads=args.threads)
+    det = _load_detector(args)
     decode = det.decode_config()
     if args.threshold is not None:
         decode = replace(decode, threshold=args.threshold)
@@ -239,7 +252,6 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 
     from nfbl.core.atomic import atomic_open
     from nfbl.core.errors import NfblError
-    from nfbl.exports.runtime import Detector
     from nfbl.metrics.clips import clip_accuracy, ranking
 
     out_kind = None
@@ -248,7 +260,7 @@ def _cmd_classify(args: argparse.Namespace) -> int:
         if out_kind not in (".csv", ".json"):
             raise NfblError(f"{args.output}: write .csv or .json")
     check_outputs([args.output] if args.output else [], [*args.keypoints, args.model])
-    det = Detector.load(args.model, threads=args.threads)
+    det = _load_detector(args)
     from nfbl.batch.discover import VIDEO_SUFFIXES
 
     clips = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from nfbl import __version__
@@ -138,6 +138,14 @@ class ModelCard:
         return bool(self.metrics)
 
     # -- checks
+    def hands_optional(self) -> "ModelCard":
+        """This card without the hand joints among ``required_joints``: keypoints without
+        hands (COCO-17, Halpe-26, a body-only pose run) are then accepted and run as tracks
+        whose hands are reduced (``decode.reduced_hands_bias``; docs/detector.md, "Sources
+        with fewer hand joints"). The CLI's ``--body-only``."""
+        return replace(self, required_joints=tuple(j for j in self.required_joints
+                                                   if "_hand_" not in j))
+
     def check_layout(self, layout: str) -> None:
         """Raise :class:`NfblError` naming both layouts if keypoints in ``layout`` cannot feed
         this model: the conversion must provide every joint of ``required_joints``."""
@@ -156,7 +164,9 @@ class ModelCard:
                 f"keypoint layout {layout!r} cannot feed model {self.name!r} (layout "
                 f"{self.layout!r}): it lacks {', '.join(lacking)}; use a keypoint source with "
                 f"body and hands (e.g. coco_wholebody133, mediapipe_pose33_hands, "
-                f"openpose_body25_hands)")
+                f"openpose_body25_hands)"
+                + (", or pass --body-only to run it without hands (far fewer events found)"
+                   if all("_hand_" in j for j in lacking) else ""))
 
     # -- JSON
     def to_dict(self) -> dict[str, Any]:

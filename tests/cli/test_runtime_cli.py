@@ -101,7 +101,14 @@ def test_cli_bad_input_is_one_line(exported, tmp_path):
                str(tmp_path / "x.jsonl"), "--model", str(exported / "model.onnx"))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "coco17" in bad.stderr and "nfbl56" in bad.stderr and len(bad.stderr.splitlines()) == 1
+    assert "--body-only" in bad.stderr           # only the hands are missing: say how to go on
     assert not (tmp_path / "x.jsonl").exists()
+    ok = nfbl("detect-keypoints", str(tmp_path / "c.npz"), "-o", str(tmp_path / "x.jsonl"),
+              "--model", str(exported / "model.onnx"), "--body-only")
+    assert ok.returncode == 0, ok.stderr
+    assert "hands show no joint besides the wrist" in ok.stderr   # run as reduced hands
+    meta = json.loads((tmp_path / "x.jsonl").read_text().splitlines()[0])["meta"]
+    assert meta["hand_detail"] == [0.0]
     (tmp_path / "fake.onnx").write_bytes(b"\x00\x01garbage")
     bad = nfbl("model-info", str(tmp_path / "fake.onnx"))
     assert bad.returncode == 2 and "not an nfbl model" in bad.stderr

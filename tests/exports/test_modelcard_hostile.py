@@ -82,3 +82,21 @@ def test_good_card_round_trips():
     det.card.check_outputs(det.card.num_classes)
     with pytest.raises(NfblError, match="emits 3 classes"):
         det.card.check_outputs(3)
+
+
+
+def test_hands_optional_card_accepts_body_only_layouts_but_not_less():
+    card = ModelCard(name="m", version="1", layout="nfbl56", fps=25.0, class_ids=(3, 16))
+    with pytest.raises(NfblError, match="lacks left_hand_wrist, right_hand_wrist.*--body-only"):
+        card.check_layout("coco17")
+    relaxed = card.hands_optional()
+    relaxed.check_layout("coco17")
+    relaxed.check_layout("halpe26")
+    assert "left_wrist" in relaxed.required_joints
+    assert not any("_hand_" in j for j in relaxed.required_joints)
+    # a required joint that is not a hand joint is still required, and no hint is given
+    strict = ModelCard(name="m", version="1", layout="nfbl56", fps=25.0, class_ids=(3,),
+                       required_joints=("left_hip", "left_hand_wrist"))
+    with pytest.raises(NfblError) as err:
+        strict.hands_optional().check_layout("openpose22")
+    assert "left_hip" in str(err.value) and "--body-only" not in str(err.value)
