@@ -46,6 +46,8 @@ class BatchConfig:
     pose: a :class:`nfbl.pose.pipeline.PoseConfig` for video items (backend, max_side,
       de-identification, ...); when given it wins over ``stride`` and ``persons`` for videos
       (its progress bar is switched off). None: the pipeline's defaults with ``stride``.
+    body_only: keypoint files without hand joints run as reduced-hand tracks instead of
+      failing the model's layout check (``ModelCard.hands_optional``).
     """
 
     workers: int | None = None
@@ -61,6 +63,7 @@ class BatchConfig:
     item_timeout: float | None = None
     object_store_mb: int = 256
     pose: Any = None
+    body_only: bool = False
 
     def __post_init__(self) -> None:
         if self.workers is not None and int(self.workers) < 1:
@@ -81,6 +84,8 @@ class BatchConfig:
         if self.pose is not None:
             pose = {k: v for k, v in dataclasses.asdict(self.pose).items() if k != "progress"}
             d["pose"] = json.loads(json.dumps(pose, default=str))
+        if self.body_only:   # only when set: manifests of earlier runs stay comparable
+            d["body_only"] = True
         return d
 
 

@@ -16,18 +16,21 @@ from nfbl.core.errors import NfblError
 
 log = logging.getLogger(__name__)
 
-_DETECTORS: dict[tuple[str | None, int], Any] = {}
+_DETECTORS: dict[tuple[str | None, int, bool], Any] = {}
 
 
-def load_detector(model: str | None, threads: int = 1):
+def load_detector(model: str | None, threads: int = 1, body_only: bool = False):
     """The :class:`nfbl.exports.runtime.Detector` for ``model``, cached per process (a Ray
-    worker process runs many tasks; the ONNX session is built once)."""
-    key = (model, int(threads))
+    worker process runs many tasks; the ONNX session is built once); ``body_only``: its card
+    accepts keypoints without hand joints (``ModelCard.hands_optional``)."""
+    key = (model, int(threads), bool(body_only))
     det = _DETECTORS.get(key)
     if det is None:
         from nfbl.exports.runtime import Detector  # noqa: PLC0415
 
         det = Detector.load(model, threads=threads)
+        if body_only:
+            det.card = det.card.hands_optional()
         _DETECTORS[key] = det
     return det
 
@@ -92,7 +95,7 @@ def process_item(item: BatchItem, out_dir: str, cfg: BatchConfig) -> ItemRecord:
                 pid=os.getpid())
     model = ("", "")
     try:
-        detector = load_detector(cfg.model, cfg.threads_per_task)
+        detector = load_detector(cfg.model, cfg.threads_per_task, cfg.body_only)
         model = (str(detector.card.name), str(detector.card.version))
         if item.kind is ItemKind.KEYPOINTS:
             t = time.perf_counter()

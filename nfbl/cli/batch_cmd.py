@@ -61,6 +61,9 @@ def add_batch_arguments(parser: argparse.ArgumentParser, inputs: bool = True,
                    help="also write <id>.timeline.png per item")
     g.add_argument("--threads", type=positive_int, default=1, metavar="N",
                    help="onnxruntime threads per task (default 1; one task per CPU)")
+    g.add_argument("--body-only", action="store_true",
+                   help="keypoint files without hand joints (COCO-17, Halpe-26) are run as "
+                        "reduced-hand tracks instead of failing (far fewer events found)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -93,7 +96,7 @@ def _config(args: argparse.Namespace, pose=None):
                        timeline=bool(getattr(args, "timeline", False)),
                        threads_per_task=getattr(args, "threads", 1) or 1,
                        max_retries=args.max_retries, item_timeout=args.item_timeout,
-                       pose=pose)
+                       pose=pose, body_only=bool(getattr(args, "body_only", False)))
 
 
 def run_batch_command(args: argparse.Namespace, pose=None) -> int:

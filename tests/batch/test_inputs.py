@@ -273,3 +273,8 @@ def test_pose_config_joins_the_skip_settings():
     assert with_pose["pose"]["stride"] == 4 and with_pose["pose"]["max_side"] == 640
     assert "progress" not in with_pose["pose"]
     json.dumps(with_pose)  # goes into the manifest as is
+
+
+def test_body_only_is_an_output_setting_only_when_set():
+    assert "body_only" not in BatchConfig().settings          # earlier manifests stay equal
+    assert BatchConfig(body_only=True).settings["body_only"] is True
