@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="ActivityNet ground truth: the subset to score (e.g. validation)")
     d.add_argument("--label-map", default=None, metavar="FILE",
                    help="map non-NFBL labels to NFBL classes (JSON {label: class or null}, or "
-                        "CSV label,class); for ActivityNet and ELAN files")
+                        "CSV label,class); for ActivityNet, ELAN and BORIS files")
     d.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     d.set_defaults(func=_detect)
 

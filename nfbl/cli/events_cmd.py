@@ -29,8 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--subset", default=None,
                    help="ActivityNet ground truth: read only this subset (e.g. validation)")
     c.add_argument("--label-map", default=None, metavar="FILE",
-                   help="map labels / ELAN annotation values to NFBL classes: JSON "
-                        "{label: class or null} or CSV label,class (class: N16, 16 or a name)")
+                   help="map labels, ELAN annotation values or BORIS behaviour codes to NFBL "
+                        "classes: JSON {label: class or null} or CSV label,class (class: N16, "
+                        "16 or a name)")
     c.add_argument("--tier-map", default=None, metavar="FILE",
                    help="ELAN: map whole tiers to NFBL classes (same file forms; null skips "
                         "a tier)")

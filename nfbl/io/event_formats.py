@@ -18,6 +18,10 @@ eaf            ``video.eaf``             ELAN (pympi-ling); any tier whose value
 imigue         ``labels_20200831.csv``   the iMiGUE label table (linuxsino/iMiGUE)
 imigue-raw     ``Label/raw/<video>.txt`` iMiGUE ``start_s<TAB>end_s<TAB>class``
 miga           ``<vid>_label.csv``       MiGA labels ``gestureID,sframe,eframe``
+boris          ``project.boris``         BORIS project (JSON, or gzip ``.boris.gz``);
+                                         read only
+boris-export   ``events.tsv``            BORIS "Export (aggregated) events" tables, TSV
+                                         or CSV; written in the aggregated layout
 ============== ========================= ==============================================
 
 The iMiGUE label table's columns are ``video_id,label_id,start_time,start_frame,end_time,
@@ -48,6 +52,8 @@ from nfbl.core import taxonomy
 from nfbl.core.atomic import atomic_open
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.core.events import SCHEMA_VERSION, Event, EventStream
+from nfbl.io.boris import (read_boris_export, read_boris_project, sniff_boris_export,
+                           write_boris_export)
 from nfbl.io.elan import read_eaf, write_eaf
 from nfbl.io.event_common import (CSV_COLUMNS, JSONL_SCHEMA, ReadOptions,
                                   lookup_code, make_event, parse_float, parse_int,
@@ -65,14 +71,15 @@ class EventFormatSpec:
 
     suffixes: lower-case name endings that select the format; sniff: optional test of a
     ``.csv`` file's first line (claims the file when it returns True); read/write: the
-    reader ``(path, ReadOptions) -> EventStream`` and writer ``(stream, path, fps)``;
+    reader ``(path, ReadOptions) -> EventStream`` and writer ``(stream, path, fps)`` (None:
+    nfbl reads the format but does not write it);
     one_video: the format holds a single video (the writer refuses several).
     """
 
     name: str
     suffixes: tuple[str, ...]
     read: Callable[[Path, ReadOptions], EventStream]
-    write: Callable[[EventStream, Path, float], None]
+    write: Callable[[EventStream, Path, float], None] | None
     description: str
     sniff: Callable[[str], bool] | None = None
     one_video: bool = False
@@ -146,6 +153,9 @@ def write_events(stream: EventStream, path: str | Path, fmt: "str | EventFormatS
     """Write ``stream`` atomically in the given (or guessed) format; returns the path."""
     path = Path(path)
     f = get_format(fmt) or guess_format(path, for_reading=False)
+    if f.write is None:
+        raise NfblError(f"nfbl reads {f.name} files but does not write them; "
+                        f"choose another format ({', '.join(n for n, s in EVENT_FORMATS.items() if s.write)})")
     if f.one_video and len(stream.video_ids) > 1:
         raise NfblError(f"a {f.name} file holds one video, the stream has "
                         f"{len(stream.video_ids)}; write one file per video")
@@ -398,4 +408,9 @@ EVENT_FORMATS: Mapping[str, EventFormatSpec] = {s.name: s for s in (
     EventFormatSpec("miga", ("_label.csv",), read_miga, write_miga,
                     "MiGA label CSV gestureID,sframe,eframe (0-based, eframe exclusive)",
                     sniff=sniff_miga, one_video=True),
+    EventFormatSpec("boris", (".boris", ".boris.gz"), read_boris_project, None,
+                    "BORIS project (read only): state and point events of every observation"),
+    EventFormatSpec("boris-export", (".tsv",), read_boris_export, write_boris_export,
+                    "BORIS exported events, aggregated or tabular (TSV, or CSV by its header)",
+                    sniff=sniff_boris_export),
 )}
