@@ -30,7 +30,10 @@ class DataConfig:
     ``source``: ``"synthetic"`` (videos generated from seeds by :mod:`nfbl.synth`, cached
     under ``cache_dir`` when set), ``"corpus"`` (a folder written by ``nfbl synth``:
     ``corpus_dir``) or ``"dataset"`` (a real dataset read by :mod:`nfbl.io.datasets`:
-    ``dataset``, ``dataset_root``, ``train_split``/``val_split``). ``val_holdout`` > 0
+    ``dataset``, ``dataset_root``, ``train_split``/``val_split``; ``labels``: the iMiGUE
+    label table, or for ``dataset = "folder"`` an event file or folder of event files in
+    any format, e.g. a BORIS project or ELAN files, with ``label_map`` a label-map file for
+    your own vocabulary; relative paths are relative to the working directory). ``val_holdout`` > 0
     (dataset only) validates on that share of ``train_split``'s subjects instead
     (:func:`nfbl.io.datasets.holdout`, seeded by ``[run] seed``; they are left out of
     training), so model selection never sees ``val_split`` — keep the test split for the
@@ -56,6 +59,8 @@ class DataConfig:
     val_corpus_dir: str = ""
     dataset: str = ""
     dataset_root: str = ""
+    labels: str = ""
+    label_map: str = ""
     train_split: str = "train"
     val_split: str = "test"
     val_holdout: float = 0.0
@@ -192,6 +197,10 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise NfblError(f"{where} [data] source = 'dataset' needs dataset and dataset_root")
     if not 0.0 <= d.val_holdout < 1.0:
         raise NfblError(f"{where} [data] val_holdout must be in [0, 1), got {d.val_holdout}")
+    if (d.labels or d.label_map) and d.source != "dataset":
+        raise NfblError(f"{where} [data] labels and label_map apply to source = 'dataset' only")
+    if d.label_map and not d.labels:
+        raise NfblError(f"{where} [data] label_map needs labels (an event file or folder)")
     if d.val_holdout > 0 and d.source != "dataset":
         raise NfblError(f"{where} [data] val_holdout applies to source = 'dataset' only")
     if d.window < 16 or d.stride < 1:

@@ -162,7 +162,8 @@ def _dataset_pairs(cfg: TrainConfig, which: str):
     from nfbl.io import datasets
     d = cfg.data
     split = d.train_split if which == "train" or d.val_holdout > 0 else d.val_split
-    ds = datasets.open_dataset(d.dataset_root, kind=d.dataset, split=split or None)
+    ds = datasets.open_dataset(d.dataset_root, kind=d.dataset, split=split or None,
+                               labels=d.labels or None, label_map=d.label_map or None)
     if d.val_holdout > 0:
         rest, held = datasets.holdout(ds, d.val_holdout, cfg.run.seed)
         ds = rest if which == "train" else held
@@ -299,7 +300,9 @@ def describe_training_data(cfg: TrainConfig) -> str:
         return f"synthetic corpus folder {d.corpus_dir} (written by nfbl synth); no real data"
     held = (f" minus {100 * d.val_holdout:g}% of its subjects held out for validation (seed "
             f"{cfg.run.seed})" if d.val_holdout > 0 else "")
-    return f"dataset {d.dataset} at {d.dataset_root}, split {d.train_split}{held}"
+    labels = (f", annotations {d.labels}" + (f" mapped by {d.label_map}" if d.label_map else "")
+              if d.labels else "")
+    return f"dataset {d.dataset} at {d.dataset_root}{labels}, split {d.train_split}{held}"
 
 
 # --- the loop ------------------------------------------------------------------------------

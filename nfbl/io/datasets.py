@@ -12,9 +12,15 @@ loading every video first. Supported layouts (:class:`DatasetKind`):
   iMiGUE label table; the cross-subject split needs it).
 - ``smg``: ``<ID>_skeleton.csv`` + ``<ID>_finelabels.csv``; split: sequences 1-35 train,
   36-40 test.
-- ``folder``: nfbl's own ``<vid>.npz`` + ``<vid>.events.jsonl`` (what ``nfbl synth``
-  writes); ``split`` selects the sub-folder ``root/<split>`` when there is one. Subject id
-  and video label come from the sequence's ``meta`` (``subject_id``, ``video_label``).
+- ``folder``: your own data. Keypoint files of any format nfbl recognises by name
+  (``<vid>.npz``, OpenPose folders, mmpose/AlphaPose JSON, pose-format, ...) with their
+  annotations: a companion file (``<vid>.events.jsonl`` next to an ``.npz``, what
+  ``nfbl synth`` writes; MiGA/SMG label files) or ``labels=`` an event file or folder of
+  event files in any event format (a BORIS project, ELAN files, ActivityNet ground truth,
+  nfbl JSONL/CSV), matched to the keypoint files by video id, with ``label_map`` for your
+  own vocabulary. ``split`` selects the sub-folder ``root/<split>`` when there is one.
+  Subject id and video label come from an ``.npz``'s ``meta`` (``subject_id``,
+  ``video_label``).
 """
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.core.events import EventStream
@@ -320,8 +326,9 @@ def _scan(root: Path) -> tuple[dict[str, list[tuple[str, Path]]], list[tuple[str
             spec, suf = m
             if spec.folder_videos is not None:
                 folder_hit = True
-            else:
-                files.setdefault(spec.name, []).append((name[: -len(suf)], Path(dirpath) / name))
+            else:  # a fixed name (alphapose-results.json) is named after its folder
+                vid = name[: -len(suf)] or Path(dirpath).name
+                files.setdefault(spec.name, []).append((vid, Path(dirpath) / name))
         if folder_hit:
             found = folder_format(dirpath)
             if found is not None:
@@ -331,12 +338,16 @@ def _scan(root: Path) -> tuple[dict[str, list[tuple[str, Path]]], list[tuple[str
 
 def open_dataset(root: str | Path, kind: DatasetKind | str | None = None,
                  split: str | None = None, labels: str | Path | None = None,
-                 fps: float | None = None, protocol: str | None = None) -> Dataset:
+                 fps: float | None = None, protocol: str | None = None,
+                 label_map: "str | Path | Mapping[str, int | None] | None" = None) -> Dataset:
     """Index a dataset folder. ``kind`` is guessed from the file names when None; ``split``
     is ``"train"``, ``"test"`` or None (everything) under ``protocol`` (iMiGUE/MiGA: one of
     :data:`PROTOCOLS`, default ``imigue-xsub``; a protocol name given as ``kind`` selects
-    both, as a training config's ``dataset = "imigue-emotion"`` does); ``labels`` is the iMiGUE label table
-    (found under ``root`` when not given); ``fps`` overrides the formats' defaults."""
+    both, as a training config's ``dataset = "imigue-emotion"`` does); ``labels`` is the
+    iMiGUE label table (found under ``root`` when not given) or, for ``folder``, an event
+    file or folder of event files in any format, read with ``label_map`` (a mapping or a
+    label-map file, see :func:`nfbl.io.event_formats.read_label_map`); ``fps`` overrides the
+    formats' defaults."""
     from nfbl.io import miga
     from nfbl.io.event_formats import read_events
 
@@ -365,12 +376,7 @@ def open_dataset(root: str | Path, kind: DatasetKind | str | None = None,
                 refs.append(SampleRef(p, "smg", sid, sid, None))
         return _nonempty(Dataset(kind, refs, None, fps), root, split)
     if kind is DatasetKind.FOLDER:
-        base = root / split if split is not None and (root / split).is_dir() else root
-        if split is not None and base is root:
-            log.warning("%s has no '%s' sub-folder: using every sequence", root, split)
-        refs = [SampleRef(p, "npz", vid) for vid, p in files.get("npz", [])
-                if base == root or base in p.parents]
-        return _nonempty(Dataset(kind, refs, None, fps), root, split)
+        return _folder_dataset(root, split, files, folders, labels, label_map, fps)
     # iMiGUE / MiGA
     proto = get_protocol(protocol or "imigue-xsub")
     table_path = Path(labels) if labels is not None else _find_label_table(root)
@@ -429,6 +435,81 @@ def open_dataset(root: str | Path, kind: DatasetKind | str | None = None,
     return _nonempty(Dataset(kind, refs, table, fps), root, split)
 
 
+def _read_label_files(labels: Path, fps: float | None,
+                      label_map: "str | Path | Mapping[str, int | None] | None",
+                      keypoint_files: set[Path]) -> tuple[EventStream, set[Path]]:
+    """Every event file of ``labels`` (a file, or a folder read recursively by the event
+    formats' name endings, keypoint files left out) as one stream, and the files read."""
+    from nfbl.io.event_formats import EVENT_FORMATS, read_events, read_label_map
+
+    lmap = read_label_map(label_map) if isinstance(label_map, (str, Path)) else dict(label_map or {})
+    if labels.is_dir():
+        ends = sorted({s for f in EVENT_FORMATS.values() for s in f.suffixes}, key=len, reverse=True)
+        paths = sorted(p for p in labels.rglob("*") if is_regular_file(p)
+                       and not any(part.startswith(".") for part in p.relative_to(labels).parts)
+                       and any(p.name.lower().endswith(e) for e in ends)
+                       and not any(p.name.lower().endswith(e) for e in _KEYPOINT_ONLY_ENDINGS)
+                       and p.resolve() not in keypoint_files)
+        if not paths:
+            raise InputFormatError("no event file (.jsonl, .csv, .json, .eaf, .boris, .tsv, ...) "
+                                   "in the labels folder", labels)
+    else:
+        paths = [labels]
+    streams = [read_events(p, fps=fps or 25.0, label_map=lmap) for p in paths]
+    return EventStream.concat(streams), {p.resolve() for p in paths}
+
+
+#: name endings of keypoint files that an event format's ending would also match
+_KEYPOINT_ONLY_ENDINGS = ("_keypoints.json", "_light_hand.csv", "_skeleton.csv")
+
+
+def _folder_dataset(root: Path, split: str | None, files: dict, folders: list,
+                    labels: str | Path | None, label_map, fps: float | None) -> Dataset:
+    base = root / split if split is not None and (root / split).is_dir() else root
+    if split is not None and base is root:
+        log.warning("%s has no '%s' sub-folder: using every sequence", root, split)
+    table, label_files = (None, set())
+    if labels is not None:
+        kp_files = {p.resolve() for items in files.values() for _, p in items}
+        table, label_files = _read_label_files(Path(labels), fps, label_map, kp_files)
+    found: list[tuple[str, Path, str]] = [
+        (vid, p, fmt) for fmt, items in files.items() for vid, p in items
+        if p.resolve() not in label_files and (base == root or base in p.parents)]
+    found += [(vid, f, fmt) for vid, f, fmt in folders if base == root or base == f or base in f.parents]
+    seen: dict[str, Path] = {}
+    for vid, p, _ in found:
+        if vid in seen:
+            raise InputFormatError(f"video {vid!r} has two keypoint files ({seen[vid]} and {p}); "
+                                   "keep one per video", root)
+        seen[vid] = p
+    table_ids: dict[str, str] = {}
+    if table is not None:
+        have = set(table.video_ids)
+        lower = {v.lower(): v for v in have}
+        for vid in seen:
+            tid = vid if vid in have else lower.get(vid.lower())
+            if tid is not None:
+                table_ids[vid] = tid
+        with_companion = {vid for vid, p, fmt in found
+                          if KEYPOINT_FORMATS[fmt].companion is not None
+                          and is_regular_file(KEYPOINT_FORMATS[fmt].companion(p))}
+        missing = sorted(set(seen) - set(table_ids) - with_companion)
+        if seen and len(missing) == len(seen):
+            raise InputFormatError(f"no keypoint video ({', '.join(missing[:3])}...) has events "
+                                   f"in {labels} (videos there: {', '.join(sorted(have)[:3])}...); "
+                                   "name the keypoint files after the annotated videos", root)
+        if missing:
+            log.warning("%s: %d video(s) have no events in %s: %s", root, len(missing), labels,
+                        ", ".join(missing[:5]))
+        unused = sorted(have - set(table_ids.values()))
+        if unused:
+            log.warning("%s: %d annotated video(s) have no keypoint file: %s", labels, len(unused),
+                        ", ".join(unused[:5]))
+    refs = [SampleRef(p, fmt, vid, table_id=table_ids.get(vid) if table_ids.get(vid) != vid else None)
+            for vid, p, fmt in sorted(found, key=lambda x: x[0])]
+    return _nonempty(Dataset(DatasetKind.FOLDER, refs, table, fps), root, split)
+
+
 def _guess_kind(root: Path) -> DatasetKind:
     files, folders = _scan(root)
     if files.get("smg"):
@@ -452,8 +533,8 @@ def _nonempty(ds: Dataset, root: Path, split: str | None) -> Dataset:
 
 def load(kind: DatasetKind | str | None, root: str | Path, split: str | None = None,
          labels: str | Path | None = None, fps: float | None = None,
-         protocol: str | None = None) -> Dataset:
+         protocol: str | None = None, label_map=None) -> Dataset:
     """:func:`open_dataset` with the kind first (an empty kind is guessed), as a training
     config names it: ``load(cfg.data.dataset, cfg.data.dataset_root, split="train")``."""
     return open_dataset(root, kind or None, split=split, labels=labels, fps=fps,
-                        protocol=protocol)
+                        protocol=protocol, label_map=label_map)

@@ -293,3 +293,100 @@ def test_train_val_holdout_never_validates_on_the_test_split(tmp_path):
     (tmp_path / "bad.toml").write_text(cfg_text.replace("0.34", "1.5"))
     with pytest.raises(NfblError, match="val_holdout must be in"):
         load_config(tmp_path / "bad.toml")
+
+
+# --- your own data: any keypoint format + annotations in any event format
+
+def _boris_project(path, videos):
+    """A BORIS project (the layout of tests/fixtures/events/boris) coding ``videos``:
+    {media file name: [(time, code)]}, every code a state event of subject 'athlete'."""
+    ethogram = {str(k): {"type": "State event", "key": str(k), "code": c, "description": "",
+                         "color": "", "category": "", "modifiers": {}, "excluded": "",
+                         "coding map": ""}
+                for k, c in enumerate(["fold arms", "scratch head", "smile"])}
+    obs = {}
+    for k, (media, events) in enumerate(videos.items()):
+        obs[f"obs {k}"] = {"file": {"1": [f"/videos/{media}"], "2": []}, "type": "MEDIA",
+                           "date": "2024-01-01T10:00:00", "description": "", "time offset": 0.0,
+                           "events": [[t, "athlete", c, "", ""] for t, c in events],
+                           "media_info": {"length": {f"/videos/{media}": 60.0},
+                                          "fps": {f"/videos/{media}": 25.0}}}
+    path.write_text(json.dumps({"project_format_version": "7.0", "behaviors_conf": ethogram,
+                                "subjects_conf": {}, "observations": obs}))
+    return path
+
+
+def _own_data(root):
+    """OpenPose frames of interview01, an mmpose file talk_preds.json, and an .npz with its
+    own events companion: three formats in one folder."""
+    shutil.copytree(FIX / "openpose" / "interview01", root / "interview01")
+    shutil.copy(FIX / "mmpose" / "talk_preds.json", root / "talk_preds.json")
+    kp = np.zeros((1, 40, 56, 3), np.float32)
+    kp[..., 2] = 1.0
+    PoseSequence(kp, "nfbl56", 25.0, np.arange(40) / 25, (640, 480), video_id="synth1").save(
+        root / "synth1.npz")
+    write_events(EventStream((Event("synth1", 22, 0.2, 0.8),)), root / "synth1.events.jsonl")
+
+
+def test_folder_dataset_reads_any_keypoint_format_with_a_boris_project(tmp_path, caplog):
+    _own_data(tmp_path / "d")
+    labels = _boris_project(tmp_path / "coding.boris", {
+        "interview01.mp4": [(0.0, "fold arms"), (0.04, "smile"), (0.08, "smile"), (0.12, "fold arms")],
+        "Talk_Preds.mp4": [(0.1, "scratch head"), (0.3, "scratch head")],
+        "not_extracted.mp4": [(1.0, "fold arms"), (2.0, "fold arms")]})
+    lmap = tmp_path / "map.json"
+    lmap.write_text(json.dumps({"fold arms": "N16", "scratch head": "N3", "smile": None}))
+    with caplog.at_level("WARNING"):
+        ds = datasets.open_dataset(tmp_path / "d", "folder", labels=labels, label_map=lmap)
+    assert [(r.video_id, r.fmt) for r in ds.refs] == [
+        ("interview01", "openpose"), ("synth1", "npz"), ("talk_preds", "mmpose")]
+    ev = {s.sequence.video_id or r.video_id: [(e.video_id, e.code, e.start, e.end) for e in s.events]
+          for r, s in zip(ds.refs, ds)}
+    assert ev["interview01"] == [("interview01", "N16", 0.0, 0.12)]
+    # matched without regard to case, renamed to the keypoint file's id
+    assert ev["talk_preds"] == [("talk_preds", "N3", 0.1, 0.3)]
+    assert ev["synth1"] == [("synth1", "N22", 0.2, 0.8)]  # its companion wins
+    assert "1 annotated video(s) have no keypoint file: not_extracted" in caplog.text
+
+
+def test_folder_dataset_labels_folder_and_mismatches(tmp_path, caplog):
+    _own_data(tmp_path / "d")
+    # the labels folder is the dataset folder itself: its keypoint files (talk_preds.json, an
+    # mmpose file a .json event reader would refuse) are not read as annotations
+    write_events(EventStream((Event("interview01", 31, 0.0, 0.1),)), tmp_path / "d" / "a.jsonl")
+    with caplog.at_level("WARNING"):
+        ds = datasets.open_dataset(tmp_path / "d", "folder", labels=tmp_path / "d")
+    got = {r.video_id: [e.code for e in s.events] for r, s in zip(ds.refs, ds)}
+    assert got == {"interview01": ["N31"], "synth1": ["N22"], "talk_preds": []}
+    assert "1 video(s) have no events" in caplog.text and "talk_preds" in caplog.text
+    other = tmp_path / "other.jsonl"
+    write_events(EventStream((Event("someone_else", 31, 0.0, 0.1),)), other)
+    (tmp_path / "d" / "synth1.events.jsonl").unlink()
+    with pytest.raises(NfblError, match="no keypoint video .* has events in"):
+        datasets.open_dataset(tmp_path / "d", "folder", labels=other)
+    shutil.copytree(FIX / "openpose" / "interview01", tmp_path / "d" / "again" / "interview01")
+    with pytest.raises(NfblError, match="video 'interview01' has two keypoint files"):
+        datasets.open_dataset(tmp_path / "d", "folder")
+
+
+def test_training_config_takes_labels_and_a_label_map(tmp_path):
+    pytest.importorskip("torch")
+    from nfbl.detectors import train as T
+    from nfbl.detectors.config import load_config
+    from nfbl.detectors.model import DetectorConfig
+    _own_data(tmp_path / "d")
+    labels = _boris_project(tmp_path / "coding.boris", {
+        "interview01.mp4": [(0.0, "fold arms"), (0.12, "fold arms")],
+        "talk_preds.mp4": [(0.1, "scratch head"), (0.3, "scratch head")]})
+    (tmp_path / "map.csv").write_text("label,class\nfold arms,N16\nscratch head,N3\nsmile,\n")
+    text = (f'[data]\nsource = "dataset"\ndataset = "folder"\ndataset_root = "{tmp_path / "d"}"\n'
+            f'labels = "{labels}"\nlabel_map = "{tmp_path / "map.csv"}"\nwindow = 32\nstride = 16\n')
+    (tmp_path / "c.toml").write_text(text)
+    cfg = load_config(tmp_path / "c.toml")
+    recs = T.load_records(cfg, DetectorConfig.from_dict(dict(cfg.model)), "train")
+    with_events = {r.video_id.split("#")[0] for r in recs if r.events}
+    assert with_events == {"interview01", "talk_preds", "synth1"}
+    assert f"annotations {labels} mapped by {tmp_path / 'map.csv'}" in T.describe_training_data(cfg)
+    (tmp_path / "bad.toml").write_text(text.replace(f'labels = "{labels}"\n', ""))
+    with pytest.raises(NfblError, match="label_map needs labels"):
+        load_config(tmp_path / "bad.toml")
