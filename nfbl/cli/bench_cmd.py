@@ -40,6 +40,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     d.set_defaults(func=_detect)
 
+    a = bsub.add_parser("agreement", help="agreement of two codings (two coders, or a coder "
+                        "and a detector): frame-level Cohen's kappa and event F1 per class")
+    a.add_argument("first", help="event file or folder (coder A); a BORIS project alone "
+                   "compares the observations that code the same video")
+    a.add_argument("second", nargs="?", default=None, help="event file or folder (coder B)")
+    a.add_argument("--label-map", default=None, metavar="FILE",
+                   help="map the coders' labels to NFBL classes (JSON {label: class or null}, "
+                        "or CSV label,class)")
+    a.add_argument("--fps", type=positive_float, default=25.0,
+                   help="frame rate of the frame-level kappa and of frame-based formats "
+                        "(default 25)")
+    a.add_argument("--tiou", type=open_unit_float, default=0.3,
+                   help="tIoU threshold of the event F1 (default 0.3)")
+    a.add_argument("--format", dest="fmt", default=None, help="format of both files "
+                   "(default: from the names)")
+    a.add_argument("--out", default=None, help="write agreement.json into this folder")
+    a.set_defaults(func=_agreement)
+
     s = bsub.add_parser("speed", help="frames/s and peak memory: ONNX model, torch detector "
                         "and a reference ST-GCN on the same synthetic keypoints")
     s.add_argument("--onnx", default=None, help="an ONNX model to time with onnxruntime")
@@ -150,6 +168,46 @@ def _detect(args: argparse.Namespace) -> int:
             result, args.out, charts=not args.no_charts,
             sources={"ground truth": str(args.gt), "predictions": str(args.pred)})
         print(f"\nwrote {', '.join(str(p) for p in written.values())}")
+    return 0
+
+
+def _agreement(args: argparse.Namespace) -> int:
+    import math
+
+    from nfbl.metrics import evaluate as detection, report
+
+    label_map = None
+    if args.label_map:
+        from nfbl.io.event_formats import read_label_map
+        label_map = read_label_map(args.label_map)
+    check_outputs(inputs=[p for p in (args.first, args.second) if p], out_dirs=[args.out])
+    a = detection.load_events(args.first, fmt=args.fmt, fps=args.fps, label_map=label_map)
+    b = (None if args.second is None else
+         detection.load_events(args.second, fmt=args.fmt, fps=args.fps, label_map=label_map))
+    side_a, side_b, pairs = detection.agreement_streams(a, b)
+    result = detection.evaluate(side_a, side_b, tiou=args.tiou, fps=args.fps)
+    fmt = lambda x: "  -  " if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"  # noqa: E731
+    f1, fr = result["f1"], result["frame"]
+    shown = ", ".join(x if x == y else f"{x} ~ {y}" for x, y in pairs[:6])
+    print(f"{len(pairs)} video(s) compared: {shown}" + (" ..." if len(pairs) > 6 else ""))
+    print(f"events: A {result['counts']['gt_events']}, B {result['counts']['pred_events']}; "
+          f"matched one-to-one at tIoU {f1['tiou']:g}: {f1['tp']}; event F1 {fmt(f1['f1'])}")
+    print(f"frames ({fr['fps']:g} fps, {fr['num_frames']} frames): Cohen's kappa, mean over "
+          f"classes {fmt(fr['macro_kappa'])}")
+    print()
+    print(f"{'code':<5} {'name':<32} {'#A':>5} {'#B':>5} {'F1':>6} {'kappa':>6}")
+    for r in result["classes"]:
+        print(f"{r['code']:<5} {r['name'][:32]:<32} {r['n_gt']:>5} {r['n_pred']:>5} "
+              f"{fmt(r['f1']):>6} {fmt(r['frame_kappa']):>6}")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        doc = {"first": str(args.first), "second": None if args.second is None else str(args.second),
+               "pairs": [list(p) for p in pairs], "event_f1": f1, "frame": fr,
+               "classes": [{k: r[k] for k in ("class_id", "code", "name", "n_gt", "n_pred", "f1",
+                                              "precision", "recall", "frame_f1", "frame_kappa")}
+                           for r in result["classes"]]}
+        print(f"\nwrote {report.write_json(doc, out / 'agreement.json')}")
     return 0
 
 

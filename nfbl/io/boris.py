@@ -28,7 +28,9 @@ docs/formats.md):
 
 Behaviour codes are user-defined: they are resolved like ELAN values (``--label-map``, then
 nfbl's own forms: ``N16``, a class name, ``"N16 Folding arms"``). Subjects become tracks in the
-order they first occur in each video (``"track 3"``, as nfbl writes them, keeps its number).
+order they first occur in each video (``"track 3"``, as nfbl writes them, keeps its number);
+``meta`` keeps the subject names, the media lengths (``durations``) and each video's media
+file (``media``, which pairs two coders of one video for ``nfbl bench agreement``).
 Point events become one-frame events. A video is named after its observation's only media
 file (its stem) unless two observations share that file (two coders), then after the
 observation id.
@@ -169,6 +171,9 @@ def _to_stream(bouts: list[_Bout], observations: dict[str, _Observation], path: 
     durations = {names[k]: v.length for k, v in observations.items() if v.length}
     if durations:
         meta["durations"] = durations
+    media = {names[k]: v.media[0] for k, v in observations.items() if v.media}
+    if media:
+        meta["media"] = media
     return EventStream(tuple(events), meta).sorted()
 
 

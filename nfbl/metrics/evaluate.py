@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -51,7 +52,9 @@ def load_events(path: str | Path, fmt: str | None = None, fps: float = 25.0,
     for s in streams:
         if isinstance(s.meta.get("videos"), dict):
             videos.update(s.meta["videos"])
-    meta = {"source": str(p)} | ({"videos": videos} if videos else {})
+    durations = EventStream.concat(streams).meta.get("durations")
+    meta = ({"source": str(p)} | ({"videos": videos} if videos else {})
+            | ({"durations": durations} if durations else {}))
     return EventStream(tuple(e for s in streams for e in s.events), meta)
 
 
@@ -72,6 +75,26 @@ def check_videos(gt: EventStream, pred: EventStream) -> tuple[str, ...]:
         log.warning("%d ground-truth video(s) have no predictions: %s", len(g - p),
                     _names(g - p))
     return tuple(sorted(common))
+
+
+def video_frames(gt: EventStream, pred: EventStream, fps: float) -> dict[str, int]:
+    """Frames per video for the frame metrics where a stream knows the video's length
+    (``meta["durations"]``: ActivityNet ground truth, BORIS media lengths, detected events):
+    the longer side's length, never shorter than the latest event of either side."""
+    lengths: dict[str, float] = {}
+    for s in (gt, pred):
+        d = s.meta.get("durations") if isinstance(s.meta, dict) else None
+        for v, x in (d.items() if isinstance(d, dict) else ()):
+            try:
+                x = float(x)
+            except (TypeError, ValueError):
+                continue
+            if math.isfinite(x) and x > 0:
+                lengths[str(v)] = max(lengths.get(str(v), 0.0), x)
+    latest: dict[str, float] = {}
+    for e in (*gt, *pred):
+        latest[e.video_id] = max(latest.get(e.video_id, 0.0), e.end)
+    return {v: int(math.ceil(max(x, latest.get(v, 0.0)) * fps - 1e-9)) for v, x in lengths.items()}
 
 
 def _names(videos: set, limit: int = 5) -> str:
@@ -106,7 +129,8 @@ def evaluate(gt: EventStream, pred: EventStream, tiou: float = M.MIGA_TIOU, fps:
     anet = M.detection_ap(g, p, M.THRESHOLDS_ACTIVITYNET)
     thumos = M.detection_ap(g, p, M.THRESHOLDS_THUMOS, keep_curves=False)
     f1 = M.f1_at_tiou(g, p, tiou, min_score=min_score)
-    frame = M.frame_metrics(gt, pred, fps=fps, min_score=min_score)
+    frame = M.frame_metrics(gt, pred, fps=fps, num_frames=video_frames(gt, pred, fps),
+                            min_score=min_score)
 
     k50 = int(np.flatnonzero(np.isclose(anet.thresholds, 0.5))[0])
     classes = sorted(set(f1.per_class) | set(int(c) for c in anet.classes))
@@ -127,6 +151,7 @@ def evaluate(gt: EventStream, pred: EventStream, tiou: float = M.MIGA_TIOU, fps:
             "f1": _num(prf.f1), "precision": _num(prf.precision), "recall": _num(prf.recall),
             "tp": prf.tp, "fp": prf.fp, "fn": prf.fn,
             "frame_f1": None if fr is None else _num(fr.f1),
+            "frame_kappa": _num(frame.kappa[c]) if c in frame.kappa else None,
         })
     curves = {}
     for c, per_th in anet.curves.items():
@@ -155,7 +180,7 @@ def evaluate(gt: EventStream, pred: EventStream, tiou: float = M.MIGA_TIOU, fps:
         "frame": {"fps": float(fps), "num_frames": frame.num_frames,
                   "macro_f1": _num(frame.macro_f1), "exact_match": _num(frame.exact_match),
                   "hamming_accuracy": _num(frame.hamming_accuracy),
-                  "jaccard": _num(frame.jaccard)},
+                  "jaccard": _num(frame.jaccard), "macro_kappa": _num(frame.macro_kappa)},
         "classes": rows,
         "pr_curves": {"tiou": 0.5, "curves": curves},
     }
@@ -176,13 +201,81 @@ def summary_table(result: dict, classes: Sequence[dict] | None = None) -> str:
         f"avg 0.5:0.95 {fmt(anet['average_map'])};  avg 0.3:0.7 {fmt(th['average_map'])}",
         f"frame level ({fr['fps']:g} fps, {fr['num_frames']} frames): macro-F1 "
         f"{fmt(fr['macro_f1'])}  exact-match {fmt(fr['exact_match'])}  "
-        f"Hamming acc {fmt(fr['hamming_accuracy'])}  Jaccard {fmt(fr['jaccard'])}",
+        f"Hamming acc {fmt(fr['hamming_accuracy'])}  Jaccard {fmt(fr['jaccard'])}  "
+        f"macro-kappa {fmt(fr.get('macro_kappa'))}",
         "",
         f"{'code':<5} {'name':<32} {'#gt':>6} {'#pred':>6} {'AP@.5':>6} {'AP.5:.95':>8} "
-        f"{'F1':>6} {'P':>6} {'R':>6} {'frameF1':>7}",
+        f"{'F1':>6} {'P':>6} {'R':>6} {'frameF1':>7} {'kappa':>6}",
     ]
     for r in classes if classes is not None else result["classes"]:
         lines.append(f"{r['code']:<5} {r['name'][:32]:<32} {r['n_gt']:>6} {r['n_pred']:>6} "
                      f"{fmt(r['ap_50']):>6} {fmt(r['ap_50_95']):>8} {fmt(r['f1']):>6} "
-                     f"{fmt(r['precision']):>6} {fmt(r['recall']):>6} {fmt(r['frame_f1']):>7}")
+                     f"{fmt(r['precision']):>6} {fmt(r['recall']):>6} {fmt(r['frame_f1']):>7} "
+                     f"{fmt(r.get('frame_kappa')):>6}")
     return "\n".join(lines)
+
+
+def _media_stem(path: str) -> str:
+    return Path(str(path).replace("\\", "/")).stem
+
+
+def coder_pairs(stream: EventStream) -> list[tuple[str, str]]:
+    """``(video A, video B)`` for the videos of one stream that code the same media file
+    (``meta["media"]``, e.g. two coders' observations in one BORIS project), matched by the
+    media file's stem. With more than two codings of one media file the first two (by video
+    id) are paired and the others named in a warning."""
+    media = stream.meta.get("media") if isinstance(stream.meta, dict) else None
+    groups: dict[str, list[str]] = {}
+    for vid, m in (media.items() if isinstance(media, dict) else ()):
+        groups.setdefault(_media_stem(m), []).append(str(vid))
+    pairs = []
+    for stem, vids in sorted(groups.items()):
+        vids = sorted(vids)
+        if len(vids) > 2:
+            log.warning("%s is coded %d times (%s); comparing %s with %s only", stem, len(vids),
+                        ", ".join(vids), vids[0], vids[1])
+        if len(vids) >= 2:
+            pairs.append((vids[0], vids[1]))
+    return pairs
+
+
+def agreement_streams(a: EventStream, b: EventStream | None = None
+                      ) -> tuple[EventStream, EventStream, list[tuple[str, str]]]:
+    """The two sides of an agreement score, on the same video ids, and the videos compared.
+
+    With ``b``: the videos both streams name (by event or by ``meta["durations"]``); the
+    others are named in a warning. Without ``b``: the coder pairs of ``a``
+    (:func:`coder_pairs`), the second coder's videos renamed to the first's. A side's
+    ``meta["durations"]`` is kept so that frames after the last event count."""
+    def known(s: EventStream) -> set[str]:
+        d = s.meta.get("durations") if isinstance(s.meta, dict) else None
+        return set(s.video_ids) | (set(map(str, d)) if isinstance(d, dict) else set())
+
+    def durations(s: EventStream, rename: dict[str, str]) -> dict:
+        d = s.meta.get("durations") if isinstance(s.meta, dict) else None
+        return {rename[v]: x for v, x in (d.items() if isinstance(d, dict) else ()) if v in rename}
+
+    if b is None:
+        pairs = coder_pairs(a)
+        if not pairs:
+            raise NfblError("the file holds no two codings of one media file (e.g. two coders' "
+                            "observations of one video in a BORIS project); give a second "
+                            "event file to compare with")
+        ra = {x: x for x, _ in pairs}
+        rb = {y: x for x, y in pairs}
+        side_a = EventStream(tuple(e for e in a if e.video_id in ra), {"durations": durations(a, ra)})
+        side_b = EventStream(tuple(replace(e, video_id=rb[e.video_id]) for e in a
+                                   if e.video_id in rb), {"durations": durations(a, rb)})
+        return side_a, side_b, pairs
+    ka, kb = known(a), known(b)
+    common = sorted(ka & kb)
+    if not common:
+        raise NfblError(f"the two files share no video ({_names(ka)}; {_names(kb)}); check the "
+                        "video ids")
+    if ka ^ kb:
+        log.warning("%d video(s) coded on one side only are left out: %s", len(ka ^ kb),
+                    _names(ka ^ kb))
+    keep = {v: v for v in common}
+    return (EventStream(tuple(e for e in a if e.video_id in keep), {"durations": durations(a, keep)}),
+            EventStream(tuple(e for e in b if e.video_id in keep), {"durations": durations(b, keep)}),
+            [(v, v) for v in common])

@@ -177,6 +177,7 @@ def detection_markdown(result: dict, title: str = "NFBL detection benchmark",
         f"| frame exact-match ratio | {_md_num(fr['exact_match'])} |",
         f"| frame Hamming accuracy | {_md_num(fr['hamming_accuracy'])} |",
         f"| frame Jaccard (sample-averaged) | {_md_num(fr['jaccard'])} |",
+        f"| frame macro Cohen's kappa (classes either side marks) | {_md_num(fr.get('macro_kappa'))} |",
         "",
         "mAP per threshold (0.5:0.05:0.95): " + ", ".join(
             f"{t:g}: {_md_num(m)}" for t, m in zip(anet["thresholds"], anet["map"])) + "  ",
@@ -184,14 +185,14 @@ def detection_markdown(result: dict, title: str = "NFBL detection benchmark",
             f"{t:g}: {_md_num(m)}" for t, m in zip(th["thresholds"], th["map"])), "",
         "## Per class", "",
         "| code | class | #GT | #pred | AP@0.5 | AP 0.5:0.95 | AP 0.3:0.7 | F1 | P | R | "
-        "frame F1 |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "frame F1 | frame kappa |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["classes"]:
         out.append(f"| {r['code']} | {r['name']} | {r['n_gt']} | {r['n_pred']} | "
                    f"{_md_num(r['ap_50'])} | {_md_num(r['ap_50_95'])} | {_md_num(r['ap_30_70'])}"
                    f" | {_md_num(r['f1'])} | {_md_num(r['precision'])} | {_md_num(r['recall'])}"
-                   f" | {_md_num(r['frame_f1'])} |")
+                   f" | {_md_num(r['frame_f1'])} | {_md_num(r.get('frame_kappa'))} |")
     out += ["", "AP: ActivityNet detection (all-point interpolation; classes of the ground "
             "truth; a class without predictions scores 0). F1: MiGA online recognition with "
             "strictly one-to-one matching. See docs/bench.md for the exact definitions.", ""]

@@ -350,7 +350,11 @@ class FrameMetrics:
     accuracy; frames with no label on either side count as correct);
     hamming_accuracy: 1 − share of wrong (frame, class) cells over the known taxonomy classes;
     jaccard: mean over frames of |Y∩Ŷ| / |Y∪Ŷ| (1 where both are empty);
-    num_frames: total frames scored.
+    num_frames: total frames scored;
+    kappa: class id → Cohen's kappa of the two sides' frame labels for that class
+    (present/absent over all ``num_frames`` frames; NaN when both sides mark every frame);
+    macro_kappa: mean kappa over the classes either side marks (``per_class``'s classes),
+    NaN kappas left out — the agreement statistic of two human coders, symmetric in the sides.
     """
 
     fps: float
@@ -360,6 +364,20 @@ class FrameMetrics:
     hamming_accuracy: float
     jaccard: float
     num_frames: int
+    kappa: dict[int, float] = field(default_factory=dict)
+    macro_kappa: float = math.nan
+
+
+def cohen_kappa(tp: int, fp: int, fn: int, tn: int) -> float:
+    """Cohen's kappa of two binary raters from their 2×2 table: (p_o − p_e) / (1 − p_e) with
+    p_o = (tp + tn) / n and p_e = ((tp + fp)(tp + fn) + (fn + tn)(fp + tn)) / n²; NaN when
+    p_e = 1 (both raters give one value to every item) or n = 0."""
+    n = tp + fp + fn + tn
+    if n <= 0:
+        return math.nan
+    po = (tp + tn) / n
+    pe = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / (n * n)
+    return math.nan if pe >= 1.0 else (po - pe) / (1.0 - pe)
 
 
 def _as_event_list(data, name: str) -> list[Event]:
@@ -420,10 +438,15 @@ def frame_metrics(gt, pred, fps: float = 25.0, num_frames: Mapping[str, int] | N
                  for c in range(k) if tp[c] + fp[c] + fn[c] > 0}
     gt_cls = [c for c in per_class if tp[c] + fn[c] > 0]
     macro = float(np.mean([per_class[c].f1 for c in gt_cls])) if gt_cls else math.nan
+    kappa = {c: cohen_kappa(int(tp[c]), int(fp[c]), int(fn[c]), int(total - tp[c] - fp[c] - fn[c]))
+             for c in per_class}
+    finite = [v for v in kappa.values() if not math.isnan(v)]
+    macro_kappa = float(np.mean(finite)) if finite else math.nan
     if total == 0:
         return FrameMetrics(float(fps), per_class, macro, math.nan, math.nan, math.nan, 0)
     return FrameMetrics(float(fps), per_class, macro, exact / total,
-                        1.0 - wrong_cells / (total * known.shape[0]), jacc / total, total)
+                        1.0 - wrong_cells / (total * known.shape[0]), jacc / total, total,
+                        kappa, macro_kappa)
 
 
 # --- emotion ----------------------------------------------------------------------------------

@@ -306,6 +306,24 @@ def test_frame_metrics_golden():
     assert r.hamming_accuracy == pytest.approx(1 - 6 / (8 * 33))
     # default length = ceil(latest end * fps) = 6 frames: exact match 1/6 (frame 3 only)
     assert M.frame_metrics(gt, pred, fps=1.0).exact_match == pytest.approx(1 / 6)
+    # Cohen's kappa over the 8 frames. A: TP 2 FP 2 FN 2 TN 2 -> po .5, pe (4*4 + 4*4)/64 = .5
+    # -> 0; B: TP 0 FP 1 FN 1 TN 6 -> po .75, pe (1*1 + 7*7)/64 -> -1/7; macro -1/14
+    assert r.kappa[A] == 0.0 and r.kappa[B] == pytest.approx(-1 / 7)
+    assert r.macro_kappa == pytest.approx(-1 / 14)
+
+
+def test_cohen_kappa_golden_and_against_scikit_learn():
+    # the textbook table (50 items: yes/yes 20, A yes B no 5, A no B yes 10, no/no 15):
+    # po .7, pe .5 -> .4
+    assert M.cohen_kappa(tp=20, fp=10, fn=5, tn=15) == pytest.approx(0.4)
+    assert M.cohen_kappa(5, 0, 0, 5) == 1.0 and np.isnan(M.cohen_kappa(5, 0, 0, 0))
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(3)
+    a = rng.random(500) < 0.3
+    b = np.where(rng.random(500) < 0.8, a, rng.random(500) < 0.3)
+    tp, fp = int(np.sum(a & b)), int(np.sum(~a & b))
+    fn, tn = int(np.sum(a & ~b)), int(np.sum(~a & ~b))
+    assert M.cohen_kappa(tp, fp, fn, tn) == pytest.approx(metrics.cohen_kappa_score(a, b), abs=1e-12)
 
 
 def test_emotion_metrics_golden():
