@@ -80,3 +80,15 @@ def open_unit_float(text: str) -> float:
     if not 0.0 < value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}")
     return value
+
+
+def frame_size(text: str) -> tuple[int, int]:
+    """A frame size ``WxH`` in pixels (``1280x720``), both positive."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"frame size must look like 1280x720, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"frame size must be positive, got {text!r}")
+    return w, h

@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from nfbl.cli.argtypes import positive_float, positive_int, unit_float
+from nfbl.cli.argtypes import frame_size, positive_float, positive_int, unit_float
 from nfbl.core.paths import check_outputs
 
 
@@ -161,6 +161,8 @@ def _add_reading_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", dest="kp_format", help="keypoint format (default: guessed)")
     p.add_argument("--fps", type=positive_float,
                    help="frame rate of the keypoints (formats without one)")
+    p.add_argument("--frame-size", type=frame_size, default=None, metavar="WxH",
+                   help="frame size in pixels, for formats without one (YOLO labels need it)")
     p.add_argument("--threads", type=positive_int, default=2,
                    help="onnxruntime threads (default 2)")
     p.add_argument("--trust-pickle", action="store_true",
@@ -182,10 +184,11 @@ def _load_detector(args: argparse.Namespace):
     return det
 
 
-def _read_sequences(path: str, fmt: str | None, fps: float | None, trust_pickle: bool) -> list:
+def _read_sequences(path: str, fmt: str | None, fps: float | None, trust_pickle: bool,
+                    size: tuple[int, int] | None = None) -> list:
     from nfbl.io import keypoints as K
 
-    got = K.read_keypoints(path, fmt, trust_pickle=trust_pickle, fps=fps)
+    got = K.read_keypoints(path, fmt, trust_pickle=trust_pickle, fps=fps, frame_size=size)
     return list(got) if isinstance(got, (list, tuple)) else [got]
 
 
@@ -204,7 +207,8 @@ def _cmd_detect_keypoints(args: argparse.Namespace) -> int:
         decode = replace(decode, threshold=args.threshold)
     if args.no_contact_check:
         decode = replace(decode, contact_check=False)
-    seqs = _read_sequences(args.keypoints, args.kp_format, args.fps, args.trust_pickle)
+    seqs = _read_sequences(args.keypoints, args.kp_format, args.fps, args.trust_pickle,
+                           args.frame_size)
     for seq in seqs:  # fail on a bad layout before the (long) inference
         det.card.check_layout(seq.layout)
         if seq.num_frames == 0:
@@ -269,7 +273,8 @@ def _cmd_classify(args: argparse.Namespace) -> int:
             from nfbl.pose.pipeline import PoseConfig, run_pose
             seqs = [run_pose(path, PoseConfig())]
         else:
-            seqs = _read_sequences(path, args.kp_format, args.fps, args.trust_pickle)
+            seqs = _read_sequences(path, args.kp_format, args.fps, args.trust_pickle,
+                                   args.frame_size)
         for seq in seqs:
             det.card.check_layout(seq.layout)
             if seq.num_frames == 0:

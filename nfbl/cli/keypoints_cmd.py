@@ -5,26 +5,17 @@ import argparse
 import json
 from pathlib import Path
 
-from nfbl.cli.argtypes import nonneg_int, positive_float, positive_int
+from nfbl.cli.argtypes import frame_size, nonneg_int, positive_float, positive_int
 from nfbl.io.keypoints import format_names
 
 FORMATS = format_names()  # the one table of keypoint formats (nfbl.io.keypoints)
 
 
-def _frame_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"frame size must look like 1280x720, got {text!r}") from None
-    return w, h
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``nfbl keypoints convert|info|bench-openpose``."""
     p = sub.add_parser("keypoints", help="read, convert and describe keypoint files",
-                       description="Read keypoints from OpenPose, MiGA, SMG, mmpose, AlphaPose, pyskl, "
-                                   "ST-GCN (iMiGUE classification track), pose-format or PATS "
+                       description="Read keypoints from OpenPose, MiGA, SMG, mmpose, AlphaPose, "
+                                   "YOLO pose, pyskl, ST-GCN (iMiGUE classification track), pose-format or PATS "
                                    "files into nfbl's PoseSequence .npz.")
     ksub = p.add_subparsers(dest="keypoints_command", metavar="SUBCOMMAND")
 
@@ -43,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--fps", type=positive_float, default=None,
                    help="frame rate of the input (defaults: 25; SMG and pyskl 30)")
     c.add_argument("--video-id", default=None, help="video id (OpenPose folder with several)")
-    c.add_argument("--frame-size", type=_frame_size, default=None, metavar="WxH",
-                   help="frame size in pixels, when the input does not say")
+    c.add_argument("--frame-size", type=frame_size, default=None, metavar="WxH",
+                   help="frame size in pixels, when the input does not say (YOLO labels need it)")
     c.add_argument("--person", default="all",
                    help="'all' tracks (default), 'interviewee' (largest, most central, "
                         "longest track) or a track index")
@@ -63,6 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--format", choices=FORMATS, default=None)
     i.add_argument("--trust-pickle", action="store_true")
     i.add_argument("--fps", type=positive_float, default=None)
+    i.add_argument("--video-id", default=None, help="video to read (a folder with several)")
+    i.add_argument("--frame-size", type=frame_size, default=None, metavar="WxH",
+                   help="frame size in pixels, when the input does not say (YOLO labels need it)")
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
     i.set_defaults(func=_info)
 

@@ -141,6 +141,16 @@ def _read_alphapose(path: Path, o: ReadOptions):
     return alphapose.read_alphapose(path, fps=o.fps, video_id=o.video_id, **o.size)
 
 
+def _read_yolo(path: Path, o: ReadOptions):
+    from nfbl.io import yolo
+    return yolo.read_yolo_pose(path, fps=o.fps, video_id=o.video_id, **o.size)
+
+
+def _yolo_files(folder: Path) -> Mapping[str, list]:
+    from nfbl.io import yolo
+    return yolo.list_label_files(folder)
+
+
 def _read_pyskl(path: Path, o: ReadOptions):
     from nfbl.io import pyskl
     return pyskl.read_pyskl(path, trust_pickle=o.trust_pickle, fps=o.fps)
@@ -199,6 +209,10 @@ KEYPOINT_FORMATS: Mapping[str, KeypointFormatSpec] = {s.name: s for s in (
     KeypointFormatSpec("alphapose", ("alphapose-results.json",), _read_alphapose,
                        "coco17 / halpe26 / coco_wholebody133 / halpe136", 25.0,
                        "AlphaPose results JSON (default output; frames from image_id)"),
+    KeypointFormatSpec("yolo", tuple(f"{d}.txt" for d in range(10)), _read_yolo, "coco17", 25.0,
+                       "Ultralytics YOLO pose labels (save_txt): a folder of "
+                       "<video>_<frame>.txt, normalised (needs --frame-size)",
+                       folder_videos=_yolo_files, in_folders=False),
     KeypointFormatSpec("pyskl", (".pkl", ".pickle"), _read_pyskl, "by joint count", 30.0,
                        "pyskl/mmaction2 annotation pickle (needs trust)", in_folders=False),
     KeypointFormatSpec("stgcn", ("_data.npy",), _read_stgcn, "openpose22", 25.0,
@@ -260,8 +274,8 @@ def guess_format(path: str | Path) -> KeypointFormatSpec:
         found = folder_format(p)
         if found is not None:
             return found[0]
-        raise InputFormatError("folder holds no OpenPose '*_keypoints.json' files; pass a file "
-                               "or --format", p)
+        raise InputFormatError("folder holds no OpenPose '*_keypoints.json' or YOLO pose "
+                               "'<video>_<frame>.txt' files; pass a file or --format", p)
     m = match_name(p.name)
     if m is None:
         raise InputFormatError("cannot tell the keypoint format from the name; pass --format "

@@ -453,7 +453,10 @@ def test_format_table_agrees_with_the_reader_modules():
     from nfbl.io import alphapose
     assert t["alphapose"].default_fps == alphapose.DEFAULT_FPS
     assert set(EXPLICIT_KEYPOINT_SUFFIXES) == {".json", ".pkl", ".pickle", ".h5", ".hdf5",
-                                               "_data.npy"}
+                                               "_data.npy"} | {f"{d}.txt" for d in range(10)}
+    from nfbl.io import yolo
+    assert t["yolo"].default_fps == yolo.DEFAULT_FPS
+    assert all(yolo.FILE_RE.match("v_12" + s[1:]) for s in t["yolo"].suffixes)
     from nfbl.io import stgcn
     assert t["stgcn"].suffixes == (stgcn.SUFFIX,) and t["stgcn"].default_fps == stgcn.DEFAULT_FPS
     from nfbl.io import pats
