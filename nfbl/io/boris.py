@@ -228,8 +228,7 @@ def read_boris_project(path: Path, o: ReadOptions) -> EventStream:
 def _pair_project_events(obs_id: str, events: list, state: set[str], path: Path) -> list[_Bout]:
     """BORIS's pairing (``events_start_stop``): per (code, subject, modifier) the 1st, 3rd...
     state event starts a bout, the 2nd, 4th... stops it."""
-    out, open_, unpaired = [], {}, 0
-    rows = []
+    out, open_, rows = [], {}, []
     for k, ev in enumerate(events):
         if not isinstance(ev, list) or len(ev) < 3:
             raise InputFormatError(f"observation {obs_id!r}: event {k} is not "
@@ -252,10 +251,9 @@ def _pair_project_events(obs_id: str, events: list, state: set[str], path: Path)
             out.append(_Bout(obs_id, subject, code, t0, t, c0))
         else:
             open_[key] = (t, comment)
-    unpaired = len(open_)
-    if unpaired:
+    if open_:
         log.warning("%s: observation %r: %d state event(s) never stopped; skipped", path,
-                    obs_id, unpaired)
+                    obs_id, len(open_))
     return out
 
 

@@ -34,7 +34,7 @@ from typing import Iterator, Mapping, Sequence
 
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.core.events import EventStream
-from nfbl.io.inputs import is_regular_file
+from nfbl.io.inputs import check_input, is_regular_file
 from nfbl.io.keypoints import KEYPOINT_FORMATS, read_companion_events, read_keypoints
 from nfbl.core.sequence import PoseSequence
 
@@ -440,23 +440,19 @@ def _read_label_files(labels: Path, fps: float | None,
                       keypoint_files: set[Path]) -> tuple[EventStream, set[Path]]:
     """Every event file of ``labels`` (a file, or a folder read recursively by the event
     formats' name endings, keypoint files left out) as one stream, and the files read."""
-    from nfbl.io.event_formats import EVENT_FORMATS, read_events, read_label_map
+    from nfbl.io.event_formats import event_files, read_event_files, read_label_map
 
     lmap = read_label_map(label_map) if isinstance(label_map, (str, Path)) else dict(label_map or {})
     if labels.is_dir():
-        ends = sorted({s for f in EVENT_FORMATS.values() for s in f.suffixes}, key=len, reverse=True)
-        paths = sorted(p for p in labels.rglob("*") if is_regular_file(p)
-                       and not any(part.startswith(".") for part in p.relative_to(labels).parts)
-                       and any(p.name.lower().endswith(e) for e in ends)
-                       and not any(p.name.lower().endswith(e) for e in _KEYPOINT_ONLY_ENDINGS)
-                       and p.resolve() not in keypoint_files)
+        paths = [p for p in event_files(labels, recursive=True, exclude=keypoint_files)
+                 if not p.name.lower().endswith(_KEYPOINT_ONLY_ENDINGS)]
         if not paths:
             raise InputFormatError("no event file (.jsonl, .csv, .json, .eaf, .boris, .tsv, ...) "
                                    "in the labels folder", labels)
     else:
-        paths = [labels]
-    streams = [read_events(p, fps=fps or 25.0, label_map=lmap) for p in paths]
-    return EventStream.concat(streams), {p.resolve() for p in paths}
+        paths = [check_input(labels, "file")]
+    stream = read_event_files(paths, fps=fps or 25.0, label_map=lmap, source=str(labels))
+    return stream, {p.resolve() for p in paths}
 
 
 #: name endings of keypoint files that an event format's ending would also match

@@ -58,7 +58,7 @@ from nfbl.io.elan import read_eaf, write_eaf
 from nfbl.io.event_common import (CSV_COLUMNS, JSONL_SCHEMA, ReadOptions,
                                   lookup_code, make_event, parse_float, parse_int,
                                   resolve_label)
-from nfbl.io.inputs import check_input, load_json, open_text
+from nfbl.io.inputs import check_input, is_regular_file, load_json, open_text
 from nfbl.io.label_tables import imigue_frame  # noqa: F401 - part of this module's API
 from nfbl.io.label_tables import (read_imigue, read_imigue_raw, read_miga, sniff_imigue,
                                   sniff_miga, write_imigue, write_imigue_raw, write_miga)
@@ -161,6 +161,42 @@ def write_events(stream: EventStream, path: str | Path, fmt: "str | EventFormatS
                         f"{len(stream.video_ids)}; write one file per video")
     f.write(stream, path, fps)
     return path
+
+
+def folder_suffixes() -> tuple[str, ...]:
+    """Name endings of the event files read from a folder (every format's, except ``.txt``:
+    too common in a folder to mean iMiGUE raw labels; name such files one by one)."""
+    return tuple(sorted({s for f in EVENT_FORMATS.values() for s in f.suffixes} - {".txt"}))
+
+
+def event_files(folder: str | Path, recursive: bool = False,
+                exclude: "set[Path] | frozenset[Path]" = frozenset()) -> list[Path]:
+    """The event files of ``folder`` by name (:func:`folder_suffixes`), sorted; hidden files
+    and folders and the resolved paths in ``exclude`` are left out."""
+    folder = Path(folder)
+    ends = folder_suffixes()
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(p for p in found
+                  if is_regular_file(p) and p.name.lower().endswith(ends)
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                  and p.resolve() not in exclude)
+
+
+def read_event_files(paths: "list[Path]", fmt: "str | EventFormatSpec | None" = None,
+                     fps: float = 25.0, *, subset: str | None = None,
+                     label_map: Mapping[str, int | None] | None = None,
+                     source: str | None = None) -> EventStream:
+    """Several event files as one stream (in the given order), their video tables
+    (``meta["videos"]``) and lengths (``meta["durations"]``) joined."""
+    streams = [read_events(p, fmt=fmt, fps=fps, subset=subset, label_map=label_map) for p in paths]
+    videos: dict = {}
+    for s in streams:
+        if isinstance(s.meta.get("videos"), dict):
+            videos.update(s.meta["videos"])
+    durations = EventStream.concat(streams).meta.get("durations")
+    meta = ({"source": source or ", ".join(map(str, paths))} | ({"videos": videos} if videos else {})
+            | ({"durations": durations} if durations else {}))
+    return EventStream(tuple(e for s in streams for e in s.events), meta)
 
 
 def read_label_map(path: str | Path) -> dict[str, int | None]:

@@ -21,41 +21,31 @@ from nfbl.core.events import EventStream
 log = logging.getLogger(__name__)
 
 def event_suffixes() -> tuple[str, ...]:
-    """File name endings read when a folder of event files is given (from the one table of
-    event formats, :data:`nfbl.io.event_formats.EVENT_FORMATS`; ``.txt`` is left out: too
-    common in a folder to mean iMiGUE raw labels)."""
-    from nfbl.io.event_formats import EVENT_FORMATS
+    """File name endings read when a folder of event files is given
+    (:func:`nfbl.io.event_formats.folder_suffixes`: every event format's but ``.txt``)."""
+    from nfbl.io.event_formats import folder_suffixes
 
-    return tuple(sorted({s for f in EVENT_FORMATS.values() for s in f.suffixes} - {".txt"}))
+    return folder_suffixes()
 
 
 def load_events(path: str | Path, fmt: str | None = None, fps: float = 25.0,
                 subset: str | None = None, label_map: dict | None = None) -> EventStream:
     """Read one event file, or every event file of a folder (sorted by name, concatenated),
     in any format :func:`nfbl.io.event_formats.read_events` reads (``subset``, ``label_map``:
-    see there). The video table of an iMiGUE label file is kept in ``meta``."""
-    from nfbl.io.event_formats import read_events
+    see there). The video tables and lengths of the files are kept in ``meta``."""
+    from nfbl.io.event_formats import event_files, read_event_files, read_events
     from nfbl.io.inputs import check_input
 
     p = check_input(path)
     if not p.is_dir():
         return read_events(p, fmt=fmt, fps=fps, subset=subset, label_map=label_map)
-    suffixes = event_suffixes() if fmt is None else None
-    files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")
-                   and (suffixes is None or f.name.lower().endswith(suffixes)))
+    files = (event_files(p) if fmt is None else
+             sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")))
     if not files:
         raise NfblError(f"{p}: folder holds no event files ({', '.join(event_suffixes())})")
-    streams = [read_events(f, fmt=fmt, fps=fps, subset=subset, label_map=label_map)
-               for f in files]
     log.info("read %d event files from %s", len(files), p)
-    videos: dict = {}
-    for s in streams:
-        if isinstance(s.meta.get("videos"), dict):
-            videos.update(s.meta["videos"])
-    durations = EventStream.concat(streams).meta.get("durations")
-    meta = ({"source": str(p)} | ({"videos": videos} if videos else {})
-            | ({"durations": durations} if durations else {}))
-    return EventStream(tuple(e for s in streams for e in s.events), meta)
+    return read_event_files(files, fmt=fmt, fps=fps, subset=subset, label_map=label_map,
+                            source=str(p))
 
 
 def check_videos(gt: EventStream, pred: EventStream) -> tuple[str, ...]:
