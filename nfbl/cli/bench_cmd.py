@@ -174,6 +174,8 @@ def _detect(args: argparse.Namespace) -> int:
 def _agreement(args: argparse.Namespace) -> int:
     import math
 
+    from nfbl.core.errors import NfblError
+
     from nfbl.metrics import evaluate as detection, report
 
     label_map = None
@@ -185,27 +187,38 @@ def _agreement(args: argparse.Namespace) -> int:
     b = (None if args.second is None else
          detection.load_events(args.second, fmt=args.fmt, fps=args.fps, label_map=label_map))
     side_a, side_b, pairs = detection.agreement_streams(a, b)
+    if not len(side_a) and not len(side_b):
+        raise NfblError("neither coding has an NFBL event in the videos compared")
+    swapped = not len(side_a)
+    if swapped:  # kappa and the one-to-one F1 are symmetric: score against the side with events
+        side_a, side_b = side_b, side_a
     result = detection.evaluate(side_a, side_b, tiou=args.tiou, fps=args.fps)
     fmt = lambda x: "  -  " if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"  # noqa: E731
     f1, fr = result["f1"], result["frame"]
     shown = ", ".join(x if x == y else f"{x} ~ {y}" for x, y in pairs[:6])
     print(f"{len(pairs)} video(s) compared: {shown}" + (" ..." if len(pairs) > 6 else ""))
-    print(f"events: A {result['counts']['gt_events']}, B {result['counts']['pred_events']}; "
+    n_a, n_b = result["counts"]["gt_events"], result["counts"]["pred_events"]
+    if swapped:
+        n_a, n_b = n_b, n_a
+    print(f"events: A {n_a}, B {n_b}; "
           f"matched one-to-one at tIoU {f1['tiou']:g}: {f1['tp']}; event F1 {fmt(f1['f1'])}")
     print(f"frames ({fr['fps']:g} fps, {fr['num_frames']} frames): Cohen's kappa, mean over "
           f"classes {fmt(fr['macro_kappa'])}")
     print()
     print(f"{'code':<5} {'name':<32} {'#A':>5} {'#B':>5} {'F1':>6} {'kappa':>6}")
     for r in result["classes"]:
-        print(f"{r['code']:<5} {r['name'][:32]:<32} {r['n_gt']:>5} {r['n_pred']:>5} "
+        na, nb = (r["n_pred"], r["n_gt"]) if swapped else (r["n_gt"], r["n_pred"])
+        print(f"{r['code']:<5} {r['name'][:32]:<32} {na:>5} {nb:>5} "
               f"{fmt(r['f1']):>6} {fmt(r['frame_kappa']):>6}")
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         doc = {"first": str(args.first), "second": None if args.second is None else str(args.second),
                "pairs": [list(p) for p in pairs], "event_f1": f1, "frame": fr,
-               "classes": [{k: r[k] for k in ("class_id", "code", "name", "n_gt", "n_pred", "f1",
-                                              "precision", "recall", "frame_f1", "frame_kappa")}
+               "classes": [{"class_id": r["class_id"], "code": r["code"], "name": r["name"],
+                            "n_first": r["n_pred"] if swapped else r["n_gt"],
+                            "n_second": r["n_gt"] if swapped else r["n_pred"], "f1": r["f1"],
+                            "frame_f1": r["frame_f1"], "frame_kappa": r["frame_kappa"]}
                            for r in result["classes"]]}
         print(f"\nwrote {report.write_json(doc, out / 'agreement.json')}")
     return 0

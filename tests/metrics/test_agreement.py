@@ -71,3 +71,18 @@ def test_two_streams_compare_the_videos_both_coded(caplog):
     assert r["classes"][0]["frame_kappa"] == pytest.approx(M.cohen_kappa(1, 0, 1, 8))
     with pytest.raises(NfblError, match="share no video"):
         E.agreement_streams(a, EventStream((Event("x", 3, 0.0, 1.0),)))
+
+
+def test_cli_agreement_when_the_first_coder_has_no_event(tmp_path):
+    from nfbl.io.event_formats import write_events
+    write_events(EventStream((Event("v1", 16, 1.0, 3.0),), {"durations": {"v1": 10.0}}),
+                 tmp_path / "b.jsonl")
+    write_events(EventStream((), {"durations": {"v1": 10.0}}), tmp_path / "a.jsonl")
+    r = nfbl("bench", "agreement", tmp_path / "a.jsonl", tmp_path / "b.jsonl", "--fps", "1",
+             "--out", tmp_path / "o")
+    assert r.returncode == 0, r.stderr
+    assert "events: A 0, B 1" in r.stdout
+    doc = json.loads((tmp_path / "o" / "agreement.json").read_text())
+    # 10 frames: B marks 2 (frames 1, 2), A none -> kappa 0
+    assert doc["classes"][0]["n_first"] == 0 and doc["classes"][0]["n_second"] == 1
+    assert doc["classes"][0]["frame_kappa"] == 0.0 and doc["frame"]["num_frames"] == 10
