@@ -32,7 +32,8 @@ def _add_pose_options(p: argparse.ArgumentParser, stride_default: int = DEFAULT_
                         "[, labels (1,N)]); without it the whole frame is one person box")
     g.add_argument("--keypoints", type=Path, metavar="FILE",
                    help="file backend: precomputed keypoints of this video")
-    g.add_argument("--keypoints-format", metavar="FMT", help="file backend: format of --keypoints")
+    g.add_argument("--keypoints-format", metavar="FMT", help="file backend: format of --keypoints "
+                   "(YOLO labels are read at the video's frame size)")
     g.add_argument("--stride", type=positive_int, default=None, metavar="K",
                    help="pose on every K-th frame, linear interpolation in between "
                         f"(default {stride_default}; 1 with --backend file)")
@@ -101,7 +102,7 @@ def _check_file_backend(args: argparse.Namespace, video: Path) -> None:
     from nfbl.pose.backends.file import load_keypoints  # noqa: PLC0415
     from nfbl.pose.video import probe  # noqa: PLC0415
     info = probe(video)
-    seq = load_keypoints(args.keypoints, args.keypoints_format)
+    seq = load_keypoints(args.keypoints, args.keypoints_format, (info.width, info.height))
     n = int(info.num_frames or 0)
     if n and seq.num_frames > max(n + 2, int(n * 1.05)):
         raise NfblError(f"{args.keypoints}: {seq.num_frames} keypoint frames but the video "
@@ -231,7 +232,7 @@ def _detect_one(args: argparse.Namespace) -> int:
     _check_file_backend(args, args.video)
     _quiet_native_logs(args)
     cfg = DetectConfig(pose=_pose_config(args, deid_enabled=not args.no_deid), model=args.model,
-                       threads=args.threads)
+                       threads=args.threads, body_only=args.body_only)
     res = run_detect(args.video, cfg, overlay=args.overlay, timeline=args.timeline,
                      deid_video=args.deid_video)
     write_events(res.events, args.output, fmt=args.format, fps=res.sequence.fps)
@@ -293,6 +294,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also save the keypoints the detector saw")
     t.add_argument("--all-persons", action="store_true",
                    help="events for every tracked person (default: the interviewee)")
+    t.add_argument("--body-only", action="store_true",
+                   help="accept pose without hand joints (a COCO-17 ONNX pose model, YOLO or "
+                        "other body-only --keypoints); far fewer events are found")
     t.add_argument("--no-deid", action="store_true", help="no face blurring")
     _add_pose_options(t)
     add_batch_arguments(t, inputs=False, shared=False)

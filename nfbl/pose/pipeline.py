@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -46,7 +46,9 @@ class PoseConfig:
 
     backend: ``"mediapipe"`` (default, Holistic body + hands, one person), ``"onnx"``
     (``onnx_pose`` + optional ``onnx_detector`` files, everybody in view) or ``"file"``
-    (precomputed ``keypoints`` in any format the keypoint readers know).
+    (precomputed ``keypoints`` in any format the keypoint readers know; ``keypoints_frame_size``
+    (width, height), by default the video's, for keypoints normalised by the frame: YOLO
+    labels).
     stride: pose on every ``stride``-th frame, linear interpolation in between.
     max_side: resize frames so the longer side is at most this (None: original size);
     crop: ``(x, y, w, h)`` region of interest in video pixels (e.g. the interview camera of a
@@ -65,6 +67,7 @@ class PoseConfig:
     onnx_detector: Path | None = None
     keypoints: Path | None = None
     keypoints_format: str | None = None
+    keypoints_frame_size: tuple[int, int] | None = None
     max_seconds: float | None = None
     crop: tuple[int, int, int, int] | None = None
     progress: bool = True
@@ -85,11 +88,13 @@ class PoseConfig:
 
 @dataclass(frozen=True)
 class DetectConfig:
-    """``run_detect`` settings: the pose settings plus the detector model (None: bundled)."""
+    """``run_detect`` settings: the pose settings plus the detector model (None: bundled);
+    ``body_only``: accept keypoints without hand joints (a COCO-17 pose model)."""
 
     pose: PoseConfig = field(default_factory=PoseConfig)
     model: Path | None = None
     threads: int = 2
+    body_only: bool = False
 
 
 @dataclass
@@ -170,6 +175,8 @@ def analyse(video: str | Path, cfg: PoseConfig, deid_video: str | Path | None = 
     layout_name = ""
     counts = {"pose": 0, "deid": 0}
     writer = None
+    if cfg.backend == "file" and cfg.keypoints_frame_size is None:
+        cfg = replace(cfg, keypoints_frame_size=(info.width, info.height))  # YOLO labels need it
     backend = make_backend(cfg)
     finder = None
     try:
@@ -178,7 +185,6 @@ def analyse(video: str | Path, cfg: PoseConfig, deid_video: str | Path | None = 
             finder = BystanderFinder(cfg.deid.bystanders,
                                      head_min_score=cfg.deid.head_min_score)
         # motion heads blur output frames only: without output frames they are wasted work
-        from dataclasses import replace  # noqa: PLC0415
         deid = deid_mod.Deidentifier(
             cfg.deid if all_images else replace(cfg.deid, motion_heads=False), fps)
         deid.set_min_persist(cfg.stride)
@@ -311,6 +317,8 @@ def run_detect(video: str | Path, cfg: DetectConfig = DetectConfig(),
     from nfbl.exports.runtime import Detector  # noqa: PLC0415
     check_outputs([overlay, timeline, deid_video], [video, cfg.pose.keypoints, cfg.model])
     detector = Detector.load(cfg.model, threads=cfg.threads)
+    if cfg.body_only:   # keypoints without hand joints (COCO-17 pose) run as reduced-hand tracks
+        detector.card = detector.card.hands_optional()
     t0 = _time.perf_counter()
     result = analyse(video, cfg.pose, deid_video, keep_boxes=overlay is not None)
     t1 = _time.perf_counter()

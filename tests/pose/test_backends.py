@@ -96,6 +96,15 @@ def test_file_backend_serves_frames_by_index():
         b.process(None)
 
 
+def test_file_backend_reads_normalised_keypoints_at_the_given_frame_size():
+    labels = Path(__file__).resolve().parents[1] / "fixtures" / "keypoints" / "yolo" / "track" / "labels"
+    b = FileBackend(labels, "yolo", frame_size=(1280, 720))
+    assert b.layout == "coco17" and len(b.process(None, 0)) == 2
+    np.testing.assert_allclose(b.process(None, 0)[0][0, :2], (640, 250), atol=0.05)
+    with pytest.raises(NfblError, match="--frame-size"):
+        FileBackend(labels, "yolo")
+
+
 def test_fill_between_interpolates_in_time_and_keeps_missing_missing():
     kp = np.zeros((1, 3, 2, 3), np.float32)
     kp[0, :, 0] = [(0, 0, 1.0), (10, 20, 0.5), (20, 40, 1.0)]

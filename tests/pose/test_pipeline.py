@@ -260,6 +260,42 @@ def test_file_backend_reuses_precomputed_keypoints(person_video, tiny_model, tmp
     np.testing.assert_allclose(again.keypoints[ok][:, :2], first.keypoints[ok][:, :2], atol=1e-3)
 
 
+# MediaPipe Pose indices of the 17 COCO keypoints, in COCO order
+_MP_TO_COCO = [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
+
+
+@pytest.mark.media
+@pytest.mark.train
+def test_file_backend_reads_yolo_labels_at_the_videos_size(person_video, tiny_model, tmp_path):
+    """YOLO pose labels (normalised by the frame) as --keypoints: read at the video's own size,
+    and COCO-17 runs through the detector with --body-only."""
+    assert nfbl("pose", person_video, "-o", tmp_path / "mp.npz", "--no-deid",
+                "--no-progress").returncode == 0
+    mp = PoseSequence.load(tmp_path / "mp.npz")
+    coco = mp.keypoints[0][:, _MP_TO_COCO]                  # (T, 17, 3) video pixels
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    for t in range(coco.shape[0]):                          # Ultralytics' save_txt layout
+        kp = coco[t].astype(np.float64).copy()
+        if not (kp[:, 2] > 0).any():
+            continue
+        kp[:, 0] /= 640
+        kp[:, 1] /= 480
+        vals = [0, 0.5, 0.5, 0.2, 0.6, *kp.reshape(-1).tolist(), 0.9]
+        (labels / f"basketball_{t + 1}.txt").write_text(("%g " * len(vals)).rstrip() % tuple(vals) + "\n")
+    ev, out = tmp_path / "e.jsonl", tmp_path / "seen.npz"
+    args = ("detect", person_video, "-o", ev, "--model", tiny_model, "--backend", "file",
+            "--keypoints", labels, "--keypoints-out", out, "--no-progress")
+    res = nfbl(*args)
+    assert res.returncode == 2 and "--body-only" in res.stderr
+    res = nfbl(*args, "--body-only")
+    assert res.returncode == 0, res.stderr
+    seen = PoseSequence.load(out)
+    assert seen.layout == "coco17" and seen.frame_size == (640, 480)
+    ok = coco[..., 2] > 0
+    np.testing.assert_allclose(seen.keypoints[0][ok][:, :2], coco[ok][:, :2], atol=0.01)
+
+
 @pytest.mark.media
 @pytest.mark.train
 def test_several_people_interviewee_or_all(person_video, tiny_model, tmp_path):

@@ -25,7 +25,7 @@ def _onnx(cfg: Any, static_images: bool) -> PoseBackend:
 
 def _file(cfg: Any, static_images: bool) -> PoseBackend:
     from nfbl.pose.backends.file import FileBackend  # noqa: PLC0415
-    return FileBackend(cfg.keypoints, cfg.keypoints_format)
+    return FileBackend(cfg.keypoints, cfg.keypoints_format, getattr(cfg, "keypoints_frame_size", None))
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,16 @@ from nfbl.core.sequence import PoseSequence
 log = logging.getLogger(__name__)
 
 
-def load_keypoints(path: str | Path, fmt: str | None = None) -> PoseSequence:
-    """Read precomputed keypoints with the keypoint readers (lazy import)."""
+def load_keypoints(path: str | Path, fmt: str | None = None,
+                   frame_size: tuple[int, int] | None = None) -> PoseSequence:
+    """Read precomputed keypoints with the keypoint readers (lazy import); ``frame_size``
+    (width, height): the video's, for formats without one (YOLO labels need it)."""
     path = Path(path)
     if path.suffix == ".npz" and fmt in (None, "npz"):
         return PoseSequence.load(path)
     from nfbl.io.keypoints import read_keypoints  # noqa: PLC0415 - sibling, optional
 
-    return read_keypoints(path, fmt=fmt)
+    return read_keypoints(path, fmt=fmt, frame_size=frame_size)
 
 
 class FileBackend(PoseBackend):
@@ -34,8 +36,10 @@ class FileBackend(PoseBackend):
 
     single_person = False
 
-    def __init__(self, source: PoseSequence | str | Path, fmt: str | None = None):
-        self.sequence = source if isinstance(source, PoseSequence) else load_keypoints(source, fmt)
+    def __init__(self, source: PoseSequence | str | Path, fmt: str | None = None,
+                 frame_size: tuple[int, int] | None = None):
+        self.sequence = (source if isinstance(source, PoseSequence)
+                         else load_keypoints(source, fmt, frame_size))
         self.layout = self.sequence.layout
         self.path = None if isinstance(source, PoseSequence) else Path(source)
         self._warned = False
