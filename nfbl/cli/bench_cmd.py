@@ -172,10 +172,6 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _agreement(args: argparse.Namespace) -> int:
-    import math
-
-    from nfbl.core.errors import NfblError
-
     from nfbl.metrics import evaluate as detection, report
 
     label_map = None
@@ -186,40 +182,28 @@ def _agreement(args: argparse.Namespace) -> int:
     a = detection.load_events(args.first, fmt=args.fmt, fps=args.fps, label_map=label_map)
     b = (None if args.second is None else
          detection.load_events(args.second, fmt=args.fmt, fps=args.fps, label_map=label_map))
-    side_a, side_b, pairs = detection.agreement_streams(a, b)
-    if not len(side_a) and not len(side_b):
-        raise NfblError("neither coding has an NFBL event in the videos compared")
-    swapped = not len(side_a)
-    if swapped:  # kappa and the one-to-one F1 are symmetric: score against the side with events
-        side_a, side_b = side_b, side_a
-    result = detection.evaluate(side_a, side_b, tiou=args.tiou, fps=args.fps)
-    fmt = lambda x: "  -  " if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"  # noqa: E731
-    f1, fr = result["f1"], result["frame"]
-    shown = ", ".join(x if x == y else f"{x} ~ {y}" for x, y in pairs[:6])
-    print(f"{len(pairs)} video(s) compared: {shown}" + (" ..." if len(pairs) > 6 else ""))
-    n_a, n_b = result["counts"]["gt_events"], result["counts"]["pred_events"]
-    if swapped:
-        n_a, n_b = n_b, n_a
-    print(f"events: A {n_a}, B {n_b}; "
-          f"matched one-to-one at tIoU {f1['tiou']:g}: {f1['tp']}; event F1 {fmt(f1['f1'])}")
+    res = detection.agreement(a, b, tiou=args.tiou, fps=args.fps)
+    fmt = lambda x: "  -  " if x is None else f"{x:.3f}"  # noqa: E731
+    f1, fr, n = res["event_f1"], res["frame"], res["counts"]
+    print(f"{len(res['videos'])} video(s) compared")
+    print(f"events: A {n['first']}, B {n['second']}; matched one-to-one at tIoU "
+          f"{f1['tiou']:g}: {f1['tp']}; event F1 {fmt(f1['f1'])}")
     print(f"frames ({fr['fps']:g} fps, {fr['num_frames']} frames): Cohen's kappa, mean over "
           f"classes {fmt(fr['macro_kappa'])}")
-    print()
-    print(f"{'code':<5} {'name':<32} {'#A':>5} {'#B':>5} {'F1':>6} {'kappa':>6}")
-    for r in result["classes"]:
-        na, nb = (r["n_pred"], r["n_gt"]) if swapped else (r["n_gt"], r["n_pred"])
-        print(f"{r['code']:<5} {r['name'][:32]:<32} {na:>5} {nb:>5} "
+    print(f"\n{'video (A ~ B)':<44} {'#A':>5} {'#B':>5} {'F1':>6} {'kappa':>6}")
+    for v in res["videos"]:
+        name = v["first"] if v["first"] == v["second"] else f"{v['first']} ~ {v['second']}"
+        print(f"{name[:44]:<44} {v['n_first']:>5} {v['n_second']:>5} {fmt(v['event_f1']):>6} "
+              f"{fmt(v['macro_kappa']):>6}")
+    print(f"\n{'code':<5} {'name':<32} {'#A':>5} {'#B':>5} {'F1':>6} {'kappa':>6}")
+    for r in res["classes"]:
+        print(f"{r['code']:<5} {r['name'][:32]:<32} {r['n_first']:>5} {r['n_second']:>5} "
               f"{fmt(r['f1']):>6} {fmt(r['frame_kappa']):>6}")
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         doc = {"first": str(args.first), "second": None if args.second is None else str(args.second),
-               "pairs": [list(p) for p in pairs], "event_f1": f1, "frame": fr,
-               "classes": [{"class_id": r["class_id"], "code": r["code"], "name": r["name"],
-                            "n_first": r["n_pred"] if swapped else r["n_gt"],
-                            "n_second": r["n_gt"] if swapped else r["n_pred"], "f1": r["f1"],
-                            "frame_f1": r["frame_f1"], "frame_kappa": r["frame_kappa"]}
-                           for r in result["classes"]]}
+               **res}
         print(f"\nwrote {report.write_json(doc, out / 'agreement.json')}")
     return 0
 

@@ -269,3 +269,46 @@ def agreement_streams(a: EventStream, b: EventStream | None = None
     return (EventStream(tuple(e for e in a if e.video_id in keep), {"durations": durations(a, keep)}),
             EventStream(tuple(e for e in b if e.video_id in keep), {"durations": durations(b, keep)}),
             [(v, v) for v in common])
+
+
+def agreement(a: EventStream, b: EventStream | None = None, tiou: float = M.MIGA_TIOU,
+              fps: float = 25.0) -> dict:
+    """How two codings agree (two coders, or a coder and a detector), as a JSON-able dict.
+
+    The sides come from :func:`agreement_streams` (``b`` None: the coder pairs of a BORIS
+    project). Keys: ``pairs``; ``event_f1`` (one-to-one F1@``tiou``, symmetric up to ties);
+    ``frame`` (frame metrics with ``macro_kappa``); ``classes`` (per class: events of each
+    side ``n_first``/``n_second``, F1, frame F1, frame Cohen's kappa); ``videos`` (per
+    compared video: events of each side, event F1, macro kappa). A side without events is
+    scored the other way round (both statistics are symmetric)."""
+    side_a, side_b, pairs = agreement_streams(a, b)
+    if not len(side_a) and not len(side_b):
+        raise NfblError("neither coding has an NFBL event in the videos compared")
+
+    def score(x: EventStream, y: EventStream) -> tuple[dict, bool]:
+        swapped = not len(x)
+        return (evaluate(y, x, tiou=tiou, fps=fps) if swapped else
+                evaluate(x, y, tiou=tiou, fps=fps)), swapped
+
+    def sub(s: EventStream, vid: str) -> EventStream:
+        d = s.meta.get("durations") or {}
+        return EventStream(s.for_video(vid).events, {"durations": {vid: d[vid]} if vid in d else {}})
+
+    result, swapped = score(side_a, side_b)
+    first, second = ("n_pred", "n_gt") if swapped else ("n_gt", "n_pred")
+    videos = []
+    for x, y in pairs:
+        va, vb = sub(side_a, x), sub(side_b, x)
+        row = {"first": x, "second": y, "n_first": len(va), "n_second": len(vb),
+               "event_f1": None, "macro_kappa": None}
+        if len(va) or len(vb):
+            r, _ = score(va, vb)
+            row["event_f1"], row["macro_kappa"] = r["f1"]["f1"], r["frame"]["macro_kappa"]
+        videos.append(row)
+    return {"pairs": [list(p) for p in pairs], "event_f1": result["f1"], "frame": result["frame"],
+            "counts": {"first": len(side_a), "second": len(side_b)},
+            "classes": [{"class_id": r["class_id"], "code": r["code"], "name": r["name"],
+                         "n_first": r[first], "n_second": r[second], "f1": r["f1"],
+                         "frame_f1": r["frame_f1"], "frame_kappa": r["frame_kappa"]}
+                        for r in result["classes"]],
+            "videos": videos}

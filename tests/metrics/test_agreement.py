@@ -51,12 +51,26 @@ def test_cli_agreement_of_two_files_and_its_report(tmp_path):
     r = nfbl("bench", "agreement", BORIS / "press_tabular.csv", BORIS / "press_tabular_v7.tsv",
              "--label-map", lm, "--out", tmp_path / "o")
     assert r.returncode == 0, r.stderr
-    assert "1 video(s) compared: P01_m3" in r.stdout and "event F1 1.000" in r.stdout
+    assert "1 video(s) compared" in r.stdout and "event F1 1.000" in r.stdout
     doc = json.loads((tmp_path / "o" / "agreement.json").read_text())
     assert doc["frame"]["macro_kappa"] == 1.0 and doc["pairs"] == [["P01_m3", "P01_m3"]]
+    assert doc["videos"] == [{"first": "P01_m3", "second": "P01_m3", "n_first": 5,
+                              "n_second": 5, "event_f1": 1.0, "macro_kappa": 1.0}]
     r = nfbl("bench", "agreement", BORIS / "press_aggregated.tsv", "--label-map", lm)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "no two codings of one media file" in r.stderr
+
+
+def test_agreement_per_video_rows_add_up():
+    res = E.agreement(read_events(BORIS / "press.boris", label_map=LABELS))
+    # one pair (P02 has one coder): the per-video row equals the pooled numbers
+    (row,) = res["videos"]
+    assert (row["n_first"], row["n_second"]) == (5, 3) == (res["counts"]["first"],
+                                                            res["counts"]["second"])
+    assert row["event_f1"] == res["event_f1"]["f1"] == 0.5
+    assert row["macro_kappa"] == res["frame"]["macro_kappa"]
+    assert {r["code"]: (r["n_first"], r["n_second"]) for r in res["classes"]} == {
+        "N3": (2, 1), "N16": (1, 0), "N31": (1, 0), "N34": (1, 2)}
 
 
 def test_two_streams_compare_the_videos_both_coded(caplog):
