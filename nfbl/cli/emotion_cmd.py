@@ -13,8 +13,11 @@ from nfbl.cli.argtypes import int_at_least, nonneg_int, positive_float, positive
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("event input")
     g.add_argument("--format", dest="fmt", default=None,
-                   help="event file format (jsonl, csv, activitynet, eaf, imigue, imigue-raw, miga); "
-                        "default: from the file")
+                   help="event file format (jsonl, csv, activitynet, eaf, imigue, imigue-raw, miga, "
+                        "boris, boris-export); default: from the file")
+    g.add_argument("--label-map", default=None, metavar="FILE",
+                   help="map the file's own labels (ELAN values, BORIS behaviour codes, ...) to "
+                        "NFBL classes: JSON {label: class or null} or CSV label,class")
     g.add_argument("--fps", type=positive_float, default=25.0, help="frame rate of frame-based formats")
     g.add_argument("--duration", type=positive_float, default=None,
                    help="video length in seconds (one video only); default: from the file's "
@@ -129,9 +132,13 @@ def _load(args: argparse.Namespace, paths: list[str]):
     from nfbl.prompts.aggregate import read_durations
 
     durations = read_durations(args.durations) if args.durations else None
+    label_map = None
+    if getattr(args, "label_map", None):
+        from nfbl.io.event_formats import read_label_map
+        label_map = read_label_map(args.label_map)
     out, seen = [], {}
     for p in paths:
-        stream = read_events(p, fmt=args.fmt, fps=args.fps)
+        stream = read_events(p, fmt=args.fmt, fps=args.fps, label_map=label_map)
         vids = list(stream.video_ids)
         meta = stream.meta or {}
         for extra in list((meta.get("videos") or {})) + list((meta.get("durations") or {})):

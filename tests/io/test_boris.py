@@ -164,3 +164,17 @@ def test_bench_detect_scores_against_a_boris_project(tmp_path):
     # the two predicted P02 events match the project's P02 bouts; the other 8 bouts are missed
     assert rep["counts"]["gt_videos"] == 3 and rep["counts"]["gt_events"] == 10
     assert (rep["f1"]["tp"], rep["f1"]["fp"], rep["f1"]["fn"]) == (2, 0, 8)
+
+
+def test_features_and_prompts_read_a_coders_project_with_a_label_map(tmp_path):
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps(LABELS))
+    out = tmp_path / "f.csv"
+    r = nfbl("features", FIX / "press.boris", "--label-map", labels, "-o", out)
+    assert r.returncode == 0, r.stderr
+    rows = out.read_text().strip().splitlines()
+    assert len(rows) == 4 and rows[0].startswith("video_id")  # header + the 3 observations
+    r = nfbl("prompt", FIX / "press.boris", "--video", "P02_m1")  # no map: one line naming it
+    assert r.returncode == 2 and "--label-map" in r.stderr
+    r = nfbl("prompt", FIX / "press.boris", "--label-map", labels, "--video", "P02_m1")
+    assert r.returncode == 0 and "Video length: 01:01 (61.0 s)" in r.stdout
