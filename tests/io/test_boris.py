@@ -178,3 +178,21 @@ def test_features_and_prompts_read_a_coders_project_with_a_label_map(tmp_path):
     assert r.returncode == 2 and "--label-map" in r.stderr
     r = nfbl("prompt", FIX / "press.boris", "--label-map", labels, "--video", "P02_m1")
     assert r.returncode == 0 and "Video length: 01:01 (61.0 s)" in r.stdout
+
+
+def test_live_and_image_observations(tmp_path, caplog):
+    proj = json.loads((FIX / "press.boris").read_text())
+    # a live observation has no media ("file": [] as BORIS writes it) and times from its start
+    proj["observations"]["live 1"] = {"type": "LIVE", "date": "2024-03-13T09:00:00",
+                                      "description": "", "time offset": 0.0, "file": [],
+                                      "events": [[2.0, "", "fold arms", "", ""],
+                                                 [4.5, "", "fold arms", "", ""]]}
+    proj["observations"]["stills"] = {"type": "IMAGES", "file": {}, "events": [
+        [0.0, "", "fold arms", "", "", 0, "/img/0001.jpg"]]}
+    p = tmp_path / "more.boris"
+    p.write_text(json.dumps(proj))
+    with caplog.at_level("WARNING"):
+        s = read_events(p, label_map=LABELS)
+    assert _bouts(s, "live 1") == [(0, "N16", 2.0, 4.5)]
+    assert "stills" not in s.video_ids and "codes images, not a video" in caplog.text
+    assert "live 1" not in s.meta["durations"]  # no media, no length
