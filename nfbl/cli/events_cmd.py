@@ -36,6 +36,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="ELAN: map whole tiers to NFBL classes (same file forms; null skips "
                         "a tier)")
     c.set_defaults(func=_convert)
+    lb = evsub.add_parser("labels", help="the labels an annotation file uses (BORIS codes, ELAN "
+                          "values, ActivityNet labels), their NFBL class, and a label-map "
+                          "template")
+    lb.add_argument("input", help="annotation file (BORIS project or export, ELAN, ActivityNet)")
+    lb.add_argument("--from", dest="src_format", default=None, help="input format")
+    lb.add_argument("--subset", default=None, help="ActivityNet ground truth: only this subset")
+    lb.add_argument("--label-map", default=None, metavar="FILE",
+                    help="a label map to check (JSON or CSV, as for convert)")
+    lb.add_argument("-o", "--output", default=None, metavar="MAP.json",
+                    help="write a label map: every label with its class, null where none "
+                         "is known (edit it, then pass it with --label-map)")
+    lb.set_defaults(func=_labels)
     ev.set_defaults(func=lambda a: (ev.print_help(), 2)[1])
 
 
@@ -68,4 +80,39 @@ def _convert(args: argparse.Namespace) -> int:
         log.warning("%s: no events read", args.input)
     out = ef.write_events(stream, args.output, fmt=args.dst_format, fps=args.fps)
     print(f"wrote {len(stream)} events to {out}")
+    return 0
+
+
+def _labels(args: argparse.Namespace) -> int:
+    from nfbl.core import taxonomy
+    from nfbl.core.atomic import atomic_open
+    from nfbl.core.paths import check_outputs
+    from nfbl.io import event_formats as ef
+    from nfbl.io.event_common import resolve_label
+
+    if args.output is not None and not str(args.output).lower().endswith(".json"):
+        from nfbl.core.errors import NfblError
+        raise NfblError(f"{args.output}: the label-map template is written as JSON (.json)")
+    check_outputs([args.output], [args.input, args.label_map])
+    label_map = ef.read_label_map(args.label_map) if args.label_map else {}
+    counts = ef.label_counts(args.input, fmt=args.src_format, subset=args.subset)
+    rows, template = [], {}
+    for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        known, cid = resolve_label(label, label_map)
+        target = (f"N{cid} {taxonomy.get(cid).name}" if cid is not None
+                  else "skipped (null in the map)" if known else "-- no NFBL class")
+        rows.append((label, n, target))
+        template[label] = f"N{cid}" if cid is not None else None
+    width = min(max([len(r[0]) for r in rows] + [5]), 40)
+    print(f"{'label':<{width}} {'count':>6}  NFBL class")
+    for label, n, target in rows:
+        print(f"{label[:width]:<{width}} {n:>6}  {target}")
+    unmapped = [label for label, _, target in rows if target.startswith("--")]
+    print(f"\n{len(rows)} labels, {len(unmapped)} without an NFBL class"
+          + ("" if not unmapped else "; they are skipped unless a --label-map names them"))
+    if args.output:
+        with atomic_open(args.output) as fh:
+            json.dump(template, fh, indent=1, ensure_ascii=False)
+            fh.write("\n")
+        print(f"wrote {args.output}")
     return 0

@@ -194,6 +194,15 @@ def _project(path: Path) -> dict:
 
 def read_boris_project(path: Path, o: ReadOptions) -> EventStream:
     """A ``.boris`` / ``.boris.gz`` project → events of every media or live observation."""
+    return _to_stream(*_project_bouts(path), path, o)
+
+
+def project_labels(path: Path, o: ReadOptions) -> Counter:
+    """Behaviour code → number of bouts, over every media or live observation of a project."""
+    return Counter(b.code for b in _project_bouts(path)[0])
+
+
+def _project_bouts(path: Path) -> tuple[list[_Bout], dict[str, _Observation]]:
     doc = _project(path)
     ethogram = doc.get("behaviors_conf") or {}
     if not isinstance(ethogram, dict):
@@ -222,7 +231,7 @@ def read_boris_project(path: Path, o: ReadOptions) -> EventStream:
         bouts.extend(_pair_project_events(str(obs_id), ob.get("events") or [], state, path))
     if not observations:
         raise InputFormatError("the project has no media or live observation", path)
-    return _to_stream(bouts, observations, path, o)
+    return bouts, observations
 
 
 def _pair_project_events(obs_id: str, events: list, state: set[str], path: Path) -> list[_Bout]:
@@ -296,6 +305,15 @@ def _col(header: list[str], *names: str) -> int | None:
 
 def read_boris_export(path: Path, o: ReadOptions) -> EventStream:
     """A BORIS "Export events" (tabular) or "Export aggregated events" table, TSV or CSV."""
+    return _to_stream(*_export_bouts(path), path, o)
+
+
+def export_labels(path: Path, o: ReadOptions) -> Counter:
+    """Behaviour code → number of bouts in a BORIS export."""
+    return Counter(b.code for b in _export_bouts(path)[0])
+
+
+def _export_bouts(path: Path) -> tuple[list[_Bout], dict[str, _Observation]]:
     preamble, header, body = _table(path)
     c = {k: _col(header, *names) for k, names in {
         "obs": ("Observation id",), "subject": ("Subject",), "code": ("Behavior",),
@@ -373,7 +391,7 @@ def read_boris_export(path: Path, o: ReadOptions) -> EventStream:
                     for k, v in observations.items()}
     if not observations:
         log.warning("%s: the BORIS table has no events", path)
-    return _to_stream(bouts, observations, path, o)
+    return bouts, observations
 
 
 def write_boris_export(stream: EventStream, path: Path, fps: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from pathlib import Path
 
 from nfbl.core.atomic import atomic_path
@@ -28,12 +29,29 @@ def _pympi():
     return pympi
 
 
-def read_eaf(path: Path, o: ReadOptions) -> EventStream:
+def _open(path: Path):
     pympi = _pympi()
     try:
-        eaf = pympi.Elan.Eaf(str(path))
+        return pympi.Elan.Eaf(str(path))
     except Exception as exc:  # pympi raises bare XML/parse errors
         raise InputFormatError(f"not a readable ELAN file ({exc.__class__.__name__}: {exc})", path) from None
+
+
+def eaf_labels(path: Path, o: ReadOptions) -> Counter:
+    """Annotation value → number of time-aligned annotations, over every tier."""
+    eaf = _open(path)
+    out: Counter = Counter()
+    for tier in eaf.get_tier_names():
+        try:
+            anns = list(eaf.get_annotation_data_for_tier(tier))
+        except (KeyError, IndexError, TypeError, ValueError):
+            continue
+        out.update(str(a[2]) for a in anns if isinstance(a[0], (int, float)))
+    return out
+
+
+def read_eaf(path: Path, o: ReadOptions) -> EventStream:
+    eaf = _open(path)
     vid = o.video_id
     if vid is None:
         props = list(getattr(eaf, "properties", []) or [])

@@ -44,6 +44,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
@@ -52,9 +53,9 @@ from nfbl.core import taxonomy
 from nfbl.core.atomic import atomic_open
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.core.events import SCHEMA_VERSION, Event, EventStream
-from nfbl.io.boris import (read_boris_export, read_boris_project, sniff_boris_export,
-                           write_boris_export)
-from nfbl.io.elan import read_eaf, write_eaf
+from nfbl.io.boris import (export_labels, project_labels, read_boris_export, read_boris_project,
+                           sniff_boris_export, write_boris_export)
+from nfbl.io.elan import eaf_labels, read_eaf, write_eaf
 from nfbl.io.event_common import (CSV_COLUMNS, JSONL_SCHEMA, ReadOptions,
                                   lookup_code, make_event, parse_float, parse_int,
                                   resolve_label)
@@ -73,7 +74,9 @@ class EventFormatSpec:
     ``.csv`` file's first line (claims the file when it returns True); read/write: the
     reader ``(path, ReadOptions) -> EventStream`` and writer ``(stream, path, fps)`` (None:
     nfbl reads the format but does not write it);
-    one_video: the format holds a single video (the writer refuses several).
+    one_video: the format holds a single video (the writer refuses several); labels: for
+    formats whose labels are the annotator's own words, ``(path, ReadOptions) -> Counter``
+    of the labels the file uses (see :func:`label_counts`).
     """
 
     name: str
@@ -83,6 +86,7 @@ class EventFormatSpec:
     description: str
     sniff: Callable[[str], bool] | None = None
     one_video: bool = False
+    labels: Callable[[Path, ReadOptions], Counter] | None = None
 
 
 # --- public API ----------------------------------------------------------------------------
@@ -197,6 +201,21 @@ def read_event_files(paths: "list[Path]", fmt: "str | EventFormatSpec | None" = 
     meta = ({"source": source or ", ".join(map(str, paths))} | ({"videos": videos} if videos else {})
             | ({"durations": durations} if durations else {}))
     return EventStream(tuple(e for s in streams for e in s.events), meta)
+
+
+def label_counts(path: str | Path, fmt: "str | EventFormatSpec | None" = None, *,
+                 subset: str | None = None) -> Counter:
+    """The labels an annotation file uses, with their counts (BORIS behaviour codes, ELAN
+    annotation values, ActivityNet labels): what a label map has to cover. Formats that name
+    NFBL classes themselves (nfbl JSONL/CSV, iMiGUE, MiGA) have none."""
+    path = check_input(path, "file")
+    f = get_format(fmt) or guess_format(path)
+    if f.labels is None:
+        raise NfblError(f"{f.name} files name NFBL classes themselves; there are no labels to map")
+    try:
+        return f.labels(path, ReadOptions(subset=subset))
+    except UnicodeDecodeError:
+        raise InputFormatError(f"not a text file (expected {f.name})", path) from None
 
 
 def read_label_map(path: str | Path) -> dict[str, int | None]:
@@ -386,6 +405,21 @@ def _read_activitynet(path: Path, o: ReadOptions) -> EventStream:
     return EventStream(tuple(events), meta)
 
 
+def _activitynet_labels(path: Path, o: ReadOptions) -> Counter:
+    """``label`` → segments, in the results or (one ``subset`` of) the ground truth."""
+    doc = load_json(path)
+    if not isinstance(doc, dict) or not ({"results", "database"} & set(doc)):
+        raise InputFormatError("not an ActivityNet file (no 'results' or 'database' key)", path)
+    if "results" in doc and isinstance(doc["results"], dict):
+        groups = list(doc["results"].values())
+    else:
+        db = doc.get("database") if isinstance(doc.get("database"), dict) else {}
+        groups = [v.get("annotations") for v in db.values() if isinstance(v, dict)
+                  and (o.subset is None or v.get("subset") == o.subset)]
+    return Counter(str(d["label"]) for g in groups if isinstance(g, list)
+                   for d in g if isinstance(d, dict) and "label" in d)
+
+
 def _write_activitynet(stream: EventStream, path: Path, fps: float) -> None:
     results: dict[str, list] = {v: [] for v in stream.video_ids}
     for e in stream:
@@ -431,11 +465,13 @@ EVENT_FORMATS: Mapping[str, EventFormatSpec] = {s.name: s for s in (
                     "nfbl JSON Lines (header + one event per line, seconds)"),
     EventFormatSpec("csv", (".csv",), _read_csv, _write_csv, "nfbl CSV, one event per row"),
     EventFormatSpec("activitynet", (".json",), _read_activitynet, _write_activitynet,
-                    "ActivityNet results / ground-truth database JSON"),
+                    "ActivityNet results / ground-truth database JSON",
+                    labels=_activitynet_labels),
     EventFormatSpec("activitynet-gt", (".gt.json",), _read_activitynet, _write_activitynet_gt,
-                    "ActivityNet ground-truth database JSON (for the official evaluator)"),
+                    "ActivityNet ground-truth database JSON (for the official evaluator)",
+                    labels=_activitynet_labels),
     EventFormatSpec("eaf", (".eaf",), read_eaf, write_eaf, "ELAN annotation file",
-                    one_video=True),
+                    one_video=True, labels=eaf_labels),
     EventFormatSpec("imigue", (".imigue.csv",), read_imigue, write_imigue,
                     "iMiGUE label table (labels_20200831.csv layout)", sniff=sniff_imigue),
     EventFormatSpec("imigue-raw", (".txt",), read_imigue_raw, write_imigue_raw,
@@ -445,8 +481,9 @@ EVENT_FORMATS: Mapping[str, EventFormatSpec] = {s.name: s for s in (
                     "MiGA label CSV gestureID,sframe,eframe (0-based, eframe exclusive)",
                     sniff=sniff_miga, one_video=True),
     EventFormatSpec("boris", (".boris", ".boris.gz"), read_boris_project, None,
-                    "BORIS project (read only): state and point events of every observation"),
+                    "BORIS project (read only): state and point events of every observation",
+                    labels=project_labels),
     EventFormatSpec("boris-export", (".tsv",), read_boris_export, write_boris_export,
                     "BORIS exported events, aggregated or tabular (TSV, or CSV by its header)",
-                    sniff=sniff_boris_export),
+                    sniff=sniff_boris_export, labels=export_labels),
 )}

@@ -196,3 +196,21 @@ def test_live_and_image_observations(tmp_path, caplog):
     assert _bouts(s, "live 1") == [(0, "N16", 2.0, 4.5)]
     assert "stills" not in s.video_ids and "codes images, not a video" in caplog.text
     assert "live 1" not in s.meta["durations"]  # no media, no length
+
+
+def test_events_labels_lists_a_coders_codes_and_writes_a_map_template(tmp_path):
+    out = tmp_path / "map.json"
+    r = nfbl("events", "labels", FIX / "press.boris", "-o", out)
+    assert r.returncode == 0, r.stderr
+    # bouts per code over the three observations (coder B's two nose touches count twice)
+    assert json.loads(out.read_text()) == {"scratch head": None, "touch nose": None,
+                                           "beat gesture": None, "fold arms": None, "smile": None}
+    assert "5 labels, 5 without an NFBL class" in r.stdout
+    lines = {ln.split()[0] + " " + ln.split()[1]: ln for ln in r.stdout.splitlines()[1:6]}
+    assert lines["scratch head"].split()[2] == "3" and lines["touch nose"].split()[2] == "3"
+    out.write_text(json.dumps(LABELS))
+    r = nfbl("events", "labels", FIX / "press_tabular_v7.tsv", "--label-map", out)
+    assert r.returncode == 0 and "fold arms" in r.stdout and "N16 Folding arms" in r.stdout
+    assert "5 labels, 0 without an NFBL class" in r.stdout and "skipped (null in the map)" in r.stdout
+    r = nfbl("events", "labels", FIX / "press.boris", "-o", tmp_path / "map.csv")
+    assert r.returncode == 2 and "JSON" in r.stderr

@@ -57,6 +57,25 @@ def test_eaf_label_map_and_tier_map(tmp_path):
     assert (31, 0.0, 4.0) in [(e.class_id, e.start, e.end) for e in s]
 
 
+def test_events_labels_of_elan_and_activitynet_files(tmp_path):
+    from nfbl.io.event_formats import label_counts
+    p = _foreign_eaf(tmp_path / "interview.eaf")
+    assert label_counts(p) == {"folding arms": 1, "beat": 1, "so I think we played well": 1,
+                               "N34": 1}
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"database": {
+        "v1": {"subset": "validation", "annotations": [{"label": "beat", "segment": [1, 2]}]},
+        "v2": {"subset": "training", "annotations": [{"label": "nod", "segment": [1, 2]},
+                                                       {"label": "nod", "segment": [3, 4]}]}}}))
+    assert label_counts(gt) == {"beat": 1, "nod": 2}
+    assert label_counts(gt, subset="training") == {"nod": 2}
+    r = nfbl("events", "labels", tmp_path / "missing.eaf")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    write_events(EventStream((Event("v", 16, 1.0, 2.0),)), tmp_path / "e.jsonl")
+    r = nfbl("events", "labels", tmp_path / "e.jsonl")
+    assert r.returncode == 2 and "name NFBL classes themselves" in r.stderr
+
+
 def test_eaf_with_nothing_readable_is_one_line_error(tmp_path):
     pympi = pytest.importorskip("pympi")
     eaf = pympi.Elan.Eaf()
