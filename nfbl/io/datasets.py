@@ -479,8 +479,9 @@ def _folder_dataset(root: Path, split: str | None, files: dict, folders: list,
                                    "keep one per video", root)
         seen[vid] = p
     table_ids: dict[str, str] = {}
-    if table is not None:
-        have = set(table.video_ids)
+    if table is not None:  # annotated videos: with events, or without any but of known length
+        durations = table.meta.get("durations") if isinstance(table.meta, dict) else None
+        have = set(table.video_ids) | (set(map(str, durations)) if isinstance(durations, dict) else set())
         lower = {v.lower(): v for v in have}
         for vid in seen:
             tid = vid if vid in have else lower.get(vid.lower())

@@ -347,6 +347,16 @@ def test_folder_dataset_reads_any_keypoint_format_with_a_boris_project(tmp_path,
     assert ev["talk_preds"] == [("talk_preds", "N3", 0.1, 0.3)]
     assert ev["synth1"] == [("synth1", "N22", 0.2, 0.8)]  # its companion wins
     assert "1 annotated video(s) have no keypoint file: not_extracted" in caplog.text
+    # a video coded with no NFBL event (only a facial code, mapped to null) is annotated: it
+    # trains as a negative instead of being reported as missing
+    labels = _boris_project(tmp_path / "quiet.boris", {
+        "interview01.mp4": [(0.0, "smile"), (0.5, "smile")]})
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        ds = datasets.open_dataset(tmp_path / "d", "folder", labels=labels, label_map=lmap)
+    got = {r.video_id: len(s.events) for r, s in zip(ds.refs, ds)}
+    assert got == {"interview01": 0, "synth1": 1, "talk_preds": 0}
+    assert "talk_preds" in caplog.text and "interview01" not in caplog.text
 
 
 def test_folder_dataset_labels_folder_and_mismatches(tmp_path, caplog):
