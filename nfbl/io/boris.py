@@ -140,11 +140,10 @@ def _to_stream(bouts: list[_Bout], observations: dict[str, _Observation], path: 
         vid = names[b.obs]
         fps = obs.fps or o.fps
         start = b.start - obs.offset
-        if b.stop is None:
+        end = None if b.stop is None else b.stop - obs.offset
+        if end is None or end <= start:  # a point event, or a state stopped where it started
             points += 1
             end = start + 1.0 / fps
-        else:
-            end = b.stop - obs.offset
         per_video = tracks.setdefault(vid, {})
         subject = b.subject or NO_FOCAL_SUBJECT
         if subject not in per_video:
@@ -163,7 +162,8 @@ def _to_stream(bouts: list[_Bout], observations: dict[str, _Observation], path: 
         log.warning("%s: behaviour %r (%d bout(s)) names no NFBL class; skipped (map it with "
                     "--label-map)", path, code, n)
     if points:
-        log.info("%s: %d point event(s) read as one-frame events", path, points)
+        log.info("%s: %d point event(s) (or zero-length states) read as one-frame events", path,
+                 points)
     offsets = {names[k]: v.offset for k, v in observations.items() if v.offset}
     if offsets:
         log.info("%s: time offsets removed (video time = BORIS time - offset): %s", path, offsets)

@@ -187,13 +187,16 @@ def test_live_and_image_observations(tmp_path, caplog):
                                       "description": "", "time offset": 0.0, "file": [],
                                       "events": [[2.0, "", "fold arms", "", ""],
                                                  [4.5, "", "fold arms", "", ""]]}
+    # a state stopped at the time it started (two key presses on one frame): one frame
+    proj["observations"]["live 1"]["events"] += [[6.0, "", "touch nose", "", ""],
+                                                  [6.0, "", "touch nose", "", ""]]
     proj["observations"]["stills"] = {"type": "IMAGES", "file": {}, "events": [
         [0.0, "", "fold arms", "", "", 0, "/img/0001.jpg"]]}
     p = tmp_path / "more.boris"
     p.write_text(json.dumps(proj))
     with caplog.at_level("WARNING"):
         s = read_events(p, label_map=LABELS)
-    assert _bouts(s, "live 1") == [(0, "N16", 2.0, 4.5)]
+    assert _bouts(s, "live 1") == [(0, "N16", 2.0, 4.5), (0, "N34", 6.0, 6.04)]
     assert "stills" not in s.video_ids and "codes images, not a video" in caplog.text
     assert "live 1" not in s.meta["durations"]  # no media, no length
 
