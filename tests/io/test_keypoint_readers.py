@@ -456,7 +456,9 @@ def test_format_table_agrees_with_the_reader_modules():
                                                "_data.npy"} | {f"{d}.txt" for d in range(10)}
     from nfbl.io import yolo
     assert t["yolo"].default_fps == yolo.DEFAULT_FPS
-    assert all(yolo.FILE_RE.match("v_12" + s[1:]) for s in t["yolo"].suffixes)
+    # every name the reader accepts (<video>_<frame>.txt) ends in one of the table's endings
+    assert all(yolo.FILE_RE.match(n) and t["yolo"].match(n) for n in ("press_1.txt", "a_b_10.txt"))
+    assert t["yolo"].match("notes.txt") is None
     from nfbl.io import stgcn
     assert t["stgcn"].suffixes == (stgcn.SUFFIX,) and t["stgcn"].default_fps == stgcn.DEFAULT_FPS
     from nfbl.io import pats
