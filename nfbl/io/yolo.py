@@ -158,15 +158,19 @@ def read_yolo_pose(path: str | Path, fps: float | None = None, video_id: str | N
     per_frame: list[list[np.ndarray]] = [[] for _ in range(t)]
     ids: list[list[float | None]] = [[] for _ in range(t)]
     for k, fpath in files:
-        with open_text(fpath) as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                kp, tid = _parse(line, fpath, n)
-                kp[:, 0] *= w
-                kp[:, 1] *= h
-                per_frame[k - 1].append(kp.astype(np.float32))
-                ids[k - 1].append(tid)
+        try:
+            with open_text(fpath) as fh:
+                lines = list(fh)
+        except UnicodeDecodeError:
+            raise InputFormatError("not a text (YOLO label) file", fpath) from None
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            kp, tid = _parse(line, fpath, n)
+            kp[:, 0] *= w
+            kp[:, 1] *= h
+            per_frame[k - 1].append(kp.astype(np.float32))
+            ids[k - 1].append(tid)
     flat = [i for f in ids for i in f]
     if not flat:
         raise InputFormatError("no person in any label file; nothing to read", path)

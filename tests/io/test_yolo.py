@@ -64,6 +64,11 @@ def test_frame_size_is_required_and_bad_lines_are_one_line(tmp_path):
     r = nfbl("keypoints", "info", d, "--frame-size", "1280x720")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "press_2.txt:2: expected a YOLO pose line" in r.stderr
+    (d / "press_2.txt").write_bytes(b"\xff\xfe\x00 not text")
+    r = nfbl("keypoints", "info", d, "--frame-size", "1280x720")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "press_2.txt: not a text (YOLO label) file" in r.stderr
+    shutil.copy(FIX / "predict" / "labels" / "press_2.txt", d / "press_2.txt")
     shutil.copy(FIX / "track" / "labels" / "press_1.txt", d / "other_1.txt")
     with pytest.raises(NfblError, match="YOLO labels of 2 videos in one folder"):
         read_keypoints(d, frame_size=(1280, 720))
