@@ -93,21 +93,11 @@ def _inputs(args: argparse.Namespace, video: Path | None = None) -> list:
             getattr(args, "det_model", None), getattr(args, "model", None)]
 
 
-def _check_file_backend(args: argparse.Namespace, video: Path) -> None:
-    """--backend file: the keypoints must be of this video (not many more frames than it has)."""
-    if args.backend != "file":
-        return
-    if args.keypoints is None:
+def _check_file_backend(args: argparse.Namespace) -> None:
+    """--backend file needs --keypoints (the frame count is checked where they are read,
+    ``nfbl.pose.pipeline.analyse``, so a long file is read once)."""
+    if args.backend == "file" and args.keypoints is None:
         raise NfblError("--backend file needs --keypoints FILE (the keypoints of this video)")
-    from nfbl.pose.backends.file import load_keypoints  # noqa: PLC0415
-    from nfbl.pose.video import probe  # noqa: PLC0415
-    info = probe(video)
-    seq = load_keypoints(args.keypoints, args.keypoints_format, (info.width, info.height))
-    n = int(info.num_frames or 0)
-    if n and seq.num_frames > max(n + 2, int(n * 1.05)):
-        raise NfblError(f"{args.keypoints}: {seq.num_frames} keypoint frames but the video "
-                        f"{video} has {n} frames; --keypoints must come from this video, frame "
-                        "for frame")
 
 
 def _pose_config(args: argparse.Namespace, deid_enabled: bool = True):
@@ -160,7 +150,7 @@ def _pose(args: argparse.Namespace) -> int:
         from nfbl.cli.videobench import main as bench_main  # noqa: PLC0415
         return bench_main([str(args.video), "--stride",
                            str(args.stride or DEFAULT_STRIDE)])
-    _check_file_backend(args, args.video)
+    _check_file_backend(args)
     _quiet_native_logs(args)
     cfg = _pose_config(args, deid_enabled=not args.no_deid)
     seq = run_pose(args.video, cfg, deid_video=args.deid_video)
@@ -178,7 +168,7 @@ def _deid(args: argparse.Namespace) -> int:
     _check_video(args.video)
     _check_suffix(args.output, VIDEO_SUFFIXES, "the de-identified video")
     check_outputs([args.output], _inputs(args))
-    _check_file_backend(args, args.video)
+    _check_file_backend(args)
     _quiet_native_logs(args)
     cfg = _pose_config(args)
     boxed = run_deid(args.video, args.output, cfg)
@@ -229,7 +219,7 @@ def _detect_one(args: argparse.Namespace) -> int:
     _check_suffix(args.deid_video, VIDEO_SUFFIXES, "--deid-video")
     check_outputs([args.output, args.overlay, args.timeline, args.deid_video,
                    args.keypoints_out], _inputs(args))
-    _check_file_backend(args, args.video)
+    _check_file_backend(args)
     _quiet_native_logs(args)
     cfg = DetectConfig(pose=_pose_config(args, deid_enabled=not args.no_deid), model=args.model,
                        threads=args.threads, body_only=args.body_only)

@@ -180,6 +180,8 @@ def analyse(video: str | Path, cfg: PoseConfig, deid_video: str | Path | None = 
     backend = make_backend(cfg)
     finder = None
     try:
+        if cfg.backend == "file":   # read once, here: the keypoints must be this video's
+            backend.check_video_frames(info.num_frames, video)
         if cfg.deid.enabled and cfg.deid.bystanders > 0:
             from nfbl.pose.bystanders import BystanderFinder  # noqa: PLC0415
             finder = BystanderFinder(cfg.deid.bystanders,

@@ -96,6 +96,17 @@ def test_file_backend_serves_frames_by_index():
         b.process(None)
 
 
+def test_file_backend_refuses_keypoints_of_a_longer_video():
+    """Keypoints with many more frames than the video cannot be its own (5 % or 2 frames of
+    slack for containers that miscount; an unknown count, 0, is not checked)."""
+    kp = np.zeros((1, 106, 17, 3), np.float32)
+    b = FileBackend(PoseSequence(kp, "coco17", 25.0, np.arange(106) / 25))
+    b.check_video_frames(101, "v.mp4")                       # 106 <= 101 * 1.05
+    b.check_video_frames(0, "v.mp4")                         # count unknown
+    with pytest.raises(NfblError, match="106 keypoint frames but the video v.mp4 has 100"):
+        b.check_video_frames(100, "v.mp4")
+
+
 def test_file_backend_reads_normalised_keypoints_at_the_given_frame_size():
     labels = Path(__file__).resolve().parents[1] / "fixtures" / "keypoints" / "yolo" / "track" / "labels"
     b = FileBackend(labels, "yolo", frame_size=(1280, 720))

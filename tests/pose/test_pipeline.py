@@ -260,6 +260,32 @@ def test_file_backend_reuses_precomputed_keypoints(person_video, tiny_model, tmp
     np.testing.assert_allclose(again.keypoints[ok][:, :2], first.keypoints[ok][:, :2], atol=1e-3)
 
 
+@pytest.mark.media
+def test_file_backend_refuses_keypoints_of_another_video(person_video, tmp_path, monkeypatch):
+    """Keypoints of a longer video are one error line and no output; they are read once
+    (the check sits where the backend reads them), here through the Python API."""
+    kp = np.zeros((1, 4 * FRAMES, 17, 3), np.float32)
+    kp[..., :] = (100.0, 100.0, 0.9)
+    other = tmp_path / "other.npz"
+    PoseSequence(kp, "coco17", 25.0, np.arange(4 * FRAMES) / 25).save(other)
+    ev = tmp_path / "e.jsonl"
+    res = nfbl("detect", person_video, "-o", ev, "--backend", "file", "--keypoints", other,
+               "--body-only", "--no-progress")
+    line = _one_error_line(res)
+    assert f"{4 * FRAMES} keypoint frames but the video" in line and f"has {FRAMES}" in line
+    assert not ev.exists()
+    from nfbl.pose import pipeline
+    from nfbl.pose.backends import file as file_backend
+    reads = []
+    real_load = file_backend.load_keypoints
+    monkeypatch.setattr(file_backend, "load_keypoints",
+                        lambda *a, **k: reads.append(a) or real_load(*a, **k))
+    cfg = pipeline.PoseConfig(backend="file", keypoints=other, progress=False)
+    with pytest.raises(pipeline.NfblError, match="keypoint frames but the video"):
+        pipeline.run_pose(person_video, cfg)
+    assert len(reads) == 1
+
+
 # MediaPipe Pose indices of the 17 COCO keypoints, in COCO order
 _MP_TO_COCO = [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
 

@@ -44,6 +44,16 @@ class FileBackend(PoseBackend):
         self.path = None if isinstance(source, PoseSequence) else Path(source)
         self._warned = False
 
+    def check_video_frames(self, video_frames: int, video: str | Path) -> None:
+        """Refuse keypoints that cannot be this video's: many more frames than it has (a
+        video whose frame count is unknown, 0, is not checked)."""
+        n = int(video_frames or 0)
+        k = self.sequence.num_frames
+        if n and k > max(n + 2, int(n * 1.05)):
+            raise NfblError(f"{self.path or 'keypoints'}: {k} keypoint frames but the video "
+                            f"{video} has {n} frames; --keypoints must come from this video, "
+                            "frame for frame")
+
     def process(self, frame_rgb: np.ndarray, frame_index: int | None = None) -> list[np.ndarray]:
         if frame_index is None:
             raise NfblError("the file pose backend needs the frame index")
