@@ -4,20 +4,17 @@ mapped by the user), write overlapping events on separate tiers. Listed in
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from pathlib import Path
 
 from nfbl.core.atomic import atomic_path
 from nfbl.core.errors import InputFormatError, MissingDependencyError
-from nfbl.core.events import Event, EventStream
-from nfbl.io.event_common import (ReadOptions,
-                                  make_event, parse_float, resolve_label)
+from nfbl.core.events import EventStream
+from nfbl.io.event_common import ReadOptions
+from nfbl.io.tiers import Tier, events_from_tiers, lanes, track_tier_name, value_of
 
 log = logging.getLogger(__name__)
 
-_EAF_TIER = "NFBL track "
-_EAF_TIER_RE = re.compile(r"^NFBL track (\d+)(?: \((\d+)\))?$")
 _EAF_VIDEO_PROP = "nfbl_video_id"
 
 
@@ -56,9 +53,8 @@ def read_eaf(path: Path, o: ReadOptions) -> EventStream:
     if vid is None:
         props = list(getattr(eaf, "properties", []) or [])
         vid = next((v for k, v in props if k == _EAF_VIDEO_PROP), None) or path.stem
-    events, unread = [], {}
-    total = unaligned = 0
-    user_values = {str(k).strip().lower() for k in o.label_map}  # values the user mapped
+    tiers: list[Tier] = []
+    unaligned = 0
     for tier in eaf.get_tier_names():
         try:
             anns = list(eaf.get_annotation_data_for_tier(tier))
@@ -68,64 +64,12 @@ def read_eaf(path: Path, o: ReadOptions) -> EventStream:
             continue
         timed = [a for a in anns if isinstance(a[0], (int, float)) and isinstance(a[1], (int, float))]
         unaligned += len(anns) - len(timed)
-        anns = timed
-        total += len(anns)
-        m = _EAF_TIER_RE.match(tier)
-        track = int(m.group(1)) if m else 0
-        if tier in o.tier_map:
-            if o.tier_map[tier] is None:
-                continue
-        bad = 0
-        for ann in anns:
-            start_ms, end_ms, value = ann[0], ann[1], str(ann[2])
-            if tier in o.tier_map:
-                cid = o.tier_map[tier]
-            else:
-                known, cid = resolve_label(value, o.label_map)
-                if not known:
-                    if m:
-                        raise InputFormatError(f"tier {tier!r}: {value!r} names no NFBL class",
-                                               path)
-                    bad += 1
-                    continue
-                if cid is None:
-                    continue
-            score = 1.0
-            mapped = tier in o.tier_map or value.strip().lower() in user_values
-            if "|" in value and not mapped:
-                # nfbl's own "N16 Folding arms|0.83"; a user-mapped value may hold a "|"
-                score = parse_float(value.rsplit("|", 1)[1], "score", path, None)
-            events.append(make_event(path, None, video_id=vid, class_id=cid, start=start_ms / 1000.0,
-                                 end=end_ms / 1000.0, score=score, track_id=track))
-        if bad:
-            unread[tier] = (bad, len(anns))
-    if total and not events:
-        shown = ", ".join(f"{t!r} ({n})" for t, (n, _) in list(unread.items())[:4])
-        raise InputFormatError(f"none of the {total} annotations names an NFBL class (tiers: "
-                               f"{shown}); map values with --label-map or tiers with "
-                               "--tier-map", path)
-    for tier, (bad, n) in unread.items():
-        log.warning("%s: tier %r: %d of %d annotation(s) name no NFBL class; skipped", path,
-                    tier, bad, n)
+        tiers.append((tier, [(a[0] / 1000.0, a[1] / 1000.0, str(a[2])) for a in timed]))
+    events = events_from_tiers(path, vid, tiers, o)
     if unaligned:
         log.warning("%s: %d annotation(s) on unaligned time slots (no time) skipped", path,
                     unaligned)
     return EventStream(tuple(events)).sorted()
-
-
-def _lanes(events: list[Event]) -> list[list[tuple[int, int, Event]]]:
-    """Split events (ms times) into lanes without overlap (ELAN forbids overlaps in a tier)."""
-    lanes: list[list[tuple[int, int, Event]]] = []
-    for e in sorted(events, key=lambda e: (e.start, e.end)):
-        s_ms, e_ms = int(round(e.start * 1000)), int(round(e.end * 1000))
-        e_ms = max(e_ms, s_ms + 1)
-        for lane in lanes:
-            if lane[-1][1] <= s_ms:
-                lane.append((s_ms, e_ms, e))
-                break
-        else:
-            lanes.append([(s_ms, e_ms, e)])
-    return lanes
 
 
 def write_eaf(stream: EventStream, path: Path, fps: float) -> None:
@@ -135,11 +79,15 @@ def write_eaf(stream: EventStream, path: Path, fps: float) -> None:
     if stream.video_ids:
         eaf.add_property(_EAF_VIDEO_PROP, stream.video_ids[0])
     for track in sorted({e.track_id for e in stream}):
-        lanes = _lanes([e for e in stream if e.track_id == track])
-        for k, lane in enumerate(lanes):
-            tier = f"{_EAF_TIER}{track}" + (f" ({k + 1})" if k else "")
+        ms = []
+        for e in stream:
+            if e.track_id == track:
+                s_ms = int(round(e.start * 1000))
+                ms.append((s_ms, max(int(round(e.end * 1000)), s_ms + 1), e))
+        for k, lane in enumerate(lanes(ms)):
+            tier = track_tier_name(track, k)
             eaf.add_tier(tier)
             for s_ms, e_ms, e in lane:
-                eaf.add_annotation(tier, s_ms, e_ms, f"{e.code} {e.label}|{e.score:.4f}")
+                eaf.add_annotation(tier, s_ms, e_ms, value_of(e))
     with atomic_path(path, suffix=".eaf", exists=False) as tmp:
         pympi.Elan.to_eaf(str(tmp), eaf)  # tmp does not exist yet, so pympi makes no *.bak
