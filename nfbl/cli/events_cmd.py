@@ -29,17 +29,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--subset", default=None,
                    help="ActivityNet ground truth: read only this subset (e.g. validation)")
     c.add_argument("--label-map", default=None, metavar="FILE",
-                   help="map labels, ELAN annotation values or BORIS behaviour codes to NFBL "
+                   help="map labels, ELAN/Praat annotation values or BORIS behaviour codes to NFBL "
                         "classes: JSON {label: class or null} or CSV label,class (class: N16, "
                         "16 or a name)")
     c.add_argument("--tier-map", default=None, metavar="FILE",
-                   help="ELAN: map whole tiers to NFBL classes (same file forms; null skips "
+                   help="ELAN and Praat: map whole tiers to NFBL classes (same file forms; null skips "
                         "a tier)")
     c.set_defaults(func=_convert)
     lb = evsub.add_parser("labels", help="the labels an annotation file uses (BORIS codes, ELAN "
-                          "values, ActivityNet labels), their NFBL class, and a label-map "
+                          "and Praat values, ActivityNet labels), their NFBL class, and a label-map "
                           "template")
-    lb.add_argument("input", help="annotation file (BORIS project or export, ELAN, ActivityNet)")
+    lb.add_argument("input", help="annotation file (BORIS project or export, ELAN, Praat "
+                                  "TextGrid, ActivityNet)")
     lb.add_argument("--from", dest="src_format", default=None, help="input format")
     lb.add_argument("--subset", default=None, help="ActivityNet ground truth: only this subset")
     lb.add_argument("--label-map", default=None, metavar="FILE",

@@ -15,6 +15,7 @@ activitynet    ``results.json``          ActivityNet detection results (reads gr
 activitynet-gt ``gt.gt.json``            ActivityNet ground-truth ``database`` form
 eaf            ``video.eaf``             ELAN (pympi-ling); any tier whose values name
                                          NFBL classes, or mapped by the user
+textgrid       ``video.TextGrid``        Praat; read like ELAN's tiers
 imigue         ``labels_20200831.csv``   the iMiGUE label table (linuxsino/iMiGUE)
 imigue-raw     ``Label/raw/<video>.txt`` iMiGUE ``start_s<TAB>end_s<TAB>class``
 miga           ``<vid>_label.csv``       MiGA labels ``gestureID,sframe,eframe``
@@ -56,6 +57,7 @@ from nfbl.core.events import SCHEMA_VERSION, Event, EventStream
 from nfbl.io.boris import (export_labels, project_labels, read_boris_export, read_boris_project,
                            sniff_boris_export, write_boris_export)
 from nfbl.io.elan import eaf_labels, read_eaf, write_eaf
+from nfbl.io.praat import read_textgrid, textgrid_labels, write_textgrid
 from nfbl.io.event_common import (CSV_COLUMNS, JSONL_SCHEMA, ReadOptions,
                                   lookup_code, make_event, parse_float, parse_int,
                                   resolve_label)
@@ -472,6 +474,9 @@ EVENT_FORMATS: Mapping[str, EventFormatSpec] = {s.name: s for s in (
                     labels=_activitynet_labels),
     EventFormatSpec("eaf", (".eaf",), read_eaf, write_eaf, "ELAN annotation file",
                     one_video=True, labels=eaf_labels),
+    EventFormatSpec("textgrid", (".textgrid",), read_textgrid, write_textgrid,
+                    "Praat TextGrid (text formats; UTF-8, UTF-16 or Latin-1)",
+                    one_video=True, labels=textgrid_labels),
     EventFormatSpec("imigue", (".imigue.csv",), read_imigue, write_imigue,
                     "iMiGUE label table (labels_20200831.csv layout)", sniff=sniff_imigue),
     EventFormatSpec("imigue-raw", (".txt",), read_imigue_raw, write_imigue_raw,
