@@ -18,7 +18,8 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--label-map", default=None, metavar="FILE",
                    help="map the file's own labels (ELAN values, BORIS behaviour codes, ...) to "
                         "NFBL classes: JSON {label: class or null} or CSV label,class")
-    g.add_argument("--fps", type=positive_float, default=25.0, help="frame rate of frame-based formats")
+    g.add_argument("--fps", type=positive_float, default=None,
+                   help="frame rate of frame-based formats (default: the format's, 25 for most)")
     g.add_argument("--duration", type=positive_float, default=None,
                    help="video length in seconds (one video only); default: from the file's "
                         "metadata, else the end of the last event (the prompt says so)")

@@ -23,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("output", help="output file (format from the extension, or --to)")
     c.add_argument("--from", dest="src_format", default=None, help="input format")
     c.add_argument("--to", dest="dst_format", default=None, help="output format")
-    c.add_argument("--fps", type=positive_float, default=25.0,
-                   help="frame rate for frame-based formats (iMiGUE, MiGA); default 25")
+    c.add_argument("--fps", type=positive_float, default=None,
+                   help="frame rate for frame-based formats (iMiGUE, MiGA, SMG) and of the "
+                        "output; default: the format's (25; SMG: its _data.csv, else 30); output frames at 25")
     c.add_argument("--video-id", default=None, help="video id for formats that carry none")
     c.add_argument("--subset", default=None,
                    help="ActivityNet ground truth: read only this subset (e.g. validation)")
@@ -79,7 +80,7 @@ def _convert(args: argparse.Namespace) -> int:
                             subset=args.subset, label_map=label_map, tier_map=tier_map)
     if not len(stream):
         log.warning("%s: no events read", args.input)
-    out = ef.write_events(stream, args.output, fmt=args.dst_format, fps=args.fps)
+    out = ef.write_events(stream, args.output, fmt=args.dst_format, fps=args.fps or 25.0)
     print(f"wrote {len(stream)} events to {out}")
     return 0
 

@@ -51,7 +51,7 @@ from nfbl.core import taxonomy
 from nfbl.core.atomic import atomic_open
 from nfbl.core.errors import InputFormatError
 from nfbl.core.events import EventStream
-from nfbl.io.event_common import ReadOptions, make_event, resolve_label
+from nfbl.io.event_common import ReadOptions, check_fps, make_event, resolve_label
 from nfbl.io.inputs import open_text, parse_json, read_bytes
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def _to_stream(bouts: list[_Bout], observations: dict[str, _Observation], path: 
             continue
         obs = observations[b.obs]
         vid = names[b.obs]
-        fps = obs.fps or o.fps
+        fps = obs.fps or check_fps(o.fps, path)
         start = b.start - obs.offset
         end = None if b.stop is None else b.stop - obs.offset
         if end is None or end <= start:  # a point event, or a state stopped where it started

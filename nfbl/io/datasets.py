@@ -451,7 +451,7 @@ def _read_label_files(labels: Path, fps: float | None,
                                    "in the labels folder", labels)
     else:
         paths = [check_input(labels, "file")]
-    stream = read_event_files(paths, fps=fps or 25.0, label_map=lmap, source=str(labels))
+    stream = read_event_files(paths, fps=fps, label_map=lmap, source=str(labels))
     return stream, {p.resolve() for p in paths}
 
 

@@ -11,7 +11,8 @@ from nfbl.core.atomic import atomic_path
 from nfbl.core.errors import InputFormatError, MissingDependencyError
 from nfbl.core.events import EventStream
 from nfbl.io.event_common import ReadOptions
-from nfbl.io.tiers import Tier, events_from_tiers, lanes, track_tier_name, value_of
+from nfbl.io.tiers import (TRACK_TIER_RE, Tier, events_from_tiers, label_counts, lanes, track_tier_name,
+                             value_of)
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +36,84 @@ def _open(path: Path):
 
 
 def eaf_labels(path: Path, o: ReadOptions) -> Counter:
-    """Annotation value → number of time-aligned annotations, over every tier."""
-    eaf = _open(path)
-    out: Counter = Counter()
-    for tier in eaf.get_tier_names():
-        try:
-            anns = list(eaf.get_annotation_data_for_tier(tier))
-        except (KeyError, IndexError, TypeError, ValueError):
-            continue
-        out.update(str(a[2]) for a in anns if isinstance(a[0], (int, float)))
-    return out
+    """Annotation value → number of annotations with a time (those the reader can turn
+    into events), over every tier."""
+    return label_counts(_timed_tiers(_open(path), path)[0])
+
+
+def _slot_times(eaf) -> dict[str, float | None]:
+    """Time slot → milliseconds. Unaligned slots (no TIME_VALUE; ELAN's time subdivision
+    and included-in tiers make them) are placed as ELAN proposes them: evenly between the
+    aligned slots around them along their tier's chain of annotations; a slot with no
+    aligned slot on one side stays None."""
+    times: dict[str, float | None] = {k: (None if v is None else float(v))
+                                       for k, v in eaf.timeslots.items()}
+    for aligned, _, _, _ in eaf.tiers.values():
+        nxt = {a[0]: a[1] for a in aligned.values()}
+        for first in set(nxt) - set(nxt.values()):            # the starts of the chains
+            chain, seen = [first], {first}
+            while chain[-1] in nxt and nxt[chain[-1]] not in seen:
+                chain.append(nxt[chain[-1]])
+                seen.add(chain[-1])
+            known = [i for i, ts in enumerate(chain) if times.get(ts) is not None]
+            for i, j in zip(known, known[1:]):
+                t0, t1 = times[chain[i]], times[chain[j]]
+                for k in range(i + 1, j):
+                    if times.get(chain[k]) is None:
+                        times[chain[k]] = t0 + (t1 - t0) * (k - i) / (j - i)
+    return times
+
+
+def _timed_tiers(eaf, path: Path) -> tuple[list[Tier], int]:
+    """Every tier's annotations as ``(start_s, end_s, value)``, and the number left out for
+    want of a time. Reference annotations take their parent's span (symbolic association)
+    or an equal share of it by their position among their siblings (symbolic subdivision,
+    ELAN's interpolated "virtual" times); pympi's ``get_annotation_data_for_tier`` gives
+    every subdivision child the whole parent span."""
+    slots = _slot_times(eaf)
+    spans: dict[str, tuple[float | None, float | None]] = {}
+
+    def subdivides(tier: str) -> bool:
+        ltype = eaf.tiers[tier][2].get("LINGUISTIC_TYPE_REF")
+        return (eaf.linguistic_types.get(ltype, {}).get("CONSTRAINTS") or "") == "Symbolic_Subdivision"
+
+    def span(aid: str, depth: int = 0) -> tuple[float | None, float | None]:
+        if aid in spans:
+            return spans[aid]
+        tier = eaf.annotations.get(aid)
+        if tier is None or depth > 50:                      # a dangling or cyclic reference
+            return None, None
+        aligned, refs = eaf.tiers[tier][0], eaf.tiers[tier][1]
+        if aid in aligned:
+            out = slots.get(aligned[aid][0]), slots.get(aligned[aid][1])
+        else:
+            parent = refs[aid][0]
+            start, end = span(parent, depth + 1)
+            if subdivides(tier) and start is not None and end is not None:
+                after = {r[2]: a for a, r in refs.items() if r[0] == parent and r[2]}
+                order = [a for a, r in refs.items() if r[0] == parent and not r[2]][:1]
+                while order and order[-1] in after and len(order) <= len(refs):
+                    order.append(after[order[-1]])
+                if aid in order:
+                    k, n = order.index(aid), len(order)
+                    start, end = start + (end - start) * k / n, start + (end - start) * (k + 1) / n
+            out = start, end
+        spans[aid] = out
+        return out
+
+    tiers: list[Tier] = []
+    missing = 0
+    for tier, (aligned, refs, _, _) in eaf.tiers.items():
+        labels = []
+        for aid in list(aligned) + list(refs):
+            start, end = span(aid)
+            value = aligned[aid][2] if aid in aligned else refs[aid][1]
+            if start is None or end is None:
+                missing += 1
+                continue
+            labels.append((start / 1000.0, end / 1000.0, str(value)))
+        tiers.append((tier, labels))
+    return tiers, missing
 
 
 def read_eaf(path: Path, o: ReadOptions) -> EventStream:
@@ -53,23 +122,37 @@ def read_eaf(path: Path, o: ReadOptions) -> EventStream:
     if vid is None:
         props = list(getattr(eaf, "properties", []) or [])
         vid = next((v for k, v in props if k == _EAF_VIDEO_PROP), None) or path.stem
-    tiers: list[Tier] = []
-    unaligned = 0
-    for tier in eaf.get_tier_names():
-        try:
-            anns = list(eaf.get_annotation_data_for_tier(tier))
-        except (KeyError, IndexError, TypeError, ValueError) as exc:  # a broken reference tier
-            log.warning("%s: tier %r cannot be read (%s: %s); skipped", path, tier,
-                        exc.__class__.__name__, exc)
-            continue
-        timed = [a for a in anns if isinstance(a[0], (int, float)) and isinstance(a[1], (int, float))]
-        unaligned += len(anns) - len(timed)
-        tiers.append((tier, [(a[0] / 1000.0, a[1] / 1000.0, str(a[2])) for a in timed]))
-    events = events_from_tiers(path, vid, tiers, o)
-    if unaligned:
-        log.warning("%s: %d annotation(s) on unaligned time slots (no time) skipped", path,
-                    unaligned)
-    return EventStream(tuple(events)).sorted()
+    tiers, missing = _timed_tiers(eaf, path)
+    participants: dict[str, int] = {}
+    tracks = {}
+    for tier, (_, _, attrs, _) in eaf.tiers.items():
+        who = (attrs.get("PARTICIPANT") or "").strip()
+        if who and not TRACK_TIER_RE.match(tier):
+            tracks[tier] = participants.setdefault(who, len(participants))
+    origin = _time_origin(eaf)
+    if origin:
+        log.info("%s: the video's TIME_ORIGIN is %g ms: added to every annotation", path, origin)
+        tiers = [(t, [(a + origin / 1000.0, b + origin / 1000.0, v) for a, b, v in labels])
+                 for t, labels in tiers]
+    events = events_from_tiers(path, vid, tiers, o, tracks)
+    meta = {"subjects": {vid: {str(k): who for who, k in participants.items()}}} if len(
+        participants) > 1 else {}
+    if missing:
+        log.warning("%s: %d annotation(s) without a time (unaligned slots at the end of a "
+                    "chain, or a broken reference) skipped", path, missing)
+    return EventStream(tuple(events), meta).sorted()
+
+
+def _time_origin(eaf) -> float:
+    """TIME_ORIGIN (ms) of the first linked video (else of the first linked file): the media
+    time at the annotations' zero (ELAN's offset of a linked file), so video time =
+    annotation time + origin."""
+    media = list(getattr(eaf, "media_descriptors", []) or [])
+    video = [m for m in media if str(m.get("MIME_TYPE", "")).startswith("video")] or media
+    try:
+        return float(video[0].get("TIME_ORIGIN") or 0) if video else 0.0
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def write_eaf(stream: EventStream, path: Path, fps: float) -> None:

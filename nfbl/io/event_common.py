@@ -27,17 +27,37 @@ VIDEO_INFO_KEYS = ("subject_id", "subject_gender", "subject_nationality", "win_o
 class ReadOptions:
     """What a reader may need besides the path.
 
-    fps: frame rate of frame-based formats; video_id: for formats that carry none;
+    fps: frame rate of frame-based formats (None: the format's own default,
+    :data:`DEFAULT_FPS` for most, 30 for SMG's Kinect labels); video_id: for formats that
+    carry none;
     subset: ActivityNet ground-truth subset (``training``/``validation``/``testing``);
     label_map: label or annotation value → NFBL class (id, code or name; None = skip);
     tier_map: ELAN tier name → NFBL class of every annotation on it (None = skip the tier).
     """
 
-    fps: float = 25.0
+    fps: float | None = None
     video_id: str | None = None
     subset: str | None = None
     label_map: Mapping[str, int | None] = field(default_factory=dict)
     tier_map: Mapping[str, int | None] = field(default_factory=dict)
+
+
+def class_map(mapping: Mapping[str, object] | None, what: str = "label map"
+              ) -> dict[str, int | None]:
+    """``{label: class}`` with each class given as an id (16), a code (``"N16"``), a name
+    (``"Folding arms"``) or None (skip) → ``{label: id or None}``; a class that names
+    nothing is one error naming the label."""
+    out: dict[str, int | None] = {}
+    for label, value in (mapping or {}).items():
+        if value is None:
+            out[str(label)] = None
+            continue
+        try:
+            out[str(label)] = taxonomy.lookup(
+                value if isinstance(value, int) and not isinstance(value, bool) else str(value)).id
+        except NfblError as exc:
+            raise NfblError(f"{what}: label {label!r}: {exc}") from None
+    return out
 
 
 def make_event(path: Path, line: int | None, **kw) -> Event:
@@ -47,7 +67,15 @@ def make_event(path: Path, line: int | None, **kw) -> Event:
         raise InputFormatError(str(exc), path, line) from None
 
 
-def check_fps(fps: float, path: Path) -> float:
+#: The frame rate of frame-based event formats when neither the file nor the user gives one
+#: (iMiGUE, MiGA, point events).
+DEFAULT_FPS = 25.0
+
+
+def check_fps(fps: float | None, path: Path, default: float = DEFAULT_FPS) -> float:
+    """``fps`` checked (positive, finite); None gives ``default``."""
+    if fps is None:
+        return float(default)
     if not fps or not math.isfinite(fps) or fps <= 0:
         raise InputFormatError(f"frame-based format needs a positive --fps, got {fps}", path)
     return float(fps)

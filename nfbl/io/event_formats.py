@@ -58,7 +58,8 @@ from nfbl.io.boris import (export_labels, project_labels, read_boris_export, rea
                            sniff_boris_export, write_boris_export)
 from nfbl.io.elan import eaf_labels, read_eaf, write_eaf
 from nfbl.io.praat import read_textgrid, textgrid_labels, write_textgrid
-from nfbl.io.event_common import (CSV_COLUMNS, JSONL_SCHEMA, ReadOptions,
+from nfbl.io.smg import read_smg_events
+from nfbl.io.event_common import (CSV_COLUMNS, JSONL_SCHEMA, ReadOptions, class_map,
                                   lookup_code, make_event, parse_float, parse_int,
                                   resolve_label)
 from nfbl.io.inputs import check_input, is_regular_file, load_json, open_text
@@ -108,9 +109,19 @@ def format_names() -> tuple[str, ...]:
 
 
 def guess_format(path: str | Path, for_reading: bool = True) -> EventFormatSpec:
-    """Choose a format from the file name (and, when reading a ``.csv``, its first line)."""
+    """Choose a format from the file name (and, when reading a ``.csv``, its first line): a
+    specific name ending (``_label.csv``, ``_finelabels.csv``, ``.imigue.csv``) decides
+    first, then the first line of a plain ``.csv``, then the plain ending. MiGA and SMG
+    label files both hold bare integer triples, so only their names tell them apart."""
     p = Path(path)
     name = p.name.lower()
+    best = None
+    for spec in EVENT_FORMATS.values():
+        for suf in spec.suffixes:
+            if name.endswith(suf) and (best is None or len(suf) > best[0]):
+                best = (len(suf), spec)
+    if best is not None and best[0] > len(".csv") and name.endswith(".csv"):
+        return best[1]
     if for_reading and name.endswith(".csv") and p.is_file():
         try:
             with open_text(p) as fh:
@@ -120,27 +131,25 @@ def guess_format(path: str | Path, for_reading: bool = True) -> EventFormatSpec:
         for spec in EVENT_FORMATS.values():
             if spec.sniff is not None and spec.sniff(first):
                 return spec
-    best = None
-    for spec in EVENT_FORMATS.values():
-        for suf in spec.suffixes:
-            if name.endswith(suf) and (best is None or len(suf) > best[0]):
-                best = (len(suf), spec)
     if best is not None:
         return best[1]
     raise NfblError(f"{path}: cannot tell the event format from the file name; pass --from/--to "
                     f"({', '.join(EVENT_FORMATS)})")
 
 
-def read_events(path: str | Path, fmt: "str | EventFormatSpec | None" = None, fps: float = 25.0,
+def read_events(path: str | Path, fmt: "str | EventFormatSpec | None" = None,
+                fps: float | None = None,
                 video_id: str | None = None, *, subset: str | None = None,
                 label_map: Mapping[str, int | None] | None = None,
                 tier_map: Mapping[str, int | None] | None = None) -> EventStream:
-    """Read an event file. ``video_id`` names the video for formats that carry none (MiGA,
+    """Read an event file. ``fps``: frame rate of frame-based formats (None: the format's
+    default, 25, or 30 for SMG labels). ``video_id`` names the video for formats that carry none (MiGA,
     ELAN without the property); by default it comes from the file name. ``subset``,
     ``label_map`` and ``tier_map``: see :class:`ReadOptions`."""
     path = check_input(path, "file")
     f = get_format(fmt) or guess_format(path)
-    opts = ReadOptions(fps, video_id, subset, dict(label_map or {}), dict(tier_map or {}))
+    opts = ReadOptions(fps, video_id, subset, class_map(label_map),
+                       class_map(tier_map, "tier map"))
     try:
         stream = f.read(path, opts)
     except UnicodeDecodeError:
@@ -189,7 +198,7 @@ def event_files(folder: str | Path, recursive: bool = False,
 
 
 def read_event_files(paths: "list[Path]", fmt: "str | EventFormatSpec | None" = None,
-                     fps: float = 25.0, *, subset: str | None = None,
+                     fps: float | None = None, *, subset: str | None = None,
                      label_map: Mapping[str, int | None] | None = None,
                      source: str | None = None) -> EventStream:
     """Several event files as one stream (in the given order), their video tables
@@ -485,6 +494,9 @@ EVENT_FORMATS: Mapping[str, EventFormatSpec] = {s.name: s for s in (
     EventFormatSpec("miga", ("_label.csv",), read_miga, write_miga,
                     "MiGA label CSV gestureID,sframe,eframe (0-based, eframe exclusive)",
                     sniff=sniff_miga, one_video=True),
+    EventFormatSpec("smg", ("_finelabels.csv",), read_smg_events, None,
+                    "SMG <ID>_finelabels.csv label,start,end (SMG classes, Kinect frames; "
+                    "read only)", one_video=True),
     EventFormatSpec("boris", (".boris", ".boris.gz"), read_boris_project, None,
                     "BORIS project (read only): state and point events of every observation",
                     labels=project_labels),

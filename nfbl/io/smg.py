@@ -40,6 +40,7 @@ import numpy as np
 from nfbl.core import skeletons, taxonomy
 from nfbl.core.errors import InputFormatError, NfblError
 from nfbl.core.events import Event, EventStream
+from nfbl.io.event_common import ReadOptions, check_fps
 from nfbl.io.inputs import is_regular_file, open_text
 from nfbl.io.miga import read_numeric_rows, video_id_of
 from nfbl.core.sequence import PoseSequence
@@ -106,6 +107,16 @@ def _fps_from_data_file(skeleton_path: Path) -> float | None:
                     raise InputFormatError(f"fps {fps:g} is not positive", p, n)
                 return fps
     return None
+
+
+def read_smg_events(path: Path, o: ReadOptions) -> EventStream:
+    """The ``smg`` event format (:data:`nfbl.io.event_formats.EVENT_FORMATS`): fine labels at
+    ``o.fps``, else the fps of ``<ID>_data.csv`` next to them, else 30 (Kinect v2)."""
+    fps = o.fps
+    if fps is None:
+        vid = video_id_of(path, LABEL_SUFFIX)
+        fps = _fps_from_data_file(path.with_name(vid + SKELETON_SUFFIX)) or DEFAULT_FPS
+    return read_smg_labels(path, fps=check_fps(fps, path), video_id=o.video_id)
 
 
 def label_path_for(skeleton_path: str | Path) -> Path:

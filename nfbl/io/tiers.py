@@ -9,7 +9,7 @@ import logging
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from nfbl.core.errors import InputFormatError
 from nfbl.core.events import Event
@@ -34,12 +34,13 @@ def label_counts(tiers: Iterable[Tier]) -> Counter:
 
 
 def events_from_tiers(path: Path, video_id: str, tiers: Iterable[Tier],
-                      o: ReadOptions) -> list[Event]:
+                      o: ReadOptions, tracks: Mapping[str, int] | None = None) -> list[Event]:
     """The NFBL events of ``tiers`` (seconds). A tier in ``o.tier_map`` gives every label its
     class (None: the tier is skipped); otherwise each label is resolved by
     :func:`resolve_label`. Labels that name nothing are skipped with one warning per tier,
     except on nfbl's own tiers (an error); labels present but none readable is one error
-    naming the tiers and the two options."""
+    naming the tiers and the two options. Track ids: nfbl's own tier names give theirs,
+    ``tracks`` (tier → id, e.g. by ELAN participant) the others', else 0."""
     events: list[Event] = []
     unread: dict[str, tuple[int, int]] = {}
     total = 0
@@ -47,7 +48,7 @@ def events_from_tiers(path: Path, video_id: str, tiers: Iterable[Tier],
     for tier, labels in tiers:
         total += len(labels)
         m = TRACK_TIER_RE.match(tier)
-        track = int(m.group(1)) if m else 0
+        track = int(m.group(1)) if m else (tracks or {}).get(tier, 0)
         if tier in o.tier_map and o.tier_map[tier] is None:
             continue
         bad = 0

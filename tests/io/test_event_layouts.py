@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -287,3 +288,52 @@ def test_activitynet_class_id_of_another_tool_is_not_taken_for_nfbl_ids(tmp_path
         {"label": "Touching nose", "class_id": 34, "code": "N34", "score": 0.8, "segment": [3.0, 4.0]}]}}
     (tmp_path / "r.json").write_text(json.dumps(doc))
     assert [e.class_id for e in read_events(tmp_path / "r.json")] == [16, 34]
+
+
+# --- SMG fine labels and MiGA labels: bare integer triples both, told apart by name
+
+SMG_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "keypoints" / "smg"
+
+
+def test_smg_fine_labels_are_not_read_as_miga_labels(tmp_path):
+    """``3,0,2`` is SMG class 3 (Folding arms → N16) at 30 fps in ``*_finelabels.csv`` and
+    iMiGUE raw class 3 (N2) at 25 fps in ``*_label.csv``; SMG class 10 (Crossing legs) has no
+    NFBL class and is skipped."""
+    from nfbl.io.event_formats import event_files, guess_format, read_event_files
+    from nfbl.io.smg import read_smg_labels
+    src = SMG_DIR / "01_finelabels.csv"
+    assert guess_format(src).name == "smg"
+    s = read_events(src)
+    own = read_smg_labels(src)
+    assert [(e.video_id, e.class_id, e.start, e.end) for e in s] == [
+        (e.video_id, e.class_id, e.start, e.end) for e in own]
+    assert s.events[0].class_id == 16 and s.events[0].end == pytest.approx(2 / 30)
+    assert 10 not in {e.class_id for e in s} and s.events[0].video_id == "01"
+    (tmp_path / "v_label.csv").write_text("3,0,2\n")
+    (tmp_path / "01_finelabels.csv").write_bytes(src.read_bytes())
+    both = read_event_files(event_files(tmp_path))
+    assert sorted((e.video_id, e.code) for e in both if e.start == 0) == [("01", "N16"), ("v", "N2")]
+    res = nfbl("events", "convert", src, tmp_path / "o.jsonl")
+    assert res.returncode == 0, res.stderr
+    assert read_events(tmp_path / "o.jsonl").events[0].code == "N16"
+
+
+def test_smg_fine_labels_take_the_fps_of_their_data_file_or_the_users(tmp_path):
+    (tmp_path / "07_finelabels.csv").write_text("3,0,30\n")
+    assert read_events(tmp_path / "07_finelabels.csv").events[0].end == pytest.approx(1.0)
+    (tmp_path / "07_data.csv").write_text("300,15,4500\n")        # numFrames,fps,maxDepth
+    assert read_events(tmp_path / "07_finelabels.csv").events[0].end == pytest.approx(2.0)
+    assert read_events(tmp_path / "07_finelabels.csv", fps=60).events[0].end == pytest.approx(0.5)
+
+
+def test_python_label_maps_take_ids_codes_and_names():
+    """read_events(label_map=...) takes what read_label_map files take: 16, "N16",
+    "Folding arms", None; a class that names nothing is one error naming the label."""
+    src = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "praat" / "P03_m2.TextGrid"
+    s = read_events(src, label_map={"scratch head": "N3", "fold arms": "folding arms",
+                                    "touch nose": 34, "beat": None}, tier_map={"speech": None})
+    assert [e.code for e in s] == ["N3", "N16", "N34"]
+    with pytest.raises(NfblError, match="label map: label 'beat'"):
+        read_events(src, label_map={"beat": "N99"})
+    with pytest.raises(NfblError, match="tier map: label 'speech'"):
+        read_events(src, tier_map={"speech": "talking"})

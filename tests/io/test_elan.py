@@ -1,0 +1,49 @@
+"""ELAN files in the layouts ELAN writes (tests/fixtures/events/elan/P04_m1.eaf, EAF 3.0:
+attributes in ELAN's order, two participants, a time subdivision with unaligned slots, a
+symbolic subdivision written out of order, a symbolic association, two linked media with
+time origins)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nfbl.io.event_formats import label_counts, read_events
+
+pytest.importorskip("pympi")
+EAF = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "elan" / "P04_m1.eaf"
+LABELS = {"scratch head": 3, "fold arms": 16, "rubbing hands": 22}
+CHILD_TIERS = {"phase": None, "rubs": None, "hand": None}
+
+
+def _events(stream):
+    return [(e.track_id, e.code, round(e.start, 6), round(e.end, 6)) for e in stream]
+
+
+def test_participants_are_tracks_and_the_videos_time_origin_is_added():
+    """Annotation times + the linked video's TIME_ORIGIN (2000 ms; the audio's 500 ms is not
+    the video's); the athlete is track 0, the journalist track 1."""
+    s = read_events(EAF, label_map=LABELS, tier_map=CHILD_TIERS)
+    assert sorted(_events(s)) == [(0, "N16", 7.0, 11.0), (0, "N22", 12.0, 14.0),
+                                  (0, "N3", 3.2, 6.1), (1, "N3", 5.0, 6.0)]
+    assert s.meta["subjects"] == {"P04_m1": {"0": "athlete", "1": "journalist"}}
+
+
+def test_child_tiers_get_elans_times():
+    """Time subdivision: the two unaligned slots split 1200..4100 ms evenly; symbolic
+    subdivision: four rubs share the parent's 2 s in their PREVIOUS_ANNOTATION order (the
+    file lists them 3, 1, 4, 2); symbolic association: the parent's span."""
+    s = read_events(EAF, tier_map={"phase": 31, "rubs": 22, "hand": 16, "gesture": None,
+                                   "gesture journalist": None})
+    third = 2.9 / 3
+    assert _events(s) == [
+        (0, "N31", 3.2, round(3.2 + third, 6)), (0, "N31", round(3.2 + third, 6),
+                                                  round(3.2 + 2 * third, 6)),
+        (0, "N31", round(3.2 + 2 * third, 6), 6.1), (0, "N16", 7.0, 11.0),
+        (0, "N22", 12.0, 12.5), (0, "N22", 12.5, 13.0), (0, "N22", 13.0, 13.5),
+        (0, "N22", 13.5, 14.0)]
+    rubs = read_events(EAF, label_map={f"rub {k}": 22 for k in (1, 2, 3, 4)},
+                       tier_map={"phase": None, "hand": None, "gesture": None,
+                                 "gesture journalist": None})
+    assert [e.start for e in rubs] == [12.0, 12.5, 13.0, 13.5]
+    assert label_counts(EAF)["scratch head"] == 2 and label_counts(EAF)["rub 3"] == 1
