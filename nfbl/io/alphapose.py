@@ -47,6 +47,15 @@ LAYOUTS_BY_JOINTS = {17: skeletons.COCO17, 26: skeletons.HALPE26,
 _DIGITS = re.compile(r"(\d+)\D*$")
 
 
+def _openpose_like(doc: dict) -> bool:
+    """AlphaPose's ``--format open``/``cmu`` output: ``{"people"|"bodies": ...}`` per image
+    (``sep-json``) or those objects keyed by image name in one file (``write_json``)."""
+    if "people" in doc or "bodies" in doc:
+        return True
+    return any(isinstance(v, dict) and ("people" in v or "bodies" in v)
+               for v in list(doc.values())[:5])
+
+
 def _frame_numbers(names: list, path: Path) -> dict:
     """``image_id`` → 0-based frame index: the number in the name (``"12.jpg"`` → 12, an int
     as is); names without one (an image folder) are ranked in sorted order."""
@@ -119,8 +128,7 @@ def read_alphapose(path: str | Path, fps: float | None = None, video_id: str | N
     doc = load_json(path)
     if isinstance(doc, dict):
         hint = (" (this looks like AlphaPose's --format open/cmu output or an OpenPose file; "
-                "read AlphaPose's default results file)" if "people" in doc or "bodies" in doc
-                else "")
+                "read AlphaPose's default results file)" if _openpose_like(doc) else "")
         raise InputFormatError(f"not an AlphaPose results file: expected a list of results{hint}",
                                path)
     if not isinstance(doc, list):
@@ -158,7 +166,8 @@ def read_alphapose(path: str | Path, fps: float | None = None, video_id: str | N
         frames_kp = [np.stack(f) if f else np.zeros((0, v, 3), np.float32) for f in per_frame]
         kp_all, track_ids = tracking.link_people(
             frames_kp, max_distance=max_distance, max_lost=max_lost, num_joints=v,
-            max_rejoin=max_rejoin, min_frames=max(1, min(min_track_frames, t)))
+            max_rejoin=max_rejoin,   # frames with a person: one image keeps its people
+            min_frames=max(1, min(min_track_frames, sum(map(bool, per_frame)))))
     if video_id is None:   # AlphaPose names every results file alike: the folder names the video
         video_id = path.parent.name if path.name == DEFAULT_NAME and path.parent.name else path.stem
     return PoseSequence(kp_all, layout.name, float(fps), np.arange(t) / float(fps), frame_size,

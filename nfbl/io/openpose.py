@@ -180,6 +180,14 @@ def read_openpose(path: str | Path, fps: float | None = None, video_id: str | No
             vid = next(iter(videos))
         files = videos[vid]
     numbers = np.array([n for n, _ in files], dtype=np.float64)
+    span = numbers.max() - numbers.min() + 1 if len(numbers) else 0
+    if len(numbers) >= 2 and len(numbers) < 0.5 * span:
+        log.warning("%s: the %d files of %r are numbered %d..%d (%.0f%% of those frames): "
+                    "OpenPose writes a file for every frame of a video, so frames are missing, "
+                    "or these are separate images whose names end in 12 digits (e.g. "
+                    "COCO_val2014_000000000192.jpg with --image_dir): read each such file on "
+                    "its own", path, len(numbers), vid, numbers.min(), numbers.max(),
+                    100.0 * len(numbers) / span)
     paths = [p for _, p in files]
     if io_threads > 1 and len(paths) > 64:
         with ThreadPoolExecutor(io_threads) as pool:

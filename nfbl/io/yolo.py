@@ -15,7 +15,10 @@ Read from Ultralytics' own code (ultralytics/ultralytics ``engine/results.py``
 * A video's files are named after the frame number Ultralytics prints ("frame k/N"), which
   counts read frames from 1: file ``k`` is frame ``k - 1``, at ``k - 1`` / fps seconds. With
   ``vid_stride s`` only every s-th frame is read: pass ``--fps`` as the video's fps / s.
-  A frame without a person has no file.
+  A frame without a person has no file. Stream sources (a webcam, RTSP; ``LoadStreams``)
+  count from 0 (``self.count = -1``, then ``+= 1`` per frame): when a ``_0.txt`` file is
+  there, file ``k`` is frame ``k``. (A stream whose first frame had nobody in it cannot be
+  told from a video: it is read one frame early.)
 """
 from __future__ import annotations
 
@@ -152,9 +155,10 @@ def read_yolo_pose(path: str | Path, fps: float | None = None, video_id: str | N
         if not m:
             raise InputFormatError("not a YOLO label file name ('<video>_<frame>.txt')", path)
         vid, files = video_id or m["vid"], [(int(m["frame"]), str(path))]
-    if files[0][0] < 1:
-        raise InputFormatError("YOLO label files count frames from 1; found frame 0", files[0][1])
-    t = files[-1][0]
+    first = 0 if files[0][0] == 0 else 1       # a stream's count starts at 0, a video's at 1
+    if first == 0:
+        log.info("%s: a label file numbered 0 (a stream source): file k is frame k", path)
+    t = files[-1][0] - first + 1
     per_frame: list[list[np.ndarray]] = [[] for _ in range(t)]
     ids: list[list[float | None]] = [[] for _ in range(t)]
     for k, fpath in files:
@@ -169,8 +173,8 @@ def read_yolo_pose(path: str | Path, fps: float | None = None, video_id: str | N
             kp, tid = _parse(line, fpath, n)
             kp[:, 0] *= w
             kp[:, 1] *= h
-            per_frame[k - 1].append(kp.astype(np.float32))
-            ids[k - 1].append(tid)
+            per_frame[k - first].append(kp.astype(np.float32))
+            ids[k - first].append(tid)
     flat = [i for f in ids for i in f]
     if not flat:
         raise InputFormatError("no person in any label file; nothing to read", path)
@@ -188,7 +192,7 @@ def read_yolo_pose(path: str | Path, fps: float | None = None, video_id: str | N
                      for f in per_frame]
         kp_all, track_ids = tracking.link_people(frames_kp, max_lost=max_lost,
                                                  num_joints=NUM_JOINTS, max_rejoin=max_rejoin,
-                                                 min_frames=max(1, min(2, t)))
+                                                 min_frames=max(1, min(2, sum(map(bool, per_frame)))))
         tracks_from = "linked"
     return PoseSequence(kp_all, skeletons.get_layout("coco17").name, float(fps),
                         np.arange(t) / float(fps), (w, h), track_ids, vid,

@@ -93,3 +93,26 @@ def test_cli_reads_it_and_refuses_a_bad_one_in_one_line(cli, tmp_path):
     r = cli("keypoints", "info", str(bad))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_one_image_results_keep_their_people(tmp_path):
+    """AlphaPose on an image folder: every entry of one image ("out-002.jpg": frame 2, frames
+    0 and 1 empty) is a person, not a one-frame flicker to drop (real files gave 0 persons)."""
+    p = tmp_path / "alphapose-results.json"
+    rng = np.random.default_rng(3)
+    entries = [{"image_id": "out-002.jpg", "category_id": 1, "score": 2.5,
+                "keypoints": np.column_stack([rng.uniform(0, 600, (17, 2)),
+                                              np.full(17, 0.8)]).ravel().tolist()}
+               for _ in range(3)]
+    p.write_text(json.dumps(entries))
+    s = alphapose.read_alphapose(p)
+    assert s.num_persons == 3 and s.num_frames == 3
+    assert (s.keypoints[:, 2, :, 2] > 0).all() and not (s.keypoints[:, :2] != 0).any()
+
+
+def test_combined_open_format_file_gets_the_hint(tmp_path):
+    """--format open written to one file nests {"people": ...} under each image name."""
+    p = tmp_path / "alphapose-results.json"
+    p.write_text(json.dumps({"1.jpg": {"people": [{"pose_keypoints_2d": [1.0] * 54}]}}))
+    with pytest.raises(InputFormatError, match="--format open/cmu"):
+        alphapose.read_alphapose(p)

@@ -612,3 +612,21 @@ def test_clip_scores_are_the_max_of_the_frame_probabilities():
                                apply_class_bias(raw[None], [b] * len(raw))[0], atol=1e-6)
     off = det.clip_scores(tips, decode=replace(plain, reduced_hands_bias=0.0))[0]
     np.testing.assert_allclose(off, raw, atol=1e-6)
+
+
+def test_openpose_sparse_frame_numbers_warn_they_may_be_separate_images(tmp_path, caplog):
+    """OpenPose writes a file for every video frame; ``--image_dir`` output of images named
+    like COCO_val2014_000000000192.jpg reads as one video with huge gaps: say so."""
+    people = np.zeros((1, 67, 3))
+    people[0, :, :2], people[0, :, 2] = 200.0, 0.9
+    for n in (192, 241):
+        openpose.write_openpose_frame(tmp_path / f"COCO_val2014_{n:012d}_keypoints.json", people)
+    with caplog.at_level("WARNING"):
+        seq = read_keypoints(tmp_path)
+    assert seq.num_frames == 2 and "separate images" in caplog.text
+    caplog.clear()
+    for n in range(193, 241):
+        openpose.write_openpose_frame(tmp_path / f"COCO_val2014_{n:012d}_keypoints.json", people)
+    with caplog.at_level("WARNING"):
+        read_keypoints(tmp_path)
+    assert "separate images" not in caplog.text

@@ -83,3 +83,28 @@ def test_detect_keypoints_reads_yolo_labels_body_only(tmp_path):
              "--frame-size", "1280x720", "--body-only")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "e.jsonl").is_file()
+
+
+def test_a_single_label_file_keeps_every_person(tmp_path):
+    """One frame's file (press_4.txt: frame 3, frames 0-2 without a file) keeps its people;
+    before, one-frame tracks were dropped unless the whole video had one frame."""
+    one = FIX / "predict" / "labels" / "press_4.txt"
+    people = sum(1 for ln in one.read_text().splitlines() if ln.strip())
+    s = read_keypoints(one, "yolo", frame_size=(1280, 720))
+    assert s.num_frames == 4 and s.num_persons == people >= 1
+    assert (s.keypoints[:, 3, :, 2] > 0).any(axis=1).all() and not s.keypoints[:, :3].any()
+
+
+def test_stream_sources_count_frames_from_zero(tmp_path):
+    """A webcam/RTSP source (Ultralytics' LoadStreams) numbers files from 0: file k is frame
+    k there, and k - 1 for a video (numbered from 1)."""
+    d = tmp_path / "labels"
+    d.mkdir()
+    shutil.copy(FIX / "predict" / "labels" / "press_1.txt", d / "0_0.txt")
+    shutil.copy(FIX / "predict" / "labels" / "press_2.txt", d / "0_2.txt")
+    s = read_keypoints(d, "yolo", frame_size=(1280, 720), fps=10.0)
+    assert s.num_frames == 3 and s.video_id == "0"
+    video = read_keypoints(FIX / "predict" / "labels", "yolo", frame_size=(1280, 720))
+    present = (s.keypoints[..., 2] > 0).any(axis=(0, 2))
+    assert present.tolist() == [True, False, True]
+    np.testing.assert_allclose(s.keypoints[:, 0], video.keypoints[:, 0][:s.num_persons], atol=1e-4)
