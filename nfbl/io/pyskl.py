@@ -33,6 +33,8 @@ from nfbl.keypoints import hands
 log = logging.getLogger(__name__)
 
 DEFAULT_FPS = 30.0
+#: iMiGUE's 22-joint clips are 25 fps video (as the ST-GCN arrays, :mod:`nfbl.io.stgcn`).
+LAYOUT_FPS = {skeletons.OPENPOSE22.name: 25.0}
 LAYOUTS_BY_JOINTS = {17: skeletons.COCO17, 133: skeletons.COCO_WHOLEBODY133,
                      25: skeletons.KINECT_V2_25, 22: skeletons.OPENPOSE22}
 
@@ -46,18 +48,48 @@ def refuse_message(path: Path) -> str:
             "you trust where it comes from, pass --trust-pickle (trust_pickle=True)")
 
 
-def _annotation(ann: dict, k: int, path: Path, fps: float,
+def clip_name(ann: dict, k: int) -> str:
+    """A clip's name as the owners' ``PoseDataset`` takes it: ``filename`` when the
+    annotation has one, else ``frame_dir``."""
+    return str(ann.get("filename", ann.get("frame_dir", k)))
+
+
+def _image_size(ann: dict) -> tuple[int, int]:
+    """(width, height) from ``img_shape`` (or ``original_shape``), stored (h, w)."""
+    for key in ("img_shape", "original_shape"):
+        v = ann.get(key)
+        if v is None:
+            continue
+        try:
+            hw = np.asarray(v, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            continue
+        if hw.size >= 2 and np.isfinite(hw[:2]).all():
+            return int(hw[1]), int(hw[0])
+    return 0, 0
+
+
+def _annotation(ann: dict, k: int, path: Path, fps: float | None,
                 split_of: dict[str, list[str]]) -> PoseSequence:
     where = f"annotation {k}"
     if not isinstance(ann, dict) or "keypoint" not in ann:
         raise InputFormatError(f"{where} has no 'keypoint' array", path)
-    name = str(ann.get("frame_dir", k))
+    name = clip_name(ann, k)
+    if "frame_inds" in ann:
+        raise InputFormatError(f"{where} ({name}): a compressed annotation ('frame_inds', "
+                               "pyskl's custom_2d_skeleton.py --compress); write it without "
+                               "--compress", path)
     try:
         xy = np.asarray(ann["keypoint"], dtype=np.float64)
     except (TypeError, ValueError):
         raise InputFormatError(f"{where} ({name}): 'keypoint' is not numeric", path) from None
     if xy.ndim == 3:
         xy = xy[None]
+    if xy.ndim == 4 and xy.shape[2] == 25 and xy.shape[0] == 3 and xy.shape[-1] == 2:
+        raise InputFormatError(f"{where} ({name}): keypoint {xy.shape} is mmaction2's older "
+                               "NTU RGB+D layout (C=3: x, y, z; T, V=25, M=2 persons), 3-D "
+                               "world coordinates; nfbl reads 2-D pixel keypoints (M, T, V, "
+                               "2)", path)
     if xy.ndim != 4:
         raise InputFormatError(f"{where} ({name}): keypoint shape {xy.shape}, expected "
                                "(M, T, V, 2)", path)
@@ -78,13 +110,22 @@ def _annotation(ann: dict, k: int, path: Path, fps: float,
         if score.shape != xy.shape[:3]:
             raise InputFormatError(f"{where} ({name}): keypoint_score {score.shape} does not "
                                    f"match keypoint {xy.shape}", path)
-    else:
-        score = np.ones(xy.shape[:3])
+    else:   # no scores: a joint padded with (0, 0) is missing, every other one is seen
+        score = (np.abs(xy) > 0).any(axis=-1).astype(np.float64)
     kp = np.concatenate([xy, score[..., None]], axis=-1).astype(np.float32)
     if not np.isfinite(kp).all():
         raise InputFormatError(f"{where} ({name}): keypoints contain NaN or inf", path)
     kp[kp[..., 2] <= 0] = 0.0
-    h, w = (ann.get("img_shape") or ann.get("original_shape") or (0, 0))[:2]
+    total = ann.get("total_frames")
+    if isinstance(total, (int, np.integer)) and not isinstance(total, bool) and total != kp.shape[1]:
+        if 0 < total < kp.shape[1] and not kp[:, total:, :, :2].any():
+            kp = kp[:, :total]              # zero padding after the clip's frames
+        else:
+            raise InputFormatError(f"{where} ({name}): keypoint has {kp.shape[1]} frames "
+                                   f"but total_frames is {total}", path)
+    w, h = _image_size(ann)
+    if fps is None:
+        fps = LAYOUT_FPS.get(layout.name, DEFAULT_FPS)
     t_len = kp.shape[1]
     meta = {"source_format": "pyskl", "source": str(path),
             "splits": [s for s, names in split_of.items() if name in names]}
@@ -101,14 +142,17 @@ def read_pyskl(path: str | Path, trust_pickle: bool = False, fps: float | None =
     """Read a pyskl/mmaction2 annotation pickle: one PoseSequence per clip.
 
     Refuses (:class:`UntrustedPickleError`) unless ``trust_pickle``. ``split`` keeps only
-    the clips of that split. ``fps`` defaults to 30 (the files carry none).
+    the clips of that split. ``fps`` defaults to 30 (the files carry none), 25 for iMiGUE's
+    22-joint clips. The top level may be ``{"split", "annotations"}``, a bare list of
+    annotations (older mmaction2) or one annotation (mmaction2's ``ntu_pose_extraction.py``
+    for one video); ``None`` entries (left by pyskl's ``ntu_preproc.py``) are skipped.
     """
     path = Path(path)
     if not trust_pickle:
         raise UntrustedPickleError(refuse_message(path))
     if fps is None:
-        fps = DEFAULT_FPS
-        log.info("%s: pyskl annotations carry no frame rate; assuming %.3g fps", path, fps)
+        log.info("%s: pyskl annotations carry no frame rate; assuming %.3g fps (25 for "
+                 "iMiGUE's 22-joint clips)", path, DEFAULT_FPS)
     check_input(path, "file")
     try:
         with open(path, "rb") as fh:
@@ -117,6 +161,8 @@ def read_pyskl(path: str | Path, trust_pickle: bool = False, fps: float | None =
             IndexError, TypeError, RecursionError) as exc:
         raise InputFormatError(f"not a readable pickle ({exc.__class__.__name__}: {exc})",
                                path) from None
+    if isinstance(doc, dict) and "keypoint" in doc and "annotations" not in doc:
+        doc = {"split": {}, "annotations": [doc]}        # one video's annotation
     if isinstance(doc, list):
         doc = {"split": {}, "annotations": doc}
     if not isinstance(doc, dict) or not isinstance(doc.get("annotations"), list):
@@ -125,11 +171,19 @@ def read_pyskl(path: str | Path, trust_pickle: bool = False, fps: float | None =
     if split is not None and split not in split_of:
         raise NfblError(f"{path}: no split {split!r} (splits: {', '.join(split_of) or 'none'})")
     keep = None if split is None else set(split_of[split])
-    out = []
+    out, empty = [], 0
     for k, ann in enumerate(doc["annotations"]):
-        if keep is not None and str(ann.get("frame_dir", k)) not in keep:
+        if ann is None:
+            empty += 1
             continue
-        out.append(_annotation(ann, k, path, float(fps), split_of))
+        if not isinstance(ann, dict):
+            raise InputFormatError(f"annotation {k} is a {type(ann).__name__}, not a dict",
+                                   path)
+        if keep is not None and clip_name(ann, k) not in keep:
+            continue
+        out.append(_annotation(ann, k, path, None if fps is None else float(fps), split_of))
+    if empty:
+        log.warning("%s: %d empty (None) annotation(s) skipped", path, empty)
     return _fingertip_sides(out, path)
 
 

@@ -303,6 +303,56 @@ def test_pyskl_trusted(tmp_path):
         pyskl.read_pyskl(p, True, split="nope")
 
 
+def _dump(path: Path, doc) -> Path:
+    with open(path, "wb") as fh:
+        pickle.dump(doc, fh)
+    return path
+
+
+def test_pyskl_layouts_the_owners_write(tmp_path, caplog):
+    """What pyskl and mmaction2 code writes besides the canonical file (checked against their
+    writers, 2026-12-07): one video's annotation alone (mmaction2 ntu_pose_extraction.py),
+    None entries (pyskl ntu_preproc.py), 'filename' as the clip name (PoseDataset's
+    identifier), img_shape as an array, padding after total_frames, no keypoint_score."""
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(10, 300, (1, 6, 17, 2)).astype(np.float16)
+    one = {"frame_dir": "S001C001P001R001A001", "label": 3, "img_shape": (1080, 1920),
+           "original_shape": (1080, 1920), "total_frames": 6, "keypoint": xy,
+           "keypoint_score": np.full((1, 6, 17), 0.9, np.float16)}
+    (s,) = read_keypoints(_dump(tmp_path / "one.pkl", one), trust_pickle=True)
+    assert s.video_id == "S001C001P001R001A001" and s.frame_size == (1920, 1080)
+    np.testing.assert_allclose(s.keypoints[0, :, :, :2], xy[0].astype(np.float32))
+    named = dict(one, filename="clips/a.mp4", img_shape=np.array([480, 640]))
+    padded = dict(one, frame_dir="b", total_frames=4)
+    padded["keypoint"] = xy.copy()
+    padded["keypoint"][:, 4:] = 0
+    no_score = {k: v for k, v in one.items() if k != "keypoint_score"}
+    no_score["frame_dir"] = "c"
+    no_score["keypoint"] = np.concatenate([xy, np.zeros_like(xy)])     # a padded 2nd person
+    doc = {"split": {"train": ["clips/a.mp4", "b", "c"]},
+           "annotations": [named, None, padded, no_score]}
+    with caplog.at_level("WARNING"):
+        seqs = pyskl.read_pyskl(_dump(tmp_path / "many.pkl", doc), True, split="train")
+    assert "1 empty (None) annotation" in caplog.text
+    assert [q.video_id for q in seqs] == ["clips/a.mp4", "b", "c"]
+    assert seqs[0].frame_size == (640, 480) and seqs[1].num_frames == 4
+    assert (seqs[2].keypoints[0, ..., 2] == 1).all() and not seqs[2].keypoints[1].any()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"total_frames": 9}, "6 frames but total_frames is 9"),
+    ({"keypoint": np.ones((3, 6, 25, 2)), "keypoint_score": np.ones((3, 6, 25))},
+     r"older NTU RGB\+D layout"),
+    ({"keypoint": np.ones((6, 17, 3)), "frame_inds": np.arange(6)}, "--compress"),
+])
+def test_pyskl_layouts_that_would_be_misread_are_one_line(tmp_path, change, message):
+    ann = {"frame_dir": "x", "total_frames": 6, "img_shape": (480, 640),
+           "keypoint": np.ones((1, 6, 17, 2)), "keypoint_score": np.ones((1, 6, 17))}
+    p = _dump(tmp_path / "bad.pkl", {"split": {}, "annotations": [dict(ann, **change)]})
+    with pytest.raises(InputFormatError, match=message):
+        read_keypoints(p, trust_pickle=True)
+
+
 # --- iMiGUE classification track: ST-GCN feeder arrays and the MiGA 2023 pyskl pickle
 
 #: the kit's used_joints (imigue_gendata.py) as MiGA CSV column blocks
@@ -414,6 +464,7 @@ def test_pyskl_22_joints_from_the_miga_2023_winners_script(tmp_path):
     ref = read_keypoints(path, trust_pickle=True)
     assert [s.layout for s in seqs] == ["openpose22"] * 2
     assert seqs[0].frame_size == (1920, 1080) and seqs[1].meta["label"] == 31
+    assert {s.fps for s in seqs} == {25.0} == {r.fps for r in ref}   # iMiGUE video, as the arrays
     for s, r in zip(seqs, ref):
         np.testing.assert_array_equal(s.keypoints[:, :r.num_frames], r.keypoints)
         assert not s.keypoints[:, r.num_frames:].any()  # pyskl keeps the padding, as written
