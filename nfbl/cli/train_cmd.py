@@ -84,6 +84,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--min-score", type=unit_float, default=None,
                    help="F1 counts events scored >= this (default: the card's decode "
                         "threshold, else 0.5)")
+    e.add_argument("--also-min-scores", type=unit_float, nargs="+", default=(), metavar="S",
+                   help="--synthetic: F1@0.3 at these score thresholds too, from the same "
+                        "decoded events (a threshold sweep in one run)")
     e.add_argument("--deid-hands", nargs="?", type=positive_float, const=0.44, default=None,
                    metavar="HALF",
                    help="remove every hand inside the face's blur box first, as pose on "
@@ -417,6 +420,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
           f"{summary['recall_0.3']:.3f}, events scored >= {args.min_score:g}; macro-F1 "
           f"{summary['macro_f1_0.3']:.3f})")
     print(f"mAP@0.5 {map50:.3f}   mAP@0.5:0.95 {anet['average_map']:.3f}")
+    sweep = {}
+    for s in args.also_min_scores:
+        f = evaluate(gt, pred, tiou=0.3, min_score=s)["f1"]
+        sweep[f"{s:g}"] = {"f1_0.3": f["f1"], "precision_0.3": f["precision"],
+                           "recall_0.3": f["recall"], "macro_f1_0.3": f["macro_f1"]}
+        print(f"  events scored >= {s:g}: F1@0.3 {f['f1']:.3f} (P {f['precision']:.3f}, R "
+              f"{f['recall']:.3f}; macro-F1 {f['macro_f1']:.3f})")
+    if sweep:
+        summary["f1_by_min_score"] = sweep
     if args.json_out:
         with atomic_open(args.json_out) as fh:
             json.dump({"summary": summary, "metrics": res}, fh, indent=1)

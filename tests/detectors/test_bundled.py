@@ -38,7 +38,8 @@ def test_evaluate_cli_on_one_short_heldout_video(tmp_path):
     out = tmp_path / "ev.json"
     r = subprocess.run([sys.executable, "-m", "nfbl", "evaluate", str(MODEL), "--synthetic",
                         "--videos", "1", "--minutes", "0.5", "--seed", "2000000",
-                        "--threads", "1", "--json", str(out)],
+                        "--threads", "1", "--json", str(out), "--min-score", "0.65",
+                        "--also-min-scores", "0.65", "0.3"],
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "F1@0.3" in r.stdout and "mAP@0.5" in r.stdout
@@ -46,6 +47,11 @@ def test_evaluate_cli_on_one_short_heldout_video(tmp_path):
     assert s["videos"] == 1 and s["split"] == "heldout"
     for k in ("f1_0.3", "map_0.5", "map_0.5_0.95"):
         assert 0.0 <= s[k] <= 1.0
+    # the sweep scores the same events: at the headline threshold it agrees with it, and a
+    # lower threshold never has fewer true positives (recall cannot fall)
+    sweep = s["f1_by_min_score"]
+    assert sweep["0.65"]["f1_0.3"] == s["f1_0.3"] and "events scored >= 0.3" in r.stdout
+    assert sweep["0.3"]["recall_0.3"] >= sweep["0.65"]["recall_0.3"]
 
 
 def test_evaluate_cli_bad_arguments_are_one_line(tmp_path):
