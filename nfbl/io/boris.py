@@ -226,8 +226,21 @@ def _project_bouts(path: Path) -> tuple[list[_Bout], dict[str, _Observation]]:
             fps = _first_number((info.get("fps") or {}).get(media[0]))
             lengths = [_first_number((info.get("length") or {}).get(m)) for m in media]
             length = sum(lengths) if lengths and None not in lengths else None
-        observations[str(obs_id)] = _Observation(media, fps or None, length,
-                                                 _first_number(ob.get("time offset")) or 0.0)
+        offset = _first_number(ob.get("time offset")) or 0.0
+        if ob.get("media_creation_date_as_offset") and media and isinstance(info, dict):
+            # BORIS (write_event) then stores player time + offset + the playing file's
+            # creation time ("media_creation_time", seconds): take the first file's away
+            created = _first_number((info.get("media_creation_time") or {}).get(media[0]))
+            if created is None:
+                raise InputFormatError(f"observation {obs_id!r} uses the media creation date "
+                                       "as offset but stores no creation time for "
+                                       f"{media[0]!r}", path)
+            if len(media) > 1:
+                log.warning("%s: observation %r: %d media files with their creation dates as "
+                            "offset; only the first file's (%r) is removed", path, obs_id,
+                            len(media), media[0])
+            offset += created
+        observations[str(obs_id)] = _Observation(media, fps or None, length, offset)
         bouts.extend(_pair_project_events(str(obs_id), ob.get("events") or [], state, path))
     if not observations:
         raise InputFormatError("the project has no media or live observation", path)

@@ -217,3 +217,25 @@ def test_events_labels_lists_a_coders_codes_and_writes_a_map_template(tmp_path):
     assert "5 labels, 0 without an NFBL class" in r.stdout and "skipped (null in the map)" in r.stdout
     r = nfbl("events", "labels", FIX / "press.boris", "-o", tmp_path / "map.csv")
     assert r.returncode == 2 and "JSON" in r.stderr
+
+
+def test_media_creation_date_as_offset_is_removed(tmp_path):
+    """An observation that uses the media creation date as offset stores player time + time
+    offset + the file's creation time (BORIS write_event): P02's bouts come back in video
+    time; without a stored creation time it is one error."""
+    doc = json.loads((FIX / "press.boris").read_text())
+    obs = doc["observations"]["P02 match 1"]
+    created = 1717171717.5
+    obs["media_creation_date_as_offset"] = True
+    obs["media_info"]["media_creation_time"] = {obs["file"]["1"][0]: created}
+    for ev in obs["events"]:
+        ev[0] = ev[0] + created
+    p = tmp_path / "dated.boris"
+    p.write_text(json.dumps(doc))
+    s = read_events(p, label_map=LABELS)
+    assert [(c, round(a, 6), round(b, 6)) for _, c, a, b in _bouts(s, "P02_m1")] == [
+        ("N16", 10.0, 17.5), ("N31", 28.0, 28.04)]
+    del obs["media_info"]["media_creation_time"]
+    p.write_text(json.dumps(doc))
+    with pytest.raises(NfblError, match="creation time"):
+        read_events(p, label_map=LABELS)
