@@ -124,19 +124,22 @@ def read_eaf(path: Path, o: ReadOptions) -> EventStream:
         vid = next((v for k, v in props if k == _EAF_VIDEO_PROP), None) or path.stem
     tiers, missing = _timed_tiers(eaf, path)
     participants: dict[str, int] = {}
-    tracks = {}
+    tracks, subjects = {}, {}
     for tier, (_, _, attrs, _) in eaf.tiers.items():
         who = (attrs.get("PARTICIPANT") or "").strip()
-        if who and not TRACK_TIER_RE.match(tier):
+        own = TRACK_TIER_RE.match(tier)
+        if who and own:                       # nfbl's own tiers keep their track id
+            subjects[own.group(1)] = who
+        elif who:
             tracks[tier] = participants.setdefault(who, len(participants))
+            subjects[str(tracks[tier])] = who
     origin = _time_origin(eaf)
     if origin:
         log.info("%s: the video's TIME_ORIGIN is %g ms: added to every annotation", path, origin)
         tiers = [(t, [(a + origin / 1000.0, b + origin / 1000.0, v) for a, b, v in labels])
                  for t, labels in tiers]
     events = events_from_tiers(path, vid, tiers, o, tracks)
-    meta = {"subjects": {vid: {str(k): who for who, k in participants.items()}}} if len(
-        participants) > 1 else {}
+    meta = {"subjects": {vid: subjects}} if subjects else {}
     if missing:
         log.warning("%s: %d annotation(s) without a time (unaligned slots at the end of a "
                     "chain, or a broken reference) skipped", path, missing)
@@ -161,7 +164,10 @@ def write_eaf(stream: EventStream, path: Path, fps: float) -> None:
     eaf.remove_tier("default")
     if stream.video_ids:
         eaf.add_property(_EAF_VIDEO_PROP, stream.video_ids[0])
+    subjects = stream.meta.get("subjects") if isinstance(stream.meta, dict) else None
+    subjects = (subjects or {}).get(stream.video_ids[0], {}) if stream.video_ids else {}
     for track in sorted({e.track_id for e in stream}):
+        who = subjects.get(str(track)) if isinstance(subjects, dict) else None
         ms = []
         for e in stream:
             if e.track_id == track:
@@ -169,7 +175,7 @@ def write_eaf(stream: EventStream, path: Path, fps: float) -> None:
                 ms.append((s_ms, max(int(round(e.end * 1000)), s_ms + 1), e))
         for k, lane in enumerate(lanes(ms)):
             tier = track_tier_name(track, k)
-            eaf.add_tier(tier)
+            eaf.add_tier(tier, part=str(who) if who else None)
             for s_ms, e_ms, e in lane:
                 eaf.add_annotation(tier, s_ms, e_ms, value_of(e))
     with atomic_path(path, suffix=".eaf", exists=False) as tmp:

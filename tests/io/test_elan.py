@@ -47,3 +47,19 @@ def test_child_tiers_get_elans_times():
                                  "gesture journalist": None})
     assert [e.start for e in rubs] == [12.0, 12.5, 13.0, 13.5]
     assert label_counts(EAF)["scratch head"] == 2 and label_counts(EAF)["rub 3"] == 1
+
+
+def test_participants_survive_a_round_trip(tmp_path):
+    """Written back, each track's tiers carry its participant (ELAN's PARTICIPANT), and a
+    re-read keeps tracks and names."""
+    from nfbl.io.event_formats import write_events
+    pympi = pytest.importorskip("pympi")
+    s = read_events(EAF, label_map=LABELS, tier_map=CHILD_TIERS)
+    out = tmp_path / "again.eaf"
+    write_events(s, out)
+    eaf = pympi.Elan.Eaf(str(out))
+    assert {t: eaf.tiers[t][2].get("PARTICIPANT") for t in eaf.get_tier_names()} == {
+        "NFBL track 0": "athlete", "NFBL track 1": "journalist"}
+    back = read_events(out)
+    assert sorted(_events(back)) == sorted(_events(s))
+    assert back.meta["subjects"] == {"P04_m1": {"0": "athlete", "1": "journalist"}}
