@@ -28,9 +28,7 @@ def load_detector(model: str | None, threads: int = 1, body_only: bool = False):
     if det is None:
         from nfbl.exports.runtime import Detector  # noqa: PLC0415
 
-        det = Detector.load(model, threads=threads)
-        if body_only:
-            det.card = det.card.hands_optional()
+        det = Detector.load(model, threads=threads, body_only=body_only)
         _DETECTORS[key] = det
     return det
 

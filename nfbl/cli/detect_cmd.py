@@ -178,10 +178,8 @@ def _load_detector(args: argparse.Namespace):
     """The ONNX detector of ``--model`` (default: bundled), relaxed by ``--body-only``."""
     from nfbl.exports.runtime import Detector
 
-    det = Detector.load(args.model, threads=args.threads)
-    if getattr(args, "body_only", False):
-        det.card = det.card.hands_optional()
-    return det
+    return Detector.load(args.model, threads=args.threads,
+                         body_only=getattr(args, "body_only", False))
 
 
 def _read_sequences(path: str, fmt: str | None, fps: float | None, trust_pickle: bool,

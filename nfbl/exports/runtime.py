@@ -295,8 +295,12 @@ class Detector(DenseDetector):
     # -- loading
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int = 2, inter_op_threads: int = 1,
-             window: int | None = None, allow_spinning: bool = False) -> "Detector":
+             window: int | None = None, allow_spinning: bool = False,
+             body_only: bool = False) -> "Detector":
         """Load an nfbl ONNX model (None → the bundled default model).
+
+        body_only: accept keypoints without hand joints (COCO-17, Halpe-26, a body-only pose
+        run; :meth:`ModelCard.hands_optional`), the CLI's ``--body-only``.
 
         threads: onnxruntime ``intra_op_num_threads`` (0 = onnxruntime's choice);
         inter_op_threads: ``inter_op_num_threads``; window: frames per chunk (default: the
@@ -353,6 +357,8 @@ class Detector(DenseDetector):
                             f"scores and offsets")
         c = outputs[0].shape[2]
         card.check_outputs(c if isinstance(c, int) else None, str(path))
+        if body_only:
+            card = card.hands_optional()
         return cls(sess, card, path, threads, inter_op_threads, window)
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -318,9 +318,8 @@ def run_detect(video: str | Path, cfg: DetectConfig = DetectConfig(),
 
     from nfbl.exports.runtime import Detector  # noqa: PLC0415
     check_outputs([overlay, timeline, deid_video], [video, cfg.pose.keypoints, cfg.model])
-    detector = Detector.load(cfg.model, threads=cfg.threads)
-    if cfg.body_only:   # keypoints without hand joints (COCO-17 pose) run as reduced-hand tracks
-        detector.card = detector.card.hands_optional()
+    # body_only: keypoints without hand joints (COCO-17 pose) run as reduced-hand tracks
+    detector = Detector.load(cfg.model, threads=cfg.threads, body_only=cfg.body_only)
     t0 = _time.perf_counter()
     result = analyse(video, cfg.pose, deid_video, keep_boxes=overlay is not None)
     t1 = _time.perf_counter()
