@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
 
 from nfbl.cli.argtypes import positive_float, positive_int, unit_float
 from nfbl.core.paths import check_outputs
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -86,7 +89,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "threshold, else 0.5)")
     e.add_argument("--also-min-scores", type=unit_float, nargs="+", default=(), metavar="S",
                    help="--synthetic: F1@0.3 at these score thresholds too, from the same "
-                        "decoded events (a threshold sweep in one run)")
+                        "decoded events (a threshold sweep in one run; events exist only "
+                        "from --candidate-threshold up)")
     e.add_argument("--deid-hands", nargs="?", type=positive_float, const=0.44, default=None,
                    metavar="HALF",
                    help="remove every hand inside the face's blur box first, as pose on "
@@ -273,6 +277,9 @@ def _cmd_evaluate_real(args: argparse.Namespace) -> int:
 
     if args.turned:
         raise NfblError("--turned applies to --synthetic videos; real files are read as stored")
+    if args.also_min_scores:
+        raise NfblError("--also-min-scores applies to --synthetic videos (F1 needs labels); "
+                        "run --real once per --min-score")
     if args.camera_cuts:
         raise NfblError("--camera-cuts applies to --synthetic videos; real files are read as "
                         "filmed")
@@ -421,6 +428,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
           f"{summary['macro_f1_0.3']:.3f})")
     print(f"mAP@0.5 {map50:.3f}   mAP@0.5:0.95 {anet['average_map']:.3f}")
     sweep = {}
+    if any(s < args.candidate_threshold for s in args.also_min_scores):
+        log.warning("--also-min-scores below --candidate-threshold %g score the same events "
+                    "as at %g", args.candidate_threshold, args.candidate_threshold)
     for s in args.also_min_scores:
         f = evaluate(gt, pred, tiou=0.3, min_score=s)["f1"]
         sweep[f"{s:g}"] = {"f1_0.3": f["f1"], "precision_0.3": f["precision"],

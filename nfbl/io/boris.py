@@ -230,8 +230,13 @@ def _project_bouts(path: Path) -> tuple[list[_Bout], dict[str, _Observation]]:
         if ob.get("media_creation_date_as_offset") and media and isinstance(info, dict):
             # BORIS (write_event) then stores player time + offset + the playing file's
             # creation time ("media_creation_time", seconds): take the first file's away
-            created = _first_number((info.get("media_creation_time") or {}).get(media[0]))
-            if created is None:
+            times = info.get("media_creation_time")
+            created = times.get(media[0]) if isinstance(times, dict) else None
+            try:    # seconds, a plain number (a date string would lose all but its year)
+                created = float(created)
+            except (TypeError, ValueError):
+                created = None
+            if created is None or not math.isfinite(created):
                 raise InputFormatError(f"observation {obs_id!r} uses the media creation date "
                                        "as offset but stores no creation time for "
                                        f"{media[0]!r}", path)

@@ -4,6 +4,7 @@ mapped by the user), write overlapping events on separate tiers. Listed in
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -64,6 +65,22 @@ def _slot_times(eaf) -> dict[str, float | None]:
     return times
 
 
+def _sibling_orders(tier: str, refs: dict) -> dict[tuple[str, str], list[str]]:
+    """Children of each parent on a symbolic-subdivision tier, in their PREVIOUS_ANNOTATION
+    chain order (the first has none); a broken or cyclic chain stops where it breaks."""
+    groups: dict[str, list[str]] = {}
+    for aid, r in refs.items():
+        groups.setdefault(r[0], []).append(aid)
+    out = {}
+    for parent, kids in groups.items():
+        after = {refs[a][2]: a for a in kids if refs[a][2]}
+        order = [a for a in kids if not refs[a][2]][:1]
+        while order and order[-1] in after and len(order) <= len(kids):
+            order.append(after[order[-1]])
+        out[(tier, parent)] = order
+    return out
+
+
 def _timed_tiers(eaf, path: Path) -> tuple[list[Tier], int]:
     """Every tier's annotations as ``(start_s, end_s, value)``, and the number left out for
     want of a time. Reference annotations take their parent's span (symbolic association)
@@ -72,6 +89,7 @@ def _timed_tiers(eaf, path: Path) -> tuple[list[Tier], int]:
     every subdivision child the whole parent span."""
     slots = _slot_times(eaf)
     spans: dict[str, tuple[float | None, float | None]] = {}
+    order_of: dict[tuple[str, str], list[str]] = {}     # (tier, parent) → children in order
 
     def subdivides(tier: str) -> bool:
         ltype = eaf.tiers[tier][2].get("LINGUISTIC_TYPE_REF")
@@ -90,10 +108,10 @@ def _timed_tiers(eaf, path: Path) -> tuple[list[Tier], int]:
             parent = refs[aid][0]
             start, end = span(parent, depth + 1)
             if subdivides(tier) and start is not None and end is not None:
-                after = {r[2]: a for a, r in refs.items() if r[0] == parent and r[2]}
-                order = [a for a, r in refs.items() if r[0] == parent and not r[2]][:1]
-                while order and order[-1] in after and len(order) <= len(refs):
-                    order.append(after[order[-1]])
+                order = order_of.get((tier, parent))
+                if order is None:
+                    order_of.update(_sibling_orders(tier, refs))
+                    order = order_of.get((tier, parent), [])
                 if aid in order:
                     k, n = order.index(aid), len(order)
                     start, end = start + (end - start) * k / n, start + (end - start) * (k + 1) / n
@@ -123,17 +141,8 @@ def read_eaf(path: Path, o: ReadOptions) -> EventStream:
         props = list(getattr(eaf, "properties", []) or [])
         vid = next((v for k, v in props if k == _EAF_VIDEO_PROP), None) or path.stem
     tiers, missing = _timed_tiers(eaf, path)
-    participants: dict[str, int] = {}
-    tracks, subjects = {}, {}
-    for tier, (_, _, attrs, _) in eaf.tiers.items():
-        who = (attrs.get("PARTICIPANT") or "").strip()
-        own = TRACK_TIER_RE.match(tier)
-        if who and own:                       # nfbl's own tiers keep their track id
-            subjects[own.group(1)] = who
-        elif who:
-            tracks[tier] = participants.setdefault(who, len(participants))
-            subjects[str(tracks[tier])] = who
-    origin = _time_origin(eaf)
+    tracks, subjects = _participant_tracks(eaf)
+    origin = _time_origin(eaf, path)
     if origin:
         log.info("%s: the video's TIME_ORIGIN is %g ms: added to every annotation", path, origin)
         tiers = [(t, [(a + origin / 1000.0, b + origin / 1000.0, v) for a, b, v in labels])
@@ -146,16 +155,57 @@ def read_eaf(path: Path, o: ReadOptions) -> EventStream:
     return EventStream(tuple(events), meta).sorted()
 
 
-def _time_origin(eaf) -> float:
+def _participant_tracks(eaf) -> tuple[dict[str, int], dict[str, str]]:
+    """(tier → track id, track id → participant) from ELAN's ``PARTICIPANT``. nfbl's own
+    ``NFBL track <id>`` tiers keep their id (and name its participant); tiers without a
+    participant share track 0; every other participant gets the lowest id not taken, the
+    same one for all of its tiers."""
+    ids: dict[str, int] = {}               # participant → track
+    subjects: dict[str, str] = {}
+    taken: set[int] = set()
+    others = []
+    for tier, (aligned, refs, attrs, _) in eaf.tiers.items():
+        who = (attrs.get("PARTICIPANT") or "").strip()
+        own = TRACK_TIER_RE.match(tier)
+        if own:
+            taken.add(int(own.group(1)))
+            if who:
+                ids.setdefault(who, int(own.group(1)))
+                subjects[own.group(1)] = who
+        elif who:
+            others.append((tier, who))
+        elif aligned or refs:
+            taken.add(0)
+    tracks: dict[str, int] = {}
+    for tier, who in others:
+        if who not in ids:
+            k = 0
+            while k in taken:
+                k += 1
+            ids[who] = k
+            taken.add(k)
+            subjects[str(k)] = who
+        tracks[tier] = ids[who]
+    return tracks, subjects
+
+
+def _time_origin(eaf, path: Path) -> float:
     """TIME_ORIGIN (ms) of the first linked video (else of the first linked file): the media
     time at the annotations' zero (ELAN's offset of a linked file), so video time =
     annotation time + origin."""
     media = list(getattr(eaf, "media_descriptors", []) or [])
     video = [m for m in media if str(m.get("MIME_TYPE", "")).startswith("video")] or media
-    try:
-        return float(video[0].get("TIME_ORIGIN") or 0) if video else 0.0
-    except (TypeError, ValueError):
+    if not video or not video[0].get("TIME_ORIGIN"):
         return 0.0
+    try:
+        origin = float(video[0]["TIME_ORIGIN"])
+    except (TypeError, ValueError):
+        origin = float("nan")
+    if not math.isfinite(origin):
+        log.warning("%s: TIME_ORIGIN %r of %s is not a number; ignored", path,
+                    video[0]["TIME_ORIGIN"], video[0].get("MEDIA_URL", "the video"))
+        return 0.0
+    return origin
 
 
 def write_eaf(stream: EventStream, path: Path, fps: float) -> None:

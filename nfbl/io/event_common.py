@@ -117,10 +117,12 @@ def resolve_label(value: str, label_map: Mapping[str, int | None]) -> tuple[bool
     """(known, class id) of a label: the user's map first (exact, then case-insensitive),
     then nfbl's own forms (``N16``, a class name, ``"N16 Folding arms|0.83"``); a bare
     number is never taken for a class id (map it with ``label_map``)."""
-    text = str(value).strip()
-    if text in label_map:
-        return True, label_map[text]
-    low = {k.lower(): v for k, v in label_map.items()}
+    raw = str(value).strip()
+    text = " ".join(raw.split())      # tabs and line breaks count as spaces
+    low = {" ".join(str(k).split()).lower(): v for k, v in label_map.items()}
+    for key in (raw, text):
+        if key in label_map:
+            return True, label_map[key]
     if text.lower() in low:
         return True, low[text.lower()]
     head = text.split("|", 1)[0].strip()

@@ -79,7 +79,9 @@ class EventFormatSpec:
     nfbl reads the format but does not write it);
     one_video: the format holds a single video (the writer refuses several); labels: for
     formats whose labels are the annotator's own words, ``(path, ReadOptions) -> Counter``
-    of the labels the file uses (see :func:`label_counts`).
+    of the labels the file uses (see :func:`label_counts`); weak_sniff: the sniff matches
+    content other formats share (MiGA's bare integer triples are SMG's too), so a specific
+    name ending of another format wins over it.
     """
 
     name: str
@@ -90,6 +92,7 @@ class EventFormatSpec:
     sniff: Callable[[str], bool] | None = None
     one_video: bool = False
     labels: Callable[[Path, ReadOptions], Counter] | None = None
+    weak_sniff: bool = False
 
 
 # --- public API ----------------------------------------------------------------------------
@@ -109,10 +112,11 @@ def format_names() -> tuple[str, ...]:
 
 
 def guess_format(path: str | Path, for_reading: bool = True) -> EventFormatSpec:
-    """Choose a format from the file name (and, when reading a ``.csv``, its first line): a
-    specific name ending (``_label.csv``, ``_finelabels.csv``, ``.imigue.csv``) decides
-    first, then the first line of a plain ``.csv``, then the plain ending. MiGA and SMG
-    label files both hold bare integer triples, so only their names tell them apart."""
+    """Choose a format from the file name and, when reading a ``.csv``, its first line: a
+    header that names its format (the iMiGUE table's, a BORIS export's) first, then a
+    specific name ending (``_label.csv``, ``_finelabels.csv``, ``.imigue.csv``), then a
+    weak sniff (MiGA's bare integer triples, which SMG labels share), then the plain
+    ending."""
     p = Path(path)
     name = p.name.lower()
     best = None
@@ -120,17 +124,19 @@ def guess_format(path: str | Path, for_reading: bool = True) -> EventFormatSpec:
         for suf in spec.suffixes:
             if name.endswith(suf) and (best is None or len(suf) > best[0]):
                 best = (len(suf), spec)
-    if best is not None and best[0] > len(".csv") and name.endswith(".csv"):
-        return best[1]
+    specific = best is not None and best[0] > len(".csv") and name.endswith(".csv")
     if for_reading and name.endswith(".csv") and p.is_file():
         try:
             with open_text(p) as fh:
                 first = fh.readline().strip().lower()
         except (OSError, UnicodeDecodeError, NfblError):
             first = ""
-        for spec in EVENT_FORMATS.values():
-            if spec.sniff is not None and spec.sniff(first):
-                return spec
+        claims = [s for s in EVENT_FORMATS.values() if s.sniff is not None and s.sniff(first)]
+        strong = [s for s in claims if not s.weak_sniff]
+        if strong:
+            return strong[0]
+        if claims and not specific:
+            return claims[0]
     if best is not None:
         return best[1]
     raise NfblError(f"{path}: cannot tell the event format from the file name; pass --from/--to "
@@ -187,12 +193,18 @@ def folder_suffixes() -> tuple[str, ...]:
 def event_files(folder: str | Path, recursive: bool = False,
                 exclude: "set[Path] | frozenset[Path]" = frozenset()) -> list[Path]:
     """The event files of ``folder`` by name (:func:`folder_suffixes`), sorted; hidden files
-    and folders and the resolved paths in ``exclude`` are left out."""
+    and folders, the resolved paths in ``exclude``, and keypoint files named as such that sit
+    beside labels (OpenPose ``_keypoints.json``, AlphaPose's results, MiGA
+    ``_light_hand.csv``, SMG ``_skeleton.csv`` and ``_data.csv``) are left out."""
+    from nfbl.io.keypoints import KEYPOINT_FORMATS  # noqa: PLC0415 - a light table
     folder = Path(folder)
     ends = folder_suffixes()
+    not_events = tuple(s for f in KEYPOINT_FORMATS.values() for s in f.suffixes
+                       if s.startswith("_") or s == "alphapose-results.json") + ("_data.csv",)
     found = folder.rglob("*") if recursive else folder.iterdir()
     return sorted(p for p in found
                   if is_regular_file(p) and p.name.lower().endswith(ends)
+                  and not p.name.lower().endswith(not_events)
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts)
                   and p.resolve() not in exclude)
 
@@ -493,7 +505,7 @@ EVENT_FORMATS: Mapping[str, EventFormatSpec] = {s.name: s for s in (
                     one_video=True),
     EventFormatSpec("miga", ("_label.csv",), read_miga, write_miga,
                     "MiGA label CSV gestureID,sframe,eframe (0-based, eframe exclusive)",
-                    sniff=sniff_miga, one_video=True),
+                    sniff=sniff_miga, one_video=True, weak_sniff=True),
     EventFormatSpec("smg", ("_finelabels.csv",), read_smg_events, None,
                     "SMG <ID>_finelabels.csv label,start,end (SMG classes, Kinect frames; "
                     "read only)", one_video=True),

@@ -22,6 +22,7 @@ stem (``--video-id`` overrides it); the grid's ``xmax`` is the video length
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections import Counter
 from pathlib import Path
@@ -36,6 +37,7 @@ from nfbl.io.tiers import Tier, events_from_tiers, label_counts, lanes, track_ti
 log = logging.getLogger(__name__)
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_FRACTION = re.compile(r"([-+]?\d+)/(\d+)")
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -64,8 +66,8 @@ def _tokens(text: str):
         if c.isspace():
             i += 1
         elif c == "!":                                   # comment to the end of the line
-            j = text.find("\n", i)
-            i = n if j < 0 else j + 1
+            ends = [j for j in (text.find("\n", i), text.find("\r", i)) if j >= 0]
+            i = min(ends) + 1 if ends else n
         elif c == "[":                                   # "item [1]:", "intervals [2]:"
             j = text.find("]", i)
             i = n if j < 0 else j + 1
@@ -94,7 +96,10 @@ def _tokens(text: str):
             while j < n and not text[j].isspace() and text[j] not in '"![<':
                 j += 1
             m = _NUMBER.match(text, i, j) if (c.isdigit() or c in "+-.") else None
-            if m is not None:
+            frac = _FRACTION.match(text, i, j) if m is not None else None
+            if frac is not None and int(frac.group(2)) != 0:   # Praat reads "1/3" too
+                yield "num", int(frac.group(1)) / int(frac.group(2))
+            elif m is not None:
                 yield "num", float(m.group(0))
             i = j                                        # a word ("xmin", "=", "size") or a
                                                          # unit after a number ("0s") is text
@@ -118,7 +123,7 @@ class _Stream:
 
     def count(self, what: str) -> int:
         v = self.take("num", what)
-        if v != int(v) or v < 0:
+        if not math.isfinite(v) or v != int(v) or v < 0:
             raise InputFormatError(f"{what} {v:g} is not a count", self.path)
         return int(v)
 
@@ -185,10 +190,14 @@ def read_textgrid(path: Path, o: ReadOptions) -> EventStream:
 
 
 def praat_number(x: float) -> str:
-    """A number as Praat writes it (``Melder_double``): 15 significant digits, 17 where 15
-    do not give the same double back (``0``, ``2.3``, ``0.06469123242311078``)."""
-    s = f"{x:.15g}"
-    return s if float(s) == x else f"{x:.17g}"
+    """A number as Praat writes it (``Melder8_double``): 15 significant digits, else 16,
+    else 17, the first that gives the same double back (``0``, ``2.3``,
+    ``0.6666666666666666``)."""
+    for digits in (15, 16):
+        s = f"{x:.{digits}g}"
+        if float(s) == x:
+            return s
+    return f"{x:.17g}"
 
 
 def _quoted(text: str) -> str:

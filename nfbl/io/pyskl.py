@@ -18,6 +18,7 @@ sequence's ``video_id`` keeps the name as written, and whoever makes a file name
 from __future__ import annotations
 
 import logging
+import math
 import pickle
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def _image_size(ann: dict) -> tuple[int, int]:
             hw = np.asarray(v, dtype=np.float64).ravel()
         except (TypeError, ValueError):
             continue
-        if hw.size >= 2 and np.isfinite(hw[:2]).all():
+        if hw.size >= 2 and np.isfinite(hw[:2]).all() and (hw[:2] > 0).all():
             return int(hw[1]), int(hw[0])
     return 0, 0
 
@@ -105,7 +106,11 @@ def _annotation(ann: dict, k: int, path: Path, fps: float | None,
                                "(COCO), 133 (COCO-WholeBody), 25 (NTU/Kinect) or 22 (iMiGUE "
                                "openpose22)", path)
     if "keypoint_score" in ann:
-        score = np.asarray(ann["keypoint_score"], dtype=np.float64)
+        try:
+            score = np.asarray(ann["keypoint_score"], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputFormatError(f"{where} ({name}): 'keypoint_score' is not numeric",
+                                   path) from None
         score = score[None] if score.ndim == 2 else score
         if score.shape != xy.shape[:3]:
             raise InputFormatError(f"{where} ({name}): keypoint_score {score.shape} does not "
@@ -117,7 +122,15 @@ def _annotation(ann: dict, k: int, path: Path, fps: float | None,
         raise InputFormatError(f"{where} ({name}): keypoints contain NaN or inf", path)
     kp[kp[..., 2] <= 0] = 0.0
     total = ann.get("total_frames")
-    if isinstance(total, (int, np.integer)) and not isinstance(total, bool) and total != kp.shape[1]:
+    try:
+        total = None if total is None or isinstance(total, bool) else float(total)
+    except (TypeError, ValueError):
+        raise InputFormatError(f"{where} ({name}): total_frames {total!r} is not a number",
+                               path) from None
+    if total is not None and (not math.isfinite(total) or total != int(total) or total < 0):
+        raise InputFormatError(f"{where} ({name}): total_frames {total:g} is not a count", path)
+    total = None if total is None else int(total)
+    if total is not None and total != kp.shape[1]:
         if 0 < total < kp.shape[1] and not kp[:, total:, :, :2].any():
             kp = kp[:, :total]              # zero padding after the clip's frames
         else:
@@ -130,7 +143,11 @@ def _annotation(ann: dict, k: int, path: Path, fps: float | None,
     meta = {"source_format": "pyskl", "source": str(path),
             "splits": [s for s, names in split_of.items() if name in names]}
     if "label" in ann:
-        meta["label"] = int(ann["label"])
+        try:
+            meta["label"] = int(np.asarray(ann["label"]).item())
+        except (TypeError, ValueError):
+            raise InputFormatError(f"{where} ({name}): label {ann['label']!r} is not one "
+                                   "class index", path) from None
         if layout is skeletons.OPENPOSE22 and 0 <= meta["label"] <= 31:
             meta["class_id"] = meta["label"]  # the iMiGUE kit's label is the NFBL id
     return PoseSequence(kp, layout.name, fps, np.arange(t_len) / fps, (int(w), int(h)),
@@ -167,7 +184,11 @@ def read_pyskl(path: str | Path, trust_pickle: bool = False, fps: float | None =
         doc = {"split": {}, "annotations": doc}
     if not isinstance(doc, dict) or not isinstance(doc.get("annotations"), list):
         raise InputFormatError("not a pyskl annotation file (no 'annotations' list)", path)
-    split_of = {str(k): [str(n) for n in v] for k, v in (doc.get("split") or {}).items()}
+    splits = doc.get("split") or {}
+    if not isinstance(splits, dict) or not all(isinstance(v, (list, tuple))
+                                               for v in splits.values()):
+        raise InputFormatError("'split' is not a table {name: [clip, ...]}", path)
+    split_of = {str(k): [str(n) for n in v] for k, v in splits.items()}
     if split is not None and split not in split_of:
         raise NfblError(f"{path}: no split {split!r} (splits: {', '.join(split_of) or 'none'})")
     keep = None if split is None else set(split_of[split])
@@ -184,6 +205,8 @@ def read_pyskl(path: str | Path, trust_pickle: bool = False, fps: float | None =
         out.append(_annotation(ann, k, path, None if fps is None else float(fps), split_of))
     if empty:
         log.warning("%s: %d empty (None) annotation(s) skipped", path, empty)
+    if not out and split is None:
+        raise InputFormatError("no clip in the file (no annotation, or only empty ones)", path)
     return _fingertip_sides(out, path)
 
 

@@ -146,6 +146,9 @@ def read_smg_labels(path: str | Path, fps: float = DEFAULT_FPS, video_id: str | 
                                        path, n)
             try:
                 raw, start, end = (int(float(c)) for c in row)
+            except OverflowError:
+                raise InputFormatError(f"label,start,end must be finite integers, got {row}",
+                                       path, n) from None
             except ValueError:
                 if n == 1:
                     continue  # header

@@ -13,7 +13,7 @@ from typing import Iterable, Mapping, Sequence
 
 from nfbl.core.errors import InputFormatError
 from nfbl.core.events import Event
-from nfbl.io.event_common import ReadOptions, make_event, parse_float, resolve_label
+from nfbl.io.event_common import ReadOptions, make_event, resolve_label
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +39,15 @@ def events_from_tiers(path: Path, video_id: str, tiers: Iterable[Tier],
     class (None: the tier is skipped); otherwise each label is resolved by
     :func:`resolve_label`. Labels that name nothing are skipped with one warning per tier,
     except on nfbl's own tiers (an error); labels present but none readable is one error
-    naming the tiers and the two options. Track ids: nfbl's own tier names give theirs,
+    naming the tiers and the two options (labels skipped on purpose, by a ``None`` in a
+    map, are not that: they give an empty stream). A ``|`` followed by a number in [0, 1]
+    ends nfbl's own labels with a score; any other ``|`` is part of the label. Track ids: nfbl's own tier names give theirs,
     ``tracks`` (tier → id, e.g. by ELAN participant) the others', else 0."""
     events: list[Event] = []
     unread: dict[str, tuple[int, int]] = {}
-    total = 0
+    total = 0          # labels that were to be read (not skipped on purpose)
     user_values = {str(k).strip().lower() for k in o.label_map}  # values the user mapped
     for tier, labels in tiers:
-        total += len(labels)
         m = TRACK_TIER_RE.match(tier)
         track = int(m.group(1)) if m else (tracks or {}).get(tier, 0)
         if tier in o.tier_map and o.tier_map[tier] is None:
@@ -54,6 +55,7 @@ def events_from_tiers(path: Path, video_id: str, tiers: Iterable[Tier],
         bad = 0
         for start, end, value in labels:
             value = str(value)
+            total += 1
             if tier in o.tier_map:
                 cid = o.tier_map[tier]
             else:
@@ -65,12 +67,10 @@ def events_from_tiers(path: Path, video_id: str, tiers: Iterable[Tier],
                     bad += 1
                     continue
                 if cid is None:
+                    total -= 1
                     continue
-            score = 1.0
             mapped = tier in o.tier_map or value.strip().lower() in user_values
-            if "|" in value and not mapped:
-                # nfbl's own "N16 Folding arms|0.83"; a user-mapped value may hold a "|"
-                score = parse_float(value.rsplit("|", 1)[1], "score", path, None)
+            score = 1.0 if mapped else own_score(value)
             events.append(make_event(path, None, video_id=video_id, class_id=cid, start=start,
                                      end=end, score=score, track_id=track))
         if bad:
@@ -84,6 +84,18 @@ def events_from_tiers(path: Path, video_id: str, tiers: Iterable[Tier],
         log.warning("%s: tier %r: %d of %d annotation(s) name no NFBL class; skipped", path,
                     tier, bad, n)
     return events
+
+
+def own_score(value: str) -> float:
+    """The score ending nfbl's own labels (``N16 Folding arms|0.8300``): a number in [0, 1]
+    after the last ``|``; 1.0 when there is none (a coder's ``Folding arms | both``)."""
+    if "|" not in value:
+        return 1.0
+    try:
+        score = float(value.rsplit("|", 1)[1])
+    except ValueError:
+        return 1.0
+    return score if 0.0 <= score <= 1.0 else 1.0
 
 
 def lanes(items: Iterable[tuple[float, float, Event]]) -> list[list[tuple[float, float, Event]]]:

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 DEFAULT_FPS = 25.0
 FILE_RE = re.compile(r"^(?P<vid>.+)_(?P<frame>\d+)\.txt$")
 NUM_JOINTS = 17  # the COCO pose models; other kpt_shape models are not read
+MAX_FRAMES = 10_000_000  # 111 h at 25 fps: a larger frame number is not a video's
 
 
 def _pose_line_widths(v: int = NUM_JOINTS) -> dict[int, int]:
@@ -159,6 +160,10 @@ def read_yolo_pose(path: str | Path, fps: float | None = None, video_id: str | N
     if first == 0:
         log.info("%s: a label file numbered 0 (a stream source): file k is frame k", path)
     t = files[-1][0] - first + 1
+    if t > MAX_FRAMES:
+        raise InputFormatError(f"frame number {files[-1][0]} in the file name: over "
+                               f"{MAX_FRAMES:,} frames ({MAX_FRAMES / 25 / 3600:.0f} h at 25 "
+                               "fps); not a YOLO label file of a video", files[-1][1])
     per_frame: list[list[np.ndarray]] = [[] for _ in range(t)]
     ids: list[list[float | None]] = [[] for _ in range(t)]
     for k, fpath in files:

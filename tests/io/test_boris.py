@@ -235,7 +235,8 @@ def test_media_creation_date_as_offset_is_removed(tmp_path):
     s = read_events(p, label_map=LABELS)
     assert [(c, round(a, 6), round(b, 6)) for _, c, a, b in _bouts(s, "P02_m1")] == [
         ("N16", 10.0, 17.5), ("N31", 28.0, 28.04)]
-    del obs["media_info"]["media_creation_time"]
-    p.write_text(json.dumps(doc))
-    with pytest.raises(NfblError, match="creation time"):
-        read_events(p, label_map=LABELS)
+    for bad in (None, [created], {obs["file"]["1"][0]: "2024-05-31 16:08:37"}):
+        obs["media_info"]["media_creation_time"] = bad
+        p.write_text(json.dumps(doc))
+        with pytest.raises(NfblError, match="creation time"):
+            read_events(p, label_map=LABELS)

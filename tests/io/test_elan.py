@@ -63,3 +63,24 @@ def test_participants_survive_a_round_trip(tmp_path):
     back = read_events(out)
     assert sorted(_events(back)) == sorted(_events(s))
     assert back.meta["subjects"] == {"P04_m1": {"0": "athlete", "1": "journalist"}}
+
+
+def test_participant_tracks_do_not_collide_with_track_0_or_nfbls_own_tiers(tmp_path, caplog):
+    pympi = pytest.importorskip("pympi")
+    eaf = pympi.Elan.Eaf(author="x")
+    eaf.remove_tier("default")
+    eaf.add_linked_file("v.mp4", mimetype="video/mp4")
+    eaf.media_descriptors[0]["TIME_ORIGIN"] = "soon"
+    for tier, who, t in (("NFBL track 0", "Bob", 0), ("Gesture-A", "Alice", 1000),
+                         ("Gesture-B", None, 2000), ("Gesture-C", "Bob", 3000)):
+        eaf.add_tier(tier, part=who)
+        eaf.add_annotation(tier, t, t + 500, "N16")
+    path = tmp_path / "p.eaf"
+    eaf.to_file(str(path))
+    with caplog.at_level("WARNING"):
+        s = read_events(path)
+    assert "TIME_ORIGIN 'soon'" in caplog.text
+    # Bob keeps nfbl's track 0 (and his other tier joins it), the tier without a participant
+    # would be track 0 too, so Alice gets the first free id
+    assert [(e.track_id, e.start) for e in s] == [(0, 0.0), (0, 2.0), (0, 3.0), (1, 1.0)]
+    assert s.meta["subjects"] == {"p": {"0": "Bob", "1": "Alice"}}

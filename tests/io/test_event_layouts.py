@@ -337,3 +337,31 @@ def test_python_label_maps_take_ids_codes_and_names():
         read_events(src, label_map={"beat": "N99"})
     with pytest.raises(NfblError, match="tier map: label 'speech'"):
         read_events(src, tier_map={"speech": "talking"})
+
+
+def test_sniffed_headers_beat_name_endings_and_keypoint_files_are_not_labels(tmp_path):
+    """An iMiGUE table or a BORIS export named like MiGA labels is still read by its header
+    (only MiGA's integer-triple sniff, which SMG labels share, yields to a name ending); a
+    folder of SMG or MiGA data holds keypoints and metadata beside the labels."""
+    from nfbl.io.event_formats import event_files, guess_format
+    (tmp_path / "x_label.csv").write_text(
+        "video_id,label_id,start_time,start_frame,end_time,end_frame,class,subject_id,"
+        "subject_gender,subject_nationality,win_or_lose\n")
+    (tmp_path / "y_label.csv").write_text("Observation id,Observation date\n")
+    (tmp_path / "z_label.csv").write_text("3,0,2\n")
+    assert [guess_format(tmp_path / f).name for f in ("x_label.csv", "y_label.csv", "z_label.csv")
+            ] == ["imigue", "boris-export", "miga"]
+    smg = tmp_path / "smg"
+    smg.mkdir()
+    for name, text in (("S1_data.csv", "100,30,4000\n"), ("S1_skeleton.csv", "0,0\n"),
+                       ("S1_finelabels.csv", "3,0,2\n"), ("v_light_hand.csv", "0,1\n"),
+                       ("v_000000000000_keypoints.json", "{}"), ("v_label.csv", "3,0,2\n")):
+        (smg / name).write_text(text)
+    assert [p.name for p in event_files(smg)] == ["S1_finelabels.csv", "v_label.csv"]
+
+
+def test_smg_labels_with_an_infinite_frame_are_one_line(tmp_path):
+    p = tmp_path / "X_finelabels.csv"
+    p.write_text("3,0,2\n3,inf,20\n")
+    res = nfbl("events", "convert", p, tmp_path / "o.jsonl")
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "finite" in res.stderr

@@ -339,6 +339,27 @@ def test_pyskl_layouts_the_owners_write(tmp_path, caplog):
     assert (seqs[2].keypoints[0, ..., 2] == 1).all() and not seqs[2].keypoints[1].any()
 
 
+def test_pyskl_odd_values_are_one_line_or_read(tmp_path):
+    ann = {"frame_dir": "x", "total_frames": 6.0, "img_shape": (-480, -640),
+           "keypoint": np.ones((1, 6, 17, 2)), "keypoint_score": np.ones((1, 6, 17)),
+           "label": np.int64(4)}
+    (s,) = read_keypoints(_dump(tmp_path / "ok.pkl", [ann]), trust_pickle=True)
+    assert s.num_frames == 6 and s.frame_size == (0, 0) and s.meta["label"] == 4
+    for i, (bad, message) in enumerate((
+            ({"keypoint_score": "high"}, "'keypoint_score' is not numeric"),
+            ({"label": "x"}, "is not one class index"),
+            ({"total_frames": "6 frames"}, "is not a number"),
+            ({"total_frames": 7.0}, "6 frames but total_frames is 7"))):
+        p = _dump(tmp_path / f"bad{i}.pkl", [dict(ann, **bad)])
+        with pytest.raises(InputFormatError, match=message):
+            read_keypoints(p, trust_pickle=True)
+    with pytest.raises(InputFormatError, match="'split' is not a table"):
+        read_keypoints(_dump(tmp_path / "s.pkl", {"split": ["x"], "annotations": [ann]}),
+                       trust_pickle=True)
+    with pytest.raises(InputFormatError, match="no clip"):
+        read_keypoints(_dump(tmp_path / "n.pkl", [None]), trust_pickle=True)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"total_frames": 9}, "6 frames but total_frames is 9"),
     ({"keypoint": np.ones((3, 6, 25, 2)), "keypoint_score": np.ones((3, 6, 25))},

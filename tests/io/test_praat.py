@@ -113,8 +113,8 @@ def test_writer_is_praats_full_text_format_and_round_trips(tmp_path):
 
 
 def test_praat_number_format():
-    assert [praat_number(x) for x in (0.0, 2.3, 12.48, 1e-05, 0.1 + 0.2)] == [
-        "0", "2.3", "12.48", "1e-05", "0.30000000000000004"]
+    assert [praat_number(x) for x in (0.0, 2.3, 12.48, 1e-05, 2 / 3, 0.1 + 0.2)] == [
+        "0", "2.3", "12.48", "1e-05", "0.6666666666666666", "0.30000000000000004"]
 
 
 @pytest.mark.parametrize("content, message", [
@@ -125,6 +125,7 @@ def test_praat_number_format():
     (b'File type = "ooTextFile"\nObject class = "TextGrid"\n0 10 <exists> 1 "IntervalTier" '
      b'"g" 0 10 1 0 5 "N3\n', "not closed"),
     (b'File type = "ooTextFile"\nObject class = "TextGrid"\n0 10 <exists> 1.5\n', "not a count"),
+    (b'File type = "ooTextFile"\nObject class = "TextGrid"\n0 10 <exists> 1e999\n', "not a count"),
     (b"video_id,label\n", "ooTextFile"),
 ])
 def test_bad_grids_are_one_line(tmp_path, content, message):
@@ -155,3 +156,18 @@ def _tier_map(tmp_path: Path) -> Path:
     p = tmp_path / "tiers.json"
     p.write_text(json.dumps({"speech": None}))
     return p
+
+
+def test_fractions_cr_line_ends_and_labels_skipped_on_purpose(tmp_path):
+    """Praat reads "1/3" as a number and ends a comment at a lone CR; mapping every label
+    to null is an empty stream, not an error; a coder's "Folding arms | both" is a label
+    (no score), tabs count as spaces."""
+    path = tmp_path / "g.TextGrid"
+    path.write_bytes(b'File type = "ooTextFile"\rObject class = "TextGrid"\r! a note\r'
+                     b'0 3 <exists> 1 "IntervalTier" "g" 0 3 3\r'
+                     b'0 1/3 "Folding arms | both" 1/3 2 "N3\tTouching head" 2 3 "beat"\r')
+    s = read_events(path, label_map={"beat": None})
+    assert _events(s) == [("N16", 0.0, 1 / 3), ("N3", 1 / 3, 2.0)] and {e.score for e in s} == {1.0}
+    assert len(read_events(path, tier_map={"g": None})) == 0
+    assert len(read_events(path, label_map={"Folding arms | both": None, "beat": None,
+                                            "N3 Touching head": None})) == 0

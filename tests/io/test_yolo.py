@@ -108,3 +108,10 @@ def test_stream_sources_count_frames_from_zero(tmp_path):
     present = (s.keypoints[..., 2] > 0).any(axis=(0, 2))
     assert present.tolist() == [True, False, True]
     np.testing.assert_allclose(s.keypoints[:, 0], video.keypoints[:, 0][:s.num_persons], atol=1e-4)
+
+
+def test_a_frame_number_no_video_has_is_one_line(tmp_path):
+    p = tmp_path / "v_1000000000.txt"
+    shutil.copy(FIX / "predict" / "labels" / "press_1.txt", p)
+    with pytest.raises(NfblError, match="not a YOLO label file of a video"):
+        read_keypoints(p, "yolo", frame_size=(1280, 720))
