@@ -95,8 +95,9 @@ def read_stgcn(path: str | Path, trust_pickle: bool = False,
         raise InputFormatError(f"{c} channels; nfbl reads (x, y, score) arrays, C = 3", path)
     layout = LAYOUTS_BY_JOINTS.get(v)
     if layout is None:
-        hint = (" (the SMG kit's 25-joint arrays hold 3-D Kinect camera coordinates, not "
-                "image points: read the SMG <ID>_skeleton.csv files instead)" if v == 25 else "")
+        hint = (" (25-joint arrays, the SMG kit's and ST-GCN's NTU RGB+D ones, hold 3-D Kinect "
+                "camera coordinates, not image points: for SMG read its <ID>_skeleton.csv "
+                "files instead)" if v == 25 else "")
         raise InputFormatError(f"{v} joints; nfbl reads the iMiGUE kit's 22-joint arrays "
                                f"(openpose22){hint}", path)
     names: list[str] | None = None
