@@ -105,10 +105,13 @@ def _labels(args: argparse.Namespace) -> int:
                   else "skipped (null in the map)" if known else "-- no NFBL class")
         rows.append((label, n, target))
         template[label] = f"N{cid}" if cid is not None else None
-    width = min(max([len(r[0]) for r in rows] + [5]), 40)
+    def shown(label: str) -> str:   # one table line per label, whatever it holds
+        return label.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+
+    width = min(max([len(shown(r[0])) for r in rows] + [5]), 40)
     print(f"{'label':<{width}} {'count':>6}  NFBL class")
     for label, n, target in rows:
-        print(f"{label[:width]:<{width}} {n:>6}  {target}")
+        print(f"{shown(label)[:width]:<{width}} {n:>6}  {target}")
     unmapped = [label for label, _, target in rows if target.startswith("--")]
     print(f"\n{len(rows)} labels, {len(unmapped)} without an NFBL class"
           + ("" if not unmapped else "; they are skipped unless a --label-map names them"))

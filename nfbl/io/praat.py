@@ -24,6 +24,8 @@ from __future__ import annotations
 import logging
 import math
 import re
+
+import numpy as np
 from collections import Counter
 from pathlib import Path
 
@@ -36,8 +38,33 @@ from nfbl.io.tiers import Tier, events_from_tiers, label_counts, lanes, track_ti
 
 log = logging.getLogger(__name__)
 
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-_FRACTION = re.compile(r"([-+]?\d+)/(\d+)")
+_NUMBER = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F.]+(?:[pP][-+]?\d+)?|(?:\d+\.?\d*|\.\d+)"
+                     r"(?:[eE][-+]?\d+)?)%?")
+
+
+def _number(token: str) -> float | None:
+    """A number token as Praat's ``Melder_a8tof`` reads it: decimal, hexadecimal (``0x1A``),
+    a trailing ``%`` (× 0.01), and ``a/b`` of two such numbers; None when the token does not
+    start with one (it is then text, like a unit after a number, ``0s``)."""
+    def one(part: str) -> float | None:
+        m = _NUMBER.match(part)
+        if m is None:
+            return None
+        s = m.group(0)
+        scale = 0.01 if s.endswith("%") else 1.0
+        s = s.rstrip("%")
+        body = s.lstrip("+-")
+        try:
+            v = float.fromhex(s) if body[:2].lower() == "0x" else float(s)
+        except ValueError:
+            return None
+        return v * scale
+    if "/" in token:
+        a, b = token.split("/", 1)
+        num, den = one(a), one(b)
+        if num is not None and den:
+            return num / den
+    return one(token)
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -95,12 +122,9 @@ def _tokens(text: str):
             j = i
             while j < n and not text[j].isspace() and text[j] not in '"![<':
                 j += 1
-            m = _NUMBER.match(text, i, j) if (c.isdigit() or c in "+-.") else None
-            frac = _FRACTION.match(text, i, j) if m is not None else None
-            if frac is not None and int(frac.group(2)) != 0:   # Praat reads "1/3" too
-                yield "num", int(frac.group(1)) / int(frac.group(2))
-            elif m is not None:
-                yield "num", float(m.group(0))
+            v = _number(text[i:j]) if (c.isdigit() or c in "+-.") else None
+            if v is not None:
+                yield "num", v
             i = j                                        # a word ("xmin", "=", "size") or a
                                                          # unit after a number ("0s") is text
 
@@ -123,7 +147,10 @@ class _Stream:
 
     def count(self, what: str) -> int:
         v = self.take("num", what)
-        if not math.isfinite(v) or v != int(v) or v < 0:
+        if math.isfinite(v) and v == int(v) and v < 0:   # Praat reads a negative size as 0
+            log.warning("%s: %s is %d; read as 0", self.path, what, int(v))
+            return 0
+        if not math.isfinite(v) or v != int(v):
             raise InputFormatError(f"{what} {v:g} is not a count", self.path)
         return int(v)
 
@@ -131,7 +158,11 @@ class _Stream:
 def _parse(path: Path) -> tuple[float, float, list[tuple[str, str, list[tuple]]]]:
     """(xmin, xmax, [(class, name, entries)]) of a text TextGrid; entries are
     ``(xmin, xmax, text)`` of an interval tier or ``(time, mark)`` of a point tier."""
-    s = _Stream(_decode(read_bytes(path), path), path)
+    text = _decode(read_bytes(path), path)
+    if "chronological" in text[:200].lower() and "ootextfile" not in text[:200].lower():
+        raise InputFormatError("Praat's chronological TextGrid text format is not read; save "
+                               "the TextGrid from Praat with 'Save as text file...'", path)
+    s = _Stream(text, path)
     if not s.take("str", 'the file type "ooTextFile"').startswith("ooTextFile"):
         raise InputFormatError('not a Praat text file (no "ooTextFile" header)', path)
     cls = s.take("str", 'the object class "TextGrid"')
@@ -159,9 +190,11 @@ def _parse(path: Path) -> tuple[float, float, list[tuple[str, str, list[tuple]]]
     return xmin, xmax, tiers
 
 
-def _labelled(tiers, fps: float, path: Path) -> list[Tier]:
-    """Non-empty labels per tier as ``(start_s, end_s, value)``."""
+def _labelled(tiers, fps: float | None, path: Path) -> list[Tier]:
+    """Non-empty labels per tier as ``(start_s, end_s, value)``; a labelled interval that
+    does not end after it starts (no valid TextGrid has one) is skipped with a warning."""
     out: list[Tier] = []
+    empty = 0
     for kind, name, entries in tiers:
         labels = []
         for entry in entries:
@@ -170,9 +203,16 @@ def _labelled(tiers, fps: float, path: Path) -> list[Tier]:
             else:
                 start, text = entry
                 end = start + 1.0 / check_fps(fps, path)
-            if text.strip():
-                labels.append((start, end, text.strip()))
+            if not text.strip():
+                continue
+            if not end > start:
+                empty += 1
+                continue
+            labels.append((start, end, text.strip()))
         out.append((name, labels))
+    if empty:
+        log.warning("%s: %d labelled interval(s) without duration (end <= start) skipped",
+                    path, empty)
     return out
 
 
@@ -192,12 +232,15 @@ def read_textgrid(path: Path, o: ReadOptions) -> EventStream:
 def praat_number(x: float) -> str:
     """A number as Praat writes it (``Melder8_double``): 15 significant digits, else 16,
     else 17, the first that gives the same double back (``0``, ``2.3``,
-    ``0.6666666666666666``)."""
-    for digits in (15, 16):
+    ``0.6666666666666666``), but never with an exponent: Praat writes ``1e-05``, which
+    praatio 6.2 cannot read and pympi 1.71 reads as 5; ``0.00001`` is the same double to all."""
+    for digits in (15, 16, 17):
         s = f"{x:.{digits}g}"
-        if float(s) == x:
-            return s
-    return f"{x:.17g}"
+        if float(s) == x or digits == 17:
+            break
+    if "e" in s or "E" in s:
+        s = np.format_float_positional(x, unique=True, trim="-")
+    return s
 
 
 def _quoted(text: str) -> str:
@@ -219,6 +262,8 @@ def write_textgrid(stream: EventStream, path: Path, fps: float) -> None:
             pass
     xmax = end if end > 0 else 1.0
     tiers = []
+    if not len(stream):   # one empty tier: "tiers? <absent>" is valid, but pympi, praatio and
+        tiers.append((track_tier_name(0, 0), [(0.0, xmax, "")]))   # textgrid fail on it
     for track in sorted({e.track_id for e in stream}):
         for k, lane in enumerate(lanes((e.start, e.end, e) for e in stream if e.track_id == track)):
             filled, t = [], 0.0

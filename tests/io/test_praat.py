@@ -113,8 +113,22 @@ def test_writer_is_praats_full_text_format_and_round_trips(tmp_path):
 
 
 def test_praat_number_format():
+    """Praat's digits (15, else 16, else 17), but no exponent: pympi 1.71 reads "1e-05" as
+    5.0 and praatio 6.2 refuses it; positional text is the same double to every reader."""
     assert [praat_number(x) for x in (0.0, 2.3, 12.48, 1e-05, 2 / 3, 0.1 + 0.2)] == [
-        "0", "2.3", "12.48", "1e-05", "0.6666666666666666", "0.30000000000000004"]
+        "0", "2.3", "12.48", "0.00001", "0.6666666666666666", "0.30000000000000004"]
+    assert float(praat_number(3.0000000000000004e-05)) == 3.0000000000000004e-05
+
+
+def test_written_tiny_times_and_empty_streams_read_in_pympi(tmp_path):
+    pympi = pytest.importorskip("pympi")
+    out = tmp_path / "v.TextGrid"
+    write_events(EventStream((Event("v", 16, 1e-05, 0.5, 0.9),)), out)
+    (tier,) = pympi.Praat.TextGrid(str(out)).get_tiers()
+    assert [iv[:2] for iv in tier.get_intervals()] == [(0, 1e-05), (1e-05, 0.5)]
+    write_events(EventStream(()), out)
+    assert [t.name for t in pympi.Praat.TextGrid(str(out)).get_tiers()] == ["NFBL track 0"]
+    assert len(read_events(out)) == 0
 
 
 @pytest.mark.parametrize("content, message", [
@@ -171,3 +185,22 @@ def test_fractions_cr_line_ends_and_labels_skipped_on_purpose(tmp_path):
     assert len(read_events(path, tier_map={"g": None})) == 0
     assert len(read_events(path, label_map={"Folding arms | both": None, "beat": None,
                                             "N3 Touching head": None})) == 0
+
+
+def test_praat_number_forms_negative_sizes_and_empty_intervals(tmp_path, caplog):
+    """Praat's number reader (Melder_a8tof) takes hex and percents; a negative size reads as
+    0; a labelled interval without duration is skipped, not fatal; the chronological format
+    is named when refused."""
+    path = tmp_path / "g.TextGrid"
+    path.write_text('File type = "ooTextFile"\nObject class = "TextGrid"\n'
+                    '0 0x10 <exists> 2 "IntervalTier" "g" 0 0x10 3\n'
+                    '0 200%/2 "N3" 300%/2 2 "N16" 2 2 "N34"\n'
+                    '"TextTier" "p" 0 16 -10\n')
+    with caplog.at_level("WARNING"):
+        s = read_events(path)
+    assert _events(s) == [("N3", 0.0, 1.0), ("N16", 1.5, 2.0)]
+    assert s.meta["durations"] == {"g": 16.0}
+    assert "read as 0" in caplog.text and "without duration" in caplog.text
+    path.write_text('"Praat chronological TextGrid text file"\n0 3   ! Time domain.\n')
+    with pytest.raises(NfblError, match="chronological"):
+        read_events(path)
