@@ -277,9 +277,7 @@ def write_textgrid(stream: EventStream, path: Path, fps: float) -> None:
             tiers.append((track_tier_name(track, k), filled))
     lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "",
              "xmin = 0 ", f"xmax = {praat_number(xmax)} ",
-             "tiers? <exists> " if tiers else "tiers? <absent> "]
-    if tiers:
-        lines += [f"size = {len(tiers)} ", "item []: "]
+             "tiers? <exists> ", f"size = {len(tiers)} ", "item []: "]
     for i, (name, intervals) in enumerate(tiers, 1):
         lines += [f"    item [{i}]:", '        class = "IntervalTier" ',
                   f"        name = {_quoted(name)} ", "        xmin = 0 ",
