@@ -12,8 +12,8 @@ from nfbl.core.atomic import atomic_path
 from nfbl.core.errors import InputFormatError, MissingDependencyError
 from nfbl.core.events import EventStream
 from nfbl.io.event_common import ReadOptions
-from nfbl.io.tiers import (TRACK_TIER_RE, Tier, events_from_tiers, label_counts, lanes, track_tier_name,
-                             value_of)
+from nfbl.io.tiers import (TRACK_TIER_RE, Tier, events_from_tiers, label_counts, lanes,
+                           track_tier_name, value_of)
 
 log = logging.getLogger(__name__)
 

@@ -41,11 +41,11 @@ def events_from_tiers(path: Path, video_id: str, tiers: Iterable[Tier],
     except on nfbl's own tiers (an error); labels present but none readable is one error
     naming the tiers and the two options (labels skipped on purpose, by a ``None`` in a
     map, are not that: they give an empty stream). A ``|`` followed by a number in [0, 1]
-    ends nfbl's own labels with a score; any other ``|`` is part of the label. Track ids: nfbl's own tier names give theirs,
-    ``tracks`` (tier → id, e.g. by ELAN participant) the others', else 0."""
+    ends nfbl's own labels with a score; any other ``|`` is part of the label. Track ids:
+    nfbl's own tier names give theirs, ``tracks`` (tier → id, e.g. by ELAN participant) the
+    others', else 0."""
     events: list[Event] = []
     unread: dict[str, tuple[int, int]] = {}
-    total = 0          # labels that were to be read (not skipped on purpose)
     user_values = {str(k).strip().lower() for k in o.label_map}  # values the user mapped
     for tier, labels in tiers:
         m = TRACK_TIER_RE.match(tier)
@@ -55,7 +55,6 @@ def events_from_tiers(path: Path, video_id: str, tiers: Iterable[Tier],
         bad = 0
         for start, end, value in labels:
             value = str(value)
-            total += 1
             if tier in o.tier_map:
                 cid = o.tier_map[tier]
             else:
@@ -66,8 +65,7 @@ def events_from_tiers(path: Path, video_id: str, tiers: Iterable[Tier],
                                                path)
                     bad += 1
                     continue
-                if cid is None:
-                    total -= 1
+                if cid is None:   # skipped on purpose
                     continue
             mapped = tier in o.tier_map or value.strip().lower() in user_values
             score = 1.0 if mapped else own_score(value)
@@ -75,7 +73,8 @@ def events_from_tiers(path: Path, video_id: str, tiers: Iterable[Tier],
                                      end=end, score=score, track_id=track))
         if bad:
             unread[tier] = (bad, len(labels))
-    if total and not events:
+    if unread and not events:
+        total = sum(n for n, _ in unread.values())
         shown = ", ".join(f"{t!r} ({n})" for t, (n, _) in list(unread.items())[:4])
         raise InputFormatError(f"none of the {total} annotations names an NFBL class (tiers: "
                                f"{shown}); map values with --label-map or tiers with "
