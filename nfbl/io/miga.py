@@ -76,10 +76,20 @@ def _is_float(v: str) -> bool:
 
 
 def _frame_times(index: np.ndarray, fps: float, path: Path) -> np.ndarray:
+    """Timestamps from column 0, the frame number (gaps kept). The organisers' kit ignores
+    that column and takes rows as consecutive frames: where column 0 is not a frame counter
+    (not whole numbers, or steps that are mostly not 1, e.g. milliseconds), rows are
+    frames here too, with a warning."""
     bad = np.flatnonzero(np.diff(index) <= 0)
     if len(bad):
         raise InputFormatError(f"frame index {index[bad[0] + 1]:g} does not increase (row "
                                f"{bad[0] + 2} of the data)", path)
+    steps = np.diff(index)
+    if len(steps) and (not np.all(index == np.round(index)) or np.median(steps) != 1):
+        log.warning("%s: column 0 steps by %g (median), so it is not a frame number; rows are "
+                    "taken as consecutive frames, as the organisers' kit reads them", path,
+                    float(np.median(steps)))
+        return np.arange(len(index)) / fps
     return index / fps
 
 

@@ -181,6 +181,21 @@ def test_miga_non_numeric_and_non_increasing(tmp_path):
         miga.read_miga(p)
 
 
+def test_miga_column_0_that_is_not_a_frame_number_falls_back_to_rows(tmp_path, caplog):
+    """Column 0 counting frames keeps its gaps; a column 0 in milliseconds (steps of 40) is
+    not a frame number: rows are frames then, as the organisers' kit always reads them."""
+    lines = (FIX / "miga" / "clip01_light_hand.csv").read_text().splitlines()
+    rows = [ln.split(",", 1)[1] for ln in lines[:4]]
+    p = tmp_path / "x_light_hand.csv"
+    p.write_text("\n".join(f"{k},{r}" for k, r in zip((0, 1, 2, 5), rows)) + "\n")
+    np.testing.assert_allclose(miga.read_miga(p).timestamps, [0, 0.04, 0.08, 0.2])
+    p.write_text("\n".join(f"{k},{r}" for k, r in zip((0, 40, 80, 120), rows)) + "\n")
+    with caplog.at_level("WARNING"):
+        ts = miga.read_miga(p).timestamps
+    np.testing.assert_allclose(ts, [0, 0.04, 0.08, 0.12])
+    assert "not a frame number" in caplog.text
+
+
 # --- SMG
 
 def test_smg_pixels_missing_and_labels(caplog):
