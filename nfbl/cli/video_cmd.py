@@ -30,6 +30,12 @@ def _add_pose_options(p: argparse.ArgumentParser, stride_default: int = DEFAULT_
     g.add_argument("--det-model", type=Path, metavar="DET.onnx",
                    help="onnx backend: person detector exported with NMS (dets (1,N,5) "
                         "[, labels (1,N)]); without it the whole frame is one person box")
+    g.add_argument("--det-preset", choices=("yolox", "rtmdet"), default="yolox",
+                   help="onnx backend: the detector's pre-processing (yolox: raw BGR, the "
+                        "default; rtmdet: BGR normalised by mmdet's mean/std)")
+    g.add_argument("--pose-bgr", action="store_true",
+                   help="onnx backend: feed the pose model BGR, as rtmlib and mmpose's ONNX "
+                        "demo do (default: RGB, as mmpose trains it)")
     g.add_argument("--keypoints", type=Path, metavar="FILE",
                    help="file backend: precomputed keypoints of this video")
     g.add_argument("--keypoints-format", metavar="FMT", help="file backend: format of --keypoints "
@@ -114,6 +120,7 @@ def _pose_config(args: argparse.Namespace, deid_enabled: bool = True):
     return PoseConfig(backend=args.backend, stride=stride, max_side=args.max_side,
                       all_persons=getattr(args, "all_persons", False), deid=deid,
                       onnx_pose=args.pose_model, onnx_detector=args.det_model,
+                      onnx_detector_preset=args.det_preset, onnx_pose_bgr=args.pose_bgr,
                       keypoints=args.keypoints, keypoints_format=args.keypoints_format,
                       max_seconds=args.max_seconds, crop=args.crop,
                       progress=not args.no_progress,

@@ -45,7 +45,9 @@ class PoseConfig:
     """How ``run_pose`` turns a video into keypoints.
 
     backend: ``"mediapipe"`` (default, Holistic body + hands, one person), ``"onnx"``
-    (``onnx_pose`` + optional ``onnx_detector`` files, everybody in view) or ``"file"``
+    (``onnx_pose`` + optional ``onnx_detector`` files, everybody in view;
+    ``onnx_detector_preset`` ``"yolox"`` or ``"rtmdet"`` names the detector's
+    pre-processing, ``onnx_pose_bgr`` feeds the pose model BGR as rtmlib does) or ``"file"``
     (precomputed ``keypoints`` in any format the keypoint readers know; ``keypoints_frame_size``
     (width, height), by default the video's, for keypoints normalised by the frame: YOLO
     labels).
@@ -65,6 +67,8 @@ class PoseConfig:
     deid: DeidConfig = field(default_factory=DeidConfig)
     onnx_pose: Path | None = None
     onnx_detector: Path | None = None
+    onnx_detector_preset: str = "yolox"
+    onnx_pose_bgr: bool = False
     keypoints: Path | None = None
     keypoints_format: str | None = None
     keypoints_frame_size: tuple[int, int] | None = None

@@ -23,9 +23,11 @@ def _save(graph, path):
     return path
 
 
-def brightest_pixel_pose_model(path, k: int = 17, hw: tuple[int, int] = (256, 192)):
+def brightest_pixel_pose_model(path, k: int = 17, hw: tuple[int, int] = (256, 192),
+                               batch="N"):
     """Pose model (N,3,h,w) → simcc_x (N,K,2w), simcc_y (N,K,2h) peaking at the column / row
-    of the brightest pixel of channel 0: every keypoint lands on the bright dot."""
+    of the brightest pixel of channel 0: every keypoint lands on the bright dot. ``batch=1``
+    exports it with a fixed batch of one."""
     h, w = hw
     n = helper.make_node
     nodes = [
@@ -51,9 +53,9 @@ def brightest_pixel_pose_model(path, k: int = 17, hw: tuple[int, int] = (256, 19
              i64("shape_y", [1, k, h]), i64("rs_x", [0, k, 2 * w]), i64("rs_y", [0, k, 2 * h])]
     graph = helper.make_graph(
         nodes, "tiny_simcc",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, h, w])],
-        [helper.make_tensor_value_info("simcc_x", TensorProto.FLOAT, ["N", k, 2 * w]),
-         helper.make_tensor_value_info("simcc_y", TensorProto.FLOAT, ["N", k, 2 * h])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, h, w])],
+        [helper.make_tensor_value_info("simcc_x", TensorProto.FLOAT, [batch, k, 2 * w]),
+         helper.make_tensor_value_info("simcc_y", TensorProto.FLOAT, [batch, k, 2 * h])],
         inits)
     return _save(graph, path)
 
@@ -248,3 +250,40 @@ def test_onnx_backend_through_nfbl_pose_tracks_two_people(tmp_path):
     order = np.argsort(centres[:, 0, 0])                        # track of the left dot first
     np.testing.assert_allclose(centres[order[0]], track_a, atol=3)
     np.testing.assert_allclose(centres[order[1]], track_b, atol=3)
+
+
+def test_a_pose_model_with_a_fixed_batch_of_one_runs_box_by_box(tmp_path):
+    """rtmlib and mmpose's ONNX demo run one box at a time, so exports may fix the batch at
+    1: two people must not stop the run (before: onnxruntime INVALID_ARGUMENT)."""
+    det = constant_detector(tmp_path / "det.onnx",
+                            np.array([[170, 40, 240, 140, 0.9], [150, 30, 260, 150, 0.8]]),
+                            labels=np.array([0, 0]))
+    img = dot_image()
+    got = []
+    for batch in ("N", 1):
+        pose = brightest_pixel_pose_model(tmp_path / f"pose_{batch}.onnx", batch=batch)
+        with ob.OnnxPoseBackend(pose, det, threads=1) as backend:
+            got.append(backend.process(img))
+    assert len(got[1]) == 2
+    np.testing.assert_allclose(np.stack(got[1]), np.stack(got[0]))
+
+
+def test_detector_preset_and_pose_channel_order_reach_the_backend(tmp_path):
+    from nfbl.pose.pipeline import PoseConfig, make_backend
+    pose = brightest_pixel_pose_model(tmp_path / "pose.onnx")
+    det = constant_detector(tmp_path / "det.onnx", np.array([[170, 40, 240, 140, 0.9]]))
+    cfg = PoseConfig(backend="onnx", onnx_pose=pose, onnx_detector=det,
+                     onnx_detector_preset="rtmdet", onnx_pose_bgr=True, threads=1)
+    backend = make_backend(cfg)
+    try:
+        assert backend.spec == ob.DETECTOR_PRESETS["rtmdet"] and backend.pose_bgr
+    finally:
+        backend.close()
+    frame = np.zeros((10, 20, 3), np.uint8)             # fills the top half of a 20x20 input
+    frame[..., 0] = 200                                  # red, in the RGB frame
+    blob, _ = ob.letterbox(frame, (20, 20), ob.DETECTOR_PRESETS["rtmdet"])
+    mean, std = np.array((103.53, 116.28, 123.675)), np.array((57.375, 57.12, 58.395))
+    # BGR: red is the last channel; below the frame, the 114 padding; both normalised
+    np.testing.assert_allclose(blob[0, :, 5, 5], (np.array([0.0, 0.0, 200.0]) - mean) / std,
+                               rtol=1e-5)
+    np.testing.assert_allclose(blob[0, :, 15, 5], (114.0 - mean) / std, rtol=1e-5)

@@ -19,8 +19,10 @@ def _mediapipe(cfg: Any, static_images: bool) -> PoseBackend:
 
 
 def _onnx(cfg: Any, static_images: bool) -> PoseBackend:
-    from nfbl.pose.backends.onnx_backend import OnnxPoseBackend  # noqa: PLC0415
-    return OnnxPoseBackend(cfg.onnx_pose, cfg.onnx_detector, threads=cfg.threads)
+    from nfbl.pose.backends.onnx_backend import DETECTOR_PRESETS, OnnxPoseBackend  # noqa: PLC0415
+    return OnnxPoseBackend(cfg.onnx_pose, cfg.onnx_detector,
+                           spec=DETECTOR_PRESETS[getattr(cfg, "onnx_detector_preset", "yolox")],
+                           threads=cfg.threads, pose_bgr=getattr(cfg, "onnx_pose_bgr", False))
 
 
 def _file(cfg: Any, static_images: bool) -> PoseBackend:

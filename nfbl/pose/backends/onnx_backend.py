@@ -21,8 +21,11 @@ Pose model (top-down, SimCC):
   input ``(N, 3, h, w)`` float32 (``(256, 192)`` or ``(384, 288)``); RGB, normalised with
   mean (123.675, 116.28, 103.53), std (58.395, 57.12, 57.375);
   outputs ``simcc_x`` ``(N, K, w * 2)`` and ``simcc_y`` ``(N, K, h * 2)`` (split ratio 2.0).
-  (mmpose/mmdeploy convert to RGB before normalising; rtmlib feeds its BGR image with the
-  same numbers — ``pose_bgr=True`` reproduces that.)
+  (mmpose trains on RGB: its data preprocessor has ``bgr_to_rgb=True`` with these means;
+  rtmlib and mmpose's own ONNX Runtime demo, ``projects/rtmpose/examples/onnxruntime``,
+  feed the BGR image with the same numbers — ``pose_bgr=True``, CLI ``--pose-bgr``,
+  reproduces them.) A model exported with a fixed batch of 1 is run one box at a time, as
+  those demos run every model.
   Each box is padded by 1.25, widened to the input's aspect ratio and warped (affine, no
   rotation) to ``w x h``. Decoding: the argmax of each SimCC vector / 2.0 gives the
   location in the crop; the score is the smaller of the two maxima (mmpose's rule), clipped
@@ -81,6 +84,15 @@ class DetectorSpec:
     max_people: int = 10
     pad_value: float = 114.0
     nms_iou: float = 0.45
+
+
+#: The detectors' pre-processing by family (CLI ``--det-preset``): YOLOX takes raw BGR
+#: 0..255 values; RTMDet (mmdet's ``data_preprocessor``, ``bgr_to_rgb=False``) normalises
+#: BGR with these means and stds.
+DETECTOR_PRESETS = {
+    "yolox": DetectorSpec(),
+    "rtmdet": DetectorSpec(mean=(103.53, 116.28, 123.675), std=(57.375, 57.12, 58.395)),
+}
 
 
 def _session(path: Path, threads: int):
@@ -271,6 +283,7 @@ class OnnxPoseBackend(PoseBackend):
         ph, pw = _static_hw(inp.shape, (256, 192), "pose model", self.pose_path)
         self.input_wh = (pw, ph)
         self._pose_input = inp.name
+        self._one_at_a_time = inp.shape[0] == 1          # exported with a fixed batch of 1
         outs = self._pose.get_outputs()
         if len(outs) < 2:
             raise NfblError(f"{self.pose_path}: a SimCC pose model has two outputs (simcc_x, "
@@ -306,8 +319,13 @@ class OnnxPoseBackend(PoseBackend):
         cs = [box_to_center_scale(b, self.input_wh) for b in boxes]
         batch = np.stack([crop_person(frame_rgb, c, s, self.input_wh, self.pose_bgr)
                           for c, s in cs])
-        outputs = self._pose.run(None, {self._pose_input: batch})
-        sx, sy = outputs[self._out_order[0]], outputs[self._out_order[1]]
+        if self._one_at_a_time:
+            runs = [self._pose.run(None, {self._pose_input: crop[None]}) for crop in batch]
+            sx = np.concatenate([r[self._out_order[0]] for r in runs])
+            sy = np.concatenate([r[self._out_order[1]] for r in runs])
+        else:
+            outputs = self._pose.run(None, {self._pose_input: batch})
+            sx, sy = outputs[self._out_order[0]], outputs[self._out_order[1]]
         locs, vals = decode_simcc(sx, sy)
         k = locs.shape[1]
         if k not in LAYOUT_BY_K:
