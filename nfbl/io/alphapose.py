@@ -45,6 +45,7 @@ DEFAULT_NAME = "alphapose-results.json"   # write_json's outputfile
 LAYOUTS_BY_JOINTS = {17: skeletons.COCO17, 26: skeletons.HALPE26,
                      133: skeletons.COCO_WHOLEBODY133, 136: skeletons.HALPE136}
 _DIGITS = re.compile(r"(\d+)\D*$")
+MAX_FRAMES = 10_000_000  # 111 h at 25 fps: larger numbers in image names are not frames
 
 
 def _openpose_like(doc: dict) -> bool:
@@ -76,6 +77,12 @@ def _frame_numbers(names: list, path: Path) -> dict:
         log.warning("%s: %d image names carry no frame number (e.g. %r); frames are ordered by "
                     "name", path, len(unnumbered), unnumbered[0])
         return {n: k for k, n in enumerate(sorted(set(names), key=str))}
+    if out and max(out.values()) >= MAX_FRAMES:   # timestamps or ids, not frame numbers
+        log.warning("%s: image names carry numbers up to %d, too large for frame numbers "
+                    "(e.g. %r); frames are ordered by those numbers instead", path,
+                    max(out.values()), max(out, key=out.get))
+        ranks = {k: r for r, k in enumerate(sorted(set(out.values())))}
+        out = {n: ranks[k] for n, k in out.items()}
     taken: dict = {}
     for n, k in out.items():
         if k in taken and taken[k] != n:

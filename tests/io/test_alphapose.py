@@ -116,3 +116,16 @@ def test_combined_open_format_file_gets_the_hint(tmp_path):
     p.write_text(json.dumps({"1.jpg": {"people": [{"pose_keypoints_2d": [1.0] * 54}]}}))
     with pytest.raises(InputFormatError, match="--format open/cmu"):
         alphapose.read_alphapose(p)
+
+
+def test_image_names_with_timestamps_are_ordered_not_allocated(tmp_path, caplog):
+    """An image folder named by capture time (1700000000123.jpg) is not 1.7e12 frames."""
+    p = tmp_path / "alphapose-results.json"
+    kp = np.column_stack([np.linspace(10, 300, 17), np.linspace(20, 400, 17),
+                          np.full(17, 0.9)]).ravel().tolist()
+    names = ["1700000000500.jpg", "1700000000123.jpg", "1700000000900.jpg"]
+    p.write_text(json.dumps([{"image_id": n, "category_id": 1, "keypoints": kp, "score": 2.0}
+                             for n in names]))
+    with caplog.at_level("WARNING"):
+        s = alphapose.read_alphapose(p)
+    assert s.num_frames == 3 and "too large for frame numbers" in caplog.text
