@@ -348,7 +348,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from nfbl.exports import decoding
     if args.real:
         return _cmd_evaluate_real(args)
-    from nfbl.metrics.evaluate import evaluate
+    from nfbl.metrics.evaluate import evaluate, f1_sweep
     from nfbl.core.errors import NfblError
     from nfbl.core.events import EventStream
     from nfbl.core.atomic import atomic_open
@@ -431,11 +431,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if any(s < args.candidate_threshold for s in args.also_min_scores):
         log.warning("--also-min-scores below --candidate-threshold %g score the same events "
                     "as at %g", args.candidate_threshold, args.candidate_threshold)
-    for s in args.also_min_scores:
-        f = evaluate(gt, pred, tiou=0.3, min_score=s)["f1"]
-        sweep[f"{s:g}"] = {"f1_0.3": f["f1"], "precision_0.3": f["precision"],
-                           "recall_0.3": f["recall"], "macro_f1_0.3": f["macro_f1"]}
-        print(f"  events scored >= {s:g}: F1@0.3 {f['f1']:.3f} (P {f['precision']:.3f}, R "
+    for key, f in f1_sweep(gt, pred, args.also_min_scores, tiou=0.3).items():
+        sweep[key] = {"f1_0.3": f["f1"], "precision_0.3": f["precision"],
+                      "recall_0.3": f["recall"], "macro_f1_0.3": f["macro_f1"]}
+        print(f"  events scored >= {key}: F1@0.3 {f['f1']:.3f} (P {f['precision']:.3f}, R "
               f"{f['recall']:.3f}; macro-F1 {f['macro_f1']:.3f})")
     if sweep:
         summary["f1_by_min_score"] = sweep

@@ -102,6 +102,21 @@ def class_name(class_id: int) -> str:
     return taxonomy.get(class_id).name if taxonomy.is_known(class_id) else f"class {class_id}"
 
 
+def f1_sweep(gt: EventStream, pred: EventStream, min_scores: Sequence[float],
+             tiou: float = M.MIGA_TIOU) -> dict[str, dict]:
+    """F1@``tiou`` at each score threshold, from the same events (``evaluate``'s ``f1``
+    entry per threshold, keyed by the threshold as text; no mAP or frame metrics)."""
+    g, p = M.segments(gt, "ground truth"), M.segments(pred, "predictions")
+    return {f"{s:g}": _f1_entry(M.f1_at_tiou(g, p, tiou, min_score=s), tiou, s)
+            for s in min_scores}
+
+
+def _f1_entry(f1, tiou: float, min_score: float | None) -> dict:
+    return {"tiou": float(tiou), "min_score": min_score, "precision": _num(f1.micro.precision),
+            "recall": _num(f1.micro.recall), "f1": _num(f1.micro.f1), "tp": f1.micro.tp,
+            "fp": f1.micro.fp, "fn": f1.micro.fn, "macro_f1": _num(f1.macro_f1)}
+
+
 def evaluate(gt: EventStream, pred: EventStream, tiou: float = M.MIGA_TIOU, fps: float = 25.0,
              min_score: float | None = None, curve_points: int = 400) -> dict:
     """All detection metrics of ``pred`` against ``gt`` as a JSON-serialisable dict.
@@ -156,9 +171,7 @@ def evaluate(gt: EventStream, pred: EventStream, tiou: float = M.MIGA_TIOU, fps:
                    "gt_videos": int(np.unique(g.video.astype(str)).size),
                    "pred_videos": int(np.unique(p.video.astype(str)).size),
                    "gt_classes": int(anet.classes.size)},
-        "f1": {"tiou": float(tiou), "min_score": min_score, "precision": _num(f1.micro.precision),
-               "recall": _num(f1.micro.recall), "f1": _num(f1.micro.f1), "tp": f1.micro.tp,
-               "fp": f1.micro.fp, "fn": f1.micro.fn, "macro_f1": _num(f1.macro_f1)},
+        "f1": _f1_entry(f1, tiou, min_score),
         "map": {
             "activitynet": {"thresholds": [round(float(t), 4) for t in anet.thresholds],
                             "map": [_num(x) for x in anet.mAP],
