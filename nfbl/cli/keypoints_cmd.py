@@ -14,9 +14,10 @@ FORMATS = format_names()  # the one table of keypoint formats (nfbl.io.keypoints
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``nfbl keypoints convert|info|bench-openpose``."""
     p = sub.add_parser("keypoints", help="read, convert and describe keypoint files",
-                       description="Read keypoints from OpenPose, MiGA, SMG, mmpose, AlphaPose, "
-                                   "YOLO pose, pyskl, ST-GCN (iMiGUE classification track), pose-format or PATS "
-                                   "files into nfbl's PoseSequence .npz.")
+                       description="Read keypoints from OpenPose (BODY_25 or COCO), MiGA, SMG, "
+                                   "mmpose, AlphaPose, YOLO pose, pyskl, ST-GCN (iMiGUE "
+                                   "classification track and Kinetics-skeleton JSON), "
+                                   "pose-format or PATS files into nfbl's PoseSequence .npz.")
     ksub = p.add_subparsers(dest="keypoints_command", metavar="SUBCOMMAND")
 
     c = ksub.add_parser("convert", help="convert a keypoint file/folder to nfbl .npz",
@@ -32,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="allow reading a pyskl/mmaction2 pickle or the labels of ST-GCN arrays "
                         "(pickles can run code)")
     c.add_argument("--fps", type=positive_float, default=None,
-                   help="frame rate of the input (defaults: 25; SMG and pyskl 30)")
+                   help="frame rate of the input (defaults: 25; SMG, pyskl and "
+                        "Kinetics-skeleton 30)")
     c.add_argument("--video-id", default=None, help="video id (OpenPose folder with several)")
     c.add_argument("--frame-size", type=frame_size, default=None, metavar="WxH",
                    help="frame size in pixels, when the input does not say (YOLO labels need it)")

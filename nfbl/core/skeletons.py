@@ -291,6 +291,41 @@ OPENPOSE_BODY25_HANDS = Layout(
     description="OpenPose BODY_25 (75 values) + hand_left (63) + hand_right (63); face dropped.",
 )
 
+# OpenPose's COCO model (18 parts; the default model before OpenPose 1.3, and the layout of
+# ST-GCN's Kinetics-skeleton data): CMU-Perceptual-Computing-Lab/openpose doc/02_output.md
+# "Pose Output Format (COCO)", POSE_COCO_BODY_PARTS in src/openpose/pose/poseParameters.cpp.
+# BODY_25 extends it: the same 0-7 and the same names, with mid_hip and feet added.
+_OPENPOSE18 = ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder",
+               "left_elbow", "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip",
+               "left_knee", "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear")
+_OPENPOSE18_LINKS = (("neck", "nose"), ("nose", "right_eye"), ("right_eye", "right_ear"),
+                     ("nose", "left_eye"), ("left_eye", "left_ear"), ("neck", "right_shoulder"),
+                     ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+                     ("neck", "left_shoulder"), ("left_shoulder", "left_elbow"),
+                     ("left_elbow", "left_wrist"), ("neck", "right_hip"),
+                     ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+                     ("neck", "left_hip"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"))
+
+OPENPOSE18 = Layout(
+    name="openpose18",
+    joints=_OPENPOSE18,
+    links=_OPENPOSE18_LINKS,
+    center="neck",
+    description="OpenPose COCO model, 18 body parts (ST-GCN's Kinetics-skeleton JSON). No "
+                "hand joints.",
+)
+
+OPENPOSE18_HANDS = Layout(
+    name="openpose18_hands",
+    joints=_OPENPOSE18 + hand_joints("left") + hand_joints("right"),
+    links=_OPENPOSE18_LINKS + (("left_wrist", "left_hand_wrist"),
+                               ("right_wrist", "right_hand_wrist"))
+    + hand_links("left") + hand_links("right"),
+    center="neck",
+    description="OpenPose COCO model (54 values) + hand_left (63) + hand_right (63); face "
+                "dropped.",
+)
+
 _COCO17 = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
            "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
            "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
@@ -466,8 +501,8 @@ OPENPOSE22 = Layout(
 )
 
 LAYOUTS: Mapping[str, Layout] = {l.name: l for l in (
-    CANONICAL, OPENPOSE_BODY25_HANDS, COCO17, COCO_WHOLEBODY133, MEDIAPIPE_POSE33_HANDS,
-    KINECT_V2_25, MIGA35, OPENPOSE22, HALPE26, HALPE136)}
+    CANONICAL, OPENPOSE_BODY25_HANDS, OPENPOSE18, OPENPOSE18_HANDS, COCO17, COCO_WHOLEBODY133,
+    MEDIAPIPE_POSE33_HANDS, KINECT_V2_25, MIGA35, OPENPOSE22, HALPE26, HALPE136)}
 
 
 def get_layout(name: str) -> Layout:

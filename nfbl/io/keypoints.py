@@ -5,10 +5,12 @@ datasets ask.
 =========== =================================== =================================== ========
 format      input                               layout                              fps*
 =========== =================================== =================================== ========
-openpose    folder of ``*_keypoints.json``      ``openpose_body25_hands`` (67)      25
+openpose    folder of ``*_keypoints.json``      ``openpose_body25_hands`` (67) /   25
+                                                ``openpose18_hands`` (60, COCO model)
 miga        ``<vid>_light_hand.csv``            ``miga35``                          25
 smg         ``<ID>_skeleton.csv``               ``kinect_v2_25``                    30
 mmpose      mmpose prediction ``.json``         ``coco17`` / ``coco_wholebody133``  25
+kinetics    ST-GCN Kinetics-skeleton ``.json``  ``openpose18`` (told by content)    30
 pyskl       pyskl/mmaction2 ``.pkl`` (trusted)  by joint count                      30
 stgcn       ST-GCN ``<part>_data.npy``          ``openpose22`` (iMiGUE clips)       25
 npz         nfbl ``PoseSequence`` ``.npz``      as saved                            as saved
@@ -69,7 +71,9 @@ class KeypointFormatSpec:
     stored as a folder of files, ``folder -> {video id: [files]}`` (empty when the folder
     holds none); in_folders: batch discovery picks its files up when scanning a folder
     (False: only when named explicitly — too ambiguous, or untrusted); companion: the path of
-    the annotation file that goes with a keypoint file, and read_companion its reader.
+    the annotation file that goes with a keypoint file, and read_companion its reader;
+    sniff: a test of the first 4 KiB of a file (text) that claims a file whose name ending
+    other formats share (``.json``) before the plain ending decides.
     """
 
     name: str
@@ -82,6 +86,7 @@ class KeypointFormatSpec:
     in_folders: bool = True
     companion: Callable[[Path], Path] | None = None
     read_companion: Callable[[Path, PoseSequence], EventStream] | None = None
+    sniff: Callable[[str], bool] | None = None
 
     def match(self, name: str) -> str | None:
         """The suffix of ``name`` that selects this format, or None."""
@@ -134,6 +139,16 @@ def _read_smg_labels(path: Path, seq: "PoseSequence") -> "EventStream":
 def _read_mmpose(path: Path, o: ReadOptions):
     from nfbl.io import mmpose
     return mmpose.read_mmpose(path, fps=o.fps, video_id=o.video_id, **o.size)
+
+
+def _read_kinetics(path: Path, o: ReadOptions):
+    from nfbl.io import kinetics
+    return kinetics.read_kinetics(path, fps=o.fps, video_id=o.video_id, **o.size)
+
+
+def _sniff_kinetics(head: str) -> bool:
+    from nfbl.io import kinetics
+    return kinetics.sniff(head)
 
 
 def _read_alphapose(path: Path, o: ReadOptions):
@@ -206,6 +221,10 @@ KEYPOINT_FORMATS: Mapping[str, KeypointFormatSpec] = {s.name: s for s in (
                        companion=_smg_labels, read_companion=_read_smg_labels),
     KeypointFormatSpec("mmpose", (".json",), _read_mmpose, "coco17 / coco_wholebody133", 25.0,
                        "mmpose prediction JSON (2-D)", in_folders=False),
+    KeypointFormatSpec("kinetics", (".json",), _read_kinetics, "openpose18", 30.0,
+                       "ST-GCN Kinetics-skeleton JSON (one file per video; normalised, "
+                       "--frame-size WxH, else 340x256)", in_folders=False,
+                       sniff=_sniff_kinetics),
     KeypointFormatSpec("alphapose", ("alphapose-results.json",), _read_alphapose,
                        "coco17 / halpe26 / coco_wholebody133 / halpe136", 25.0,
                        "AlphaPose results JSON (default output; frames from image_id)"),
@@ -280,7 +299,23 @@ def guess_format(path: str | Path) -> KeypointFormatSpec:
     if m is None:
         raise InputFormatError("cannot tell the keypoint format from the name; pass --format "
                                f"({', '.join(KEYPOINT_FORMATS)})", p)
+    sniffers = [s for s in KEYPOINT_FORMATS.values()
+                if s.sniff is not None and s.match(p.name) == m[1]]
+    if sniffers and is_regular_file(p):
+        head = _head(p)
+        for spec in sniffers:
+            if spec.sniff(head):
+                return spec
     return m[0]
+
+
+def _head(path: Path, size: int = 4096) -> str:
+    """The first ``size`` bytes of a file as text ('' when unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def read_keypoints(path: str | Path, fmt: "str | KeypointFormatSpec | None" = None,

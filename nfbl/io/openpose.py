@@ -6,6 +6,10 @@ Files are named ``<vid>_<12-digit frame>_keypoints.json`` and hold
 face is ignored). (0, 0, 0) marks a missing joint; a frame may hold 0, 1 or several people,
 in no particular order: :func:`nfbl.keypoints.tracking.link_people` links them into tracks.
 This is the raw skeleton format of iMiGUE (a 15-minute video is ~22,500 files).
+
+OpenPose's COCO model (the default before OpenPose 1.3) writes 54 values (18 parts,
+``doc/02_output.md``): such files read as ``openpose18_hands``. One sequence holds one model's
+output; a folder that mixes the two is refused. The MPI models (45 values) are refused.
 """
 from __future__ import annotations
 
@@ -27,9 +31,11 @@ from nfbl.io.inputs import check_input, parse_json, read_bytes
 log = logging.getLogger(__name__)
 
 LAYOUT = skeletons.OPENPOSE_BODY25_HANDS
+#: The layout of each pose length OpenPose writes (values = 3 x parts): BODY_25, COCO.
+LAYOUT_OF_BODY = {75: skeletons.OPENPOSE_BODY25_HANDS, 54: skeletons.OPENPOSE18_HANDS}
 DEFAULT_FPS = 25.0  # iMiGUE videos
 FILE_RE = re.compile(r"^(?P<vid>.*?)_?(?P<frame>\d{12})_keypoints\.json$")
-_BODY, _HAND = 75, 63
+_HAND = 63
 _ZERO_HAND = [0.0] * _HAND
 
 
@@ -70,7 +76,7 @@ def _natural_key(name: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
-def _values(person: dict, key: str, size: int, path: str, k: int) -> list:
+def _values(person: dict, key: str, sizes: tuple[int, ...], path: str, k: int) -> list:
     vals = person.get(key)
     if vals is None:  # OpenPose before 1.2 wrote pose_keypoints / hand_*_keypoints (no _2d)
         vals = person.get(key[:-len("_2d")])
@@ -78,16 +84,19 @@ def _values(person: dict, key: str, size: int, path: str, k: int) -> list:
         if key == "pose_keypoints_2d":
             raise InputFormatError(f"person {k} has no {key}", path)
         return _ZERO_HAND
-    if not isinstance(vals, list) or len(vals) != size:
+    if not isinstance(vals, list) or len(vals) not in sizes:
         n = len(vals) if isinstance(vals, list) else type(vals).__name__
-        hint = (" (that is the COCO-18 model; nfbl reads BODY_25)" if key == "pose_keypoints_2d"
-                and n == 54 else "")
-        raise InputFormatError(f"person {k}: {key} has {n} values, expected {size}{hint}", path)
+        hint = (" (that is an MPI model; nfbl reads BODY_25 and COCO)"
+                if key == "pose_keypoints_2d" and n == 45 else "")
+        want = " or ".join(str(v) for v in sizes)
+        raise InputFormatError(f"person {k}: {key} has {n} values, expected {want}{hint}", path)
     return vals
 
 
 def parse_frame(path: str | Path, data: bytes | None = None) -> np.ndarray:
-    """People of one OpenPose file as float32 ``(P, 67, 3)`` (BODY_25 + left + right hand)."""
+    """People of one OpenPose file as float32 ``(P, V, 3)``: body + left + right hand, V = 67
+    for BODY_25 and 60 for the COCO model (:data:`LAYOUT_OF_BODY`; a file without people
+    gives ``(0, 67, 3)``). Every person of a file has the same model."""
     path = str(path)
     if data is None:
         data = read_bytes(path)
@@ -101,20 +110,42 @@ def parse_frame(path: str | Path, data: bytes | None = None) -> np.ndarray:
     if not people:
         return np.zeros((0, LAYOUT.num_joints, 3), np.float32)
     rows = []
+    sizes = tuple(LAYOUT_OF_BODY)
     for k, p in enumerate(people):
         if not isinstance(p, dict):
             raise InputFormatError(f"person {k} is not a JSON object", path)
-        rows.append(_values(p, "pose_keypoints_2d", _BODY, path, k)
-                    + _values(p, "hand_left_keypoints_2d", _HAND, path, k)
-                    + _values(p, "hand_right_keypoints_2d", _HAND, path, k))
+        body = _values(p, "pose_keypoints_2d", sizes, path, k)
+        sizes = (len(body),)  # the file's other people must match its first
+        rows.append(body + _values(p, "hand_left_keypoints_2d", (_HAND,), path, k)
+                    + _values(p, "hand_right_keypoints_2d", (_HAND,), path, k))
+    layout = LAYOUT_OF_BODY[sizes[0]]
     try:
-        arr = np.array(rows, dtype=np.float32).reshape(len(rows), LAYOUT.num_joints, 3)
+        arr = np.array(rows, dtype=np.float32).reshape(len(rows), layout.num_joints, 3)
     except (TypeError, ValueError):
         raise InputFormatError("keypoint values must be numbers", path) from None
     if not np.isfinite(arr).all():
         raise InputFormatError("keypoints contain NaN or inf", path)
     arr[arr[..., 2] <= 0] = 0.0
     return arr
+
+
+def _one_layout(frames: list[np.ndarray], paths: list[str], where: Path) -> skeletons.Layout:
+    """The layout of a sequence's frames (files without people fit any); frames without
+    people are reshaped to it in place. Two models in one sequence is one clear error."""
+    by_joints = {l.num_joints: l for l in LAYOUT_OF_BODY.values()}
+    seen = {}
+    for f, p in zip(frames, paths):
+        if len(f):
+            seen.setdefault(f.shape[1], p)
+    if len(seen) > 1:
+        a, b = (Path(seen[v]).name for v in sorted(seen, reverse=True))
+        raise InputFormatError(f"the files mix OpenPose's BODY_25 model ({a}) and its COCO "
+                               f"model ({b}); read one model's output at a time", where)
+    layout = by_joints[next(iter(seen))] if seen else LAYOUT
+    for i, f in enumerate(frames):
+        if not len(f) and f.shape[1] != layout.num_joints:
+            frames[i] = np.zeros((0, layout.num_joints, 3), np.float32)
+    return layout
 
 
 def _read_bytes(path: str) -> bytes:
@@ -195,8 +226,9 @@ def read_openpose(path: str | Path, fps: float | None = None, video_id: str | No
                                                                               chunksize=256))]
     else:
         frames = [parse_frame(p, _read_bytes(p)) for p in paths]
+    layout = _one_layout(frames, paths, path)
     kp, ids = tracking.link_people(frames, max_distance=max_distance, max_lost=max_lost,
-                                   num_joints=LAYOUT.num_joints, max_rejoin=max_rejoin,
+                                   num_joints=layout.num_joints, max_rejoin=max_rejoin,
                                    min_frames=max(1, min(min_track_frames, len(frames))))
     if kp.shape[0] == 0:
         log.warning("%s: no person in any of the %d frames", path, len(frames))
@@ -209,24 +241,28 @@ def read_openpose(path: str | Path, fps: float | None = None, video_id: str | No
     meta = {"source_format": "openpose", "source": str(path), "first_frame": int(numbers[0]),
             "frames_with_several_people": multi,
             "empty_frames": sum(1 for f in frames if not len(f))}
-    return PoseSequence(kp, LAYOUT.name, float(fps), numbers / fps, frame_size, ids,
+    return PoseSequence(kp, layout.name, float(fps), numbers / fps, frame_size, ids,
                         video_id or vid or path.stem, meta)
 
 
 def write_openpose_frame(path: str | Path, people: np.ndarray) -> None:
-    """Write one OpenPose file from float ``(P, 67, 3)`` people (face left empty).
+    """Write one OpenPose file from float ``(P, 67, 3)`` people (BODY_25 + hands) or
+    ``(P, 60, 3)`` (the COCO model + hands); the face is left empty.
 
     Used to produce fixtures and the reading benchmark; values are rounded to 3 decimals as
     OpenPose does.
     """
-    people = np.asarray(people, dtype=np.float64).reshape(-1, LAYOUT.num_joints, 3)
+    people = np.asarray(people, dtype=np.float64)
+    body = next((n for n, l in LAYOUT_OF_BODY.items()
+                 if people.ndim == 3 and people.shape[1] == l.num_joints), 75)
+    people = people.reshape(-1, LAYOUT_OF_BODY[body].num_joints, 3)
     doc = {"version": 1.3, "people": []}
     for p in people:
         flat = np.round(p, 3).ravel().tolist()
-        doc["people"].append({"person_id": [-1], "pose_keypoints_2d": flat[:_BODY],
+        doc["people"].append({"person_id": [-1], "pose_keypoints_2d": flat[:body],
                               "face_keypoints_2d": [],
-                              "hand_left_keypoints_2d": flat[_BODY:_BODY + _HAND],
-                              "hand_right_keypoints_2d": flat[_BODY + _HAND:],
+                              "hand_left_keypoints_2d": flat[body:body + _HAND],
+                              "hand_right_keypoints_2d": flat[body + _HAND:],
                               "pose_keypoints_3d": [], "face_keypoints_3d": [],
                               "hand_left_keypoints_3d": [], "hand_right_keypoints_3d": []})
     with open(path, "w", encoding="utf-8") as fh:
