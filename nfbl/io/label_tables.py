@@ -207,12 +207,27 @@ def read_miga(path: Path, o: ReadOptions) -> EventStream:
 
 
 def write_miga(stream: EventStream, path: Path, fps: float) -> None:
+    """MiGA ``gestureID,sframe,eframe`` rows. Where the stream knows the video's length
+    (``meta["durations"]``, as detected streams do), ``eframe`` stays within the video's last
+    frame: the organisers' kit reads frames ``sframe+1 .. eframe+1`` of its 1-based skeleton
+    file and stops at a frame it does not have (``imigue_gendata.py`` / ``getSkeleton``)."""
     check_fps(fps, path)
+    durations = stream.meta.get("durations") if isinstance(stream.meta, dict) else None
+    durations = durations if isinstance(durations, dict) else {}
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
+    clamped = 0
     for e in stream:
         sf = imigue_frame(e.start, fps)   # floor(time x fps), as the label table numbers frames
         ef = max(sf + 1, imigue_frame(e.end, fps))
+        dur = durations.get(e.video_id)
+        if isinstance(dur, (int, float)) and dur > 0:
+            last = max(0, int(round(dur * fps)) - 1)
+            if ef > last:
+                ef, clamped = max(sf, last), clamped + 1
         w.writerow([taxonomy.to_imigue_raw(e.class_id), sf, ef])
+    if clamped:
+        log.info("%s: %d event(s) end at the video's end; their eframe is its last frame (%s)",
+                 path, clamped, "the kit cannot read a frame after it")
     with atomic_open(path, newline="") as fh:
         fh.write(buf.getvalue())

@@ -365,3 +365,30 @@ def test_smg_labels_with_an_infinite_frame_are_one_line(tmp_path):
     p.write_text("3,0,2\n3,inf,20\n")
     res = nfbl("events", "convert", p, tmp_path / "o.jsonl")
     assert res.returncode == 2 and "Traceback" not in res.stderr and "finite" in res.stderr
+
+
+# --- MiGA labels read by the organisers' kit
+
+def _kit_reads(label: Path, num_frames: int) -> list[tuple[int, int]]:
+    """The 1-based skeleton frames the kit's ST-GCN generator reads for each row
+    (mikecheninoulu/SMG imigue_gendata.py: getSkeleton(sframe + 1 .. eframe + 1), which stops
+    at a frame the file does not have)."""
+    out = []
+    for line in label.read_text().splitlines():
+        _, sf, ef = (int(v) for v in line.split(","))
+        frames = range(sf + 1, ef + 2)
+        if frames[-1] > num_frames:
+            raise IndexError(f"Invalid frame number <{frames[-1]}>")
+        out.append((frames[0], frames[-1]))
+    return out
+
+
+def test_miga_labels_of_an_event_ending_at_the_video_end_stay_inside_it(tmp_path):
+    ev = (Event("S001", 16, 0.0, 1.0), Event("S001", 7, 1.5, 1.54), Event("S001", 31, 3.0, 4.0))
+    path = tmp_path / "S001_label.csv"
+    write_events(EventStream(ev, {"durations": {"S001": 4.0}}), path, fmt="miga", fps=25)
+    assert path.read_text().splitlines() == ["17,0,25", "8,37,38", "99,75,99"]
+    assert _kit_reads(path, 100)[-1] == (76, 100)
+    # without a known length nothing is clamped (the video may go on)
+    write_events(EventStream(ev), path, fmt="miga", fps=25)
+    assert path.read_text().splitlines()[-1] == "99,75,100"
