@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import logging
 import math
+import mimetypes
+import os
+import re
 from collections import Counter
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from nfbl.core.atomic import atomic_path
 from nfbl.core.errors import InputFormatError, MissingDependencyError
@@ -149,6 +153,9 @@ def read_eaf(path: Path, o: ReadOptions) -> EventStream:
                  for t, labels in tiers]
     events = events_from_tiers(path, vid, tiers, o, tracks)
     meta = {"subjects": {vid: subjects}} if subjects else {}
+    video = _linked_video(eaf)
+    if video is not None:
+        meta["media"] = {vid: video}
     if missing:
         log.warning("%s: %d annotation(s) without a time (unaligned slots at the end of a "
                     "chain, or a broken reference) skipped", path, missing)
@@ -208,12 +215,49 @@ def _time_origin(eaf, path: Path) -> float:
     return origin
 
 
+def media_of(stream: EventStream, video_id: str) -> str | None:
+    """The media file of ``video_id`` that ``stream.meta["media"]`` names (detected videos
+    carry their input path there), or None."""
+    media = stream.meta.get("media") if isinstance(stream.meta, dict) else None
+    path = media.get(video_id) if isinstance(media, dict) else None
+    return path if isinstance(path, str) and path else None
+
+
+def _link_media(eaf, media: str, eaf_path: Path) -> None:
+    """A MEDIA_DESCRIPTOR as ELAN writes one: the absolute ``file:`` URL, the URL relative to
+    the ``.eaf`` file (``./clip.mp4``, ``../videos/clip.mp4``), and a MIME type."""
+    target = Path(media).absolute()
+    rel = Path(os.path.relpath(target, eaf_path.absolute().parent)).as_posix()
+    rel = rel if rel.startswith("../") else "./" + rel
+    mime = mimetypes.guess_type(target.name)[0] or ""
+    eaf.add_linked_file(target.as_uri(), relpath=rel,
+                        mimetype=mime if mime.startswith(("video/", "audio/")) else "video/*")
+
+
+def _linked_video(eaf) -> str | None:
+    """The local path of the first linked video (its ``file:`` MEDIA_URL), or None."""
+    media = list(getattr(eaf, "media_descriptors", []) or [])
+    video = [m for m in media if str(m.get("MIME_TYPE", "")).startswith("video")] or media
+    url = str(video[0].get("MEDIA_URL") or "") if video else ""
+    parts = urlparse(url)
+    if parts.scheme != "file" or not parts.path:
+        return None
+    path = unquote(parts.path)
+    return path[1:] if re.match(r"^/[A-Za-z]:/", path) else path  # file:///D:/x.mp4 → D:/x.mp4
+
+
 def write_eaf(stream: EventStream, path: Path, fps: float) -> None:
+    """Events to an ELAN file: one tier per track (more where events overlap), nfbl's
+    ``N16 Folding arms|0.83`` values, the track's subject as PARTICIPANT, and the video
+    linked when ``meta["media"]`` names it, so that ELAN opens the file with its video."""
     pympi = _pympi()
     eaf = pympi.Elan.Eaf(author="nfbl")
     eaf.remove_tier("default")
     if stream.video_ids:
         eaf.add_property(_EAF_VIDEO_PROP, stream.video_ids[0])
+        media = media_of(stream, stream.video_ids[0])
+        if media is not None:
+            _link_media(eaf, media, Path(path))
     subjects = stream.meta.get("subjects") if isinstance(stream.meta, dict) else None
     subjects = (subjects or {}).get(stream.video_ids[0], {}) if stream.video_ids else {}
     for track in sorted({e.track_id for e in stream}):

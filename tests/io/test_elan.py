@@ -84,3 +84,30 @@ def test_participant_tracks_do_not_collide_with_track_0_or_nfbls_own_tiers(tmp_p
     # would be track 0 too, so Alice gets the first free id
     assert [(e.track_id, e.start) for e in s] == [(0, 0.0), (0, 2.0), (0, 3.0), (1, 1.0)]
     assert s.meta["subjects"] == {"p": {"0": "Bob", "1": "Alice"}}
+
+
+def test_the_linked_video_is_read_and_written_as_elan_links_it(tmp_path):
+    """meta["media"]: the first linked video's file URL when reading (a Windows drive path
+    keeps its drive); when writing, a MEDIA_DESCRIPTOR as ELAN writes one (absolute file URL,
+    URL relative to the .eaf, MIME type), so that ELAN opens nfbl's file with its video."""
+    import pympi
+
+    from nfbl.core.events import Event, EventStream
+    from nfbl.io.event_formats import write_events
+
+    assert read_events(EAF, label_map=LABELS).meta["media"] == {"P04_m1": "D:/press/P04_m1.mp4"}
+    video = tmp_path / "videos" / "int 01.mp4"
+    out = tmp_path / "coded" / "int01.eaf"
+    out.parent.mkdir()
+    stream = EventStream((Event("int01", 16, 1.0, 2.5),), {"media": {"int01": str(video)}})
+    write_events(stream, out, fmt="eaf")
+    (desc,) = pympi.Elan.Eaf(str(out)).media_descriptors
+    assert desc["MEDIA_URL"] == video.absolute().as_uri()
+    assert desc["RELATIVE_MEDIA_URL"] == "../videos/int 01.mp4"
+    assert desc["MIME_TYPE"] == "video/mp4"
+    back = read_events(out)
+    assert back.meta["media"] == {"int01": str(video.absolute())}
+    assert [(e.code, e.start, e.end) for e in back] == [("N16", 1.0, 2.5)]
+    # a stream without media writes no link
+    write_events(EventStream(stream.events), out, fmt="eaf")
+    assert pympi.Elan.Eaf(str(out)).media_descriptors == []

@@ -247,13 +247,15 @@ def test_bad_arguments_fail_before_decoding(person_video, tmp_path):
 @pytest.mark.media
 @pytest.mark.train
 def test_file_backend_reuses_precomputed_keypoints(person_video, tiny_model, tmp_path):
-    seq_path, ev = tmp_path / "seq.npz", tmp_path / "events.csv"
+    seq_path, ev = tmp_path / "seq.npz", tmp_path / "events.eaf"
     assert nfbl("pose", person_video, "-o", seq_path, "--no-deid", "--stride", "3",
                 "--no-progress").returncode == 0
     res = nfbl("detect", person_video, "-o", ev, "--model", tiny_model, "--backend", "file",
                "--keypoints", seq_path, "--max-side", "320", "--keypoints-out",
                tmp_path / "again.npz", "--no-progress")
     assert res.returncode == 0, res.stderr
+    # the ELAN file links the video it was detected on
+    assert f'MEDIA_URL="{person_video.absolute().as_uri()}"' in ev.read_text()
     first, again = PoseSequence.load(seq_path), PoseSequence.load(tmp_path / "again.npz")
     # through the 320-px processing size and back: the same keypoints in video pixels
     ok = first.keypoints[..., 2] > 0
