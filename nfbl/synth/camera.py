@@ -159,6 +159,7 @@ class NoiseConfig:
     face_hand_loss: float = 0.0     # per frame: a hand in front of the face is not detected (real: 0 measured)
     touch_swaps: bool = True        # hands swap when they touch or cross (the profile's swap_touch)
     shoulder_follow: float = 0.2    # v4: observed shoulder follows its elbow by this share (v3: 0)
+    swap_found_hands_only: bool = True  # v5: hands swap only in frames where both are found (v4: False)
 
     def __post_init__(self) -> None:
         if self.profile != "mixed" and self.profile not in PROFILES:
@@ -338,9 +339,15 @@ def observe(rng: np.random.Generator, cam: Camera, pts3d: np.ndarray, names: lis
             starts = np.flatnonzero(close & (rng.random(t) < prof.swap_touch * lv))
             for s0 in starts:
                 swap[s0:s0 + max(1, int(rng.uniform(0.2, 1.5) * fps))] = True
+        li = [idx[n] for n in names if n.startswith("left_hand_")]
+        ri = [idx[n.replace("left_hand_", "right_hand_")] for n in names if n.startswith("left_hand_")]
+        if noise.swap_found_hands_only and li:
+            # an estimator can only exchange two hands it found: v4 also swapped while one arm
+            # was hidden, so the missing hand moved to the other side and the found one was
+            # reported on the wrong arm (docs/synth.md, generator version 5)
+            found = visible & ~drop
+            swap &= found[:, li].any(1) & found[:, ri].any(1)
         if swap.any():
-            li = [idx[n] for n in names if n.startswith("left_hand_")]
-            ri = [idx[n.replace("left_hand_", "right_hand_")] for n in names if n.startswith("left_hand_")]
             for arr in (out_uv, score):
                 tmp = arr[swap][:, li].copy()
                 sub = arr[swap]

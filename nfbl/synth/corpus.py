@@ -31,7 +31,7 @@ from nfbl.synth.gestures import GESTURES, GestureCtx
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "nfbl.synth"
-SYNTH_VERSION = 4
+SYNTH_VERSION = 5
 LAYOUTS = ("nfbl56", "openpose_body25_hands", "mediapipe_pose33_hands", "coco_wholebody133", "miga35")
 #: Every class nfbl synth can generate: the skeleton-visible classes (incl. N34).
 GENERATED_CLASSES: tuple[int, ...] = tuple(sorted(GESTURES))

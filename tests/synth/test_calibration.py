@@ -24,7 +24,7 @@ RH = list(CANONICAL.joints_matching("right_hand_"))
 
 
 def test_version_and_bad_settings():
-    assert SYNTH_VERSION == 4
+    assert SYNTH_VERSION == 5
     with pytest.raises(NfblError, match="setting"):
         SynthConfig(setting="beach")
     with pytest.raises(NfblError, match="profile"):
