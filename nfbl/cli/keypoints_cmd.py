@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``nfbl keypoints convert|info|bench-openpose``."""
     p = sub.add_parser("keypoints", help="read, convert and describe keypoint files",
                        description="Read keypoints from OpenPose (BODY_25 or COCO), MiGA, SMG, "
-                                   "mmpose, AlphaPose, YOLO pose, pyskl, ST-GCN (iMiGUE "
+                                   "NTU RGB+D, mmpose, AlphaPose, YOLO pose, pyskl, ST-GCN (iMiGUE "
                                    "classification track and Kinetics-skeleton JSON), "
                                    "pose-format or PATS files into nfbl's PoseSequence .npz.")
     ksub = p.add_subparsers(dest="keypoints_command", metavar="SUBCOMMAND")

@@ -108,6 +108,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="--synthetic: turn every video's frames DEG degrees clockwise first "
                         "(0, 90, 180, 270), as keypoints of a video stored turned are; the "
                         "detector turns such a person upright (docs/detector.md)")
+    e.add_argument("--mirrored", action="store_true",
+                   help="--synthetic: reflect every video's frames left-right first, joint "
+                        "names kept, as a mirrored video or the Kinect SDK's images give them "
+                        "(the Kinect readers undo it; docs/keypoints.md)")
     e.add_argument("--camera-cuts", action="store_true",
                    help="--synthetic: film every video as a camera operator would, in shots of "
                         "6-30 s, each zoomed about the person by its own factor (0.6-1.7, at "
@@ -275,8 +279,10 @@ def _cmd_evaluate_real(args: argparse.Namespace) -> int:
     from nfbl.exports.runtime import Detector
     from nfbl.io import keypoints as K
 
-    if args.turned:
-        raise NfblError("--turned applies to --synthetic videos; real files are read as stored")
+    for flag, on in (("--turned", args.turned), ("--mirrored", args.mirrored)):
+        if on:
+            raise NfblError(f"{flag} applies to --synthetic videos; real files are read as "
+                            "stored")
     if args.also_min_scores:
         raise NfblError("--also-min-scores applies to --synthetic videos (F1 needs labels); "
                         "run --real once per --min-score")
@@ -385,12 +391,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             return det.detect(seq, decode=dcfg)
     if args.min_score is None:
         args.min_score = card_decode.threshold
-    from nfbl.keypoints.cleaning import turned_frames
+    from nfbl.keypoints.cleaning import mirrored_frames, turned_frames
     from nfbl.keypoints.shots import camera_cuts
     truths, preds, frames, cuts = [], [], 0, 0
     for i, (seq, events) in enumerate(_synthetic_pairs(args)):
         seq = turned_frames(_hand_loss(seq, args.deid_hands, args.no_hands, args.fingertips),
                             args.turned)
+        if args.mirrored:
+            seq = mirrored_frames(seq)
         if args.camera_cuts:
             seq, starts = camera_cuts(seq, args.seed + i)
             cuts += len(starts)
@@ -404,7 +412,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     summary = {"model": name, "videos": args.videos, "split": args.split, "seed": args.seed,
                "minutes": args.minutes, "flatten_tail": args.flatten_tail,
                "layouts": list(args.layouts), "deid_hands": args.deid_hands,
-               "turned": args.turned, "no_hands": args.no_hands,
+               "turned": args.turned, "mirrored": args.mirrored, "no_hands": args.no_hands,
                "fingertips": args.fingertips,
                "camera_cuts": cuts if args.camera_cuts else None,
                "candidate_threshold": args.candidate_threshold,
@@ -417,6 +425,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     deid = ("" if args.deid_hands is None
             else f"; hands inside a {args.deid_hands:g}-sw face box removed")
     deid += f"; frames turned {args.turned} degrees" if args.turned else ""
+    deid += "; frames mirrored, names kept" if args.mirrored else ""
     deid += "; hand joints removed" if args.no_hands else ""
     deid += "; fingertips only" if args.fingertips else ""
     deid += f"; filmed in shots, {cuts} camera cuts" if args.camera_cuts else ""

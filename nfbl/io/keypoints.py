@@ -9,6 +9,7 @@ openpose    folder of ``*_keypoints.json``      ``openpose_body25_hands`` (67) /
                                                 ``openpose18_hands`` (60, COCO model)
 miga        ``<vid>_light_hand.csv``            ``miga35``                          25
 smg         ``<ID>_skeleton.csv``               ``kinect_v2_25``                    30
+ntu         NTU RGB+D ``<name>.skeleton``       ``kinect_v2_25``                    30
 mmpose      mmpose prediction ``.json``         ``coco17`` / ``coco_wholebody133``  25
 kinetics    ST-GCN Kinetics-skeleton ``.json``  ``openpose18`` (told by content)    30
 pyskl       pyskl/mmaction2 ``.pkl`` (trusted)  by joint count                      30
@@ -126,6 +127,11 @@ def _read_smg(path: Path, o: ReadOptions):
     return smg.read_smg(path, fps=o.fps, video_id=o.video_id, **o.size)
 
 
+def _read_ntu(path: Path, o: ReadOptions):
+    from nfbl.io import ntu
+    return ntu.read_ntu(path, fps=o.fps, video_id=o.video_id, **o.size)
+
+
 def _smg_labels(path: Path) -> Path:
     from nfbl.io import smg
     return smg.label_path_for(path)
@@ -219,6 +225,8 @@ KEYPOINT_FORMATS: Mapping[str, KeypointFormatSpec] = {s.name: s for s in (
     KeypointFormatSpec("smg", ("_skeleton.csv",), _read_smg, "kinect_v2_25", 30.0,
                        "SMG Kinect v2 skeleton CSV (fps from <ID>_data.csv)",
                        companion=_smg_labels, read_companion=_read_smg_labels),
+    KeypointFormatSpec("ntu", (".skeleton",), _read_ntu, "kinect_v2_25", 30.0,
+                       "NTU RGB+D .skeleton (Kinect v2; colour-image points, un-mirrored)"),
     KeypointFormatSpec("mmpose", (".json",), _read_mmpose, "coco17 / coco_wholebody133", 25.0,
                        "mmpose prediction JSON (2-D)", in_folders=False),
     KeypointFormatSpec("kinetics", (".json",), _read_kinetics, "openpose18", 30.0,

@@ -10,7 +10,15 @@ the 2-D point (7-8); values 9-10 are not read by either. The recording tool
 into the **depth image, 512 x 424 pixels** (not the 1920 x 1080 colour image), so the
 sequence's ``frame_size`` is (512, 424). nfbl keeps the 2-D point with score 1; a joint
 whose point is not finite (Kinect maps untracked joints to -inf) or exactly (0, 0) is
-missing. World coordinates and orientations are not kept. The joint order is the Kinect v2
+missing. World coordinates and orientations are not kept. The Kinect v2 SDK's depth and
+colour images are **mirrored** while its joint names are the subject's own sides (in a real
+NTU RGB+D file, whose points the same SDK mapped, ShoulderLeft lies at negative camera x,
+the sensor's right, yet at the smaller pixel x): the subject's left appears on the image's
+left. nfbl reflects x back (``x → 511 − x``, :func:`nfbl.keypoints.cleaning.mirror_x`) so
+that the skeleton looks as an ordinary camera shows a person; read without it, the detector
+saw every SMG skeleton mirrored (F1@0.3 0.778 → 0.620 on mirrored validation videos,
+docs/benchmarks.md). ``meta["unmirrored"]`` records it; reflect x again to draw on the
+Kinect video. The joint order is the Kinect v2
 ``JointType`` order (:data:`nfbl.core.skeletons.KINECT_V2_25`).
 
 The recording tool's CSV writer (same file, ``main``) writes **9** values per joint (the
@@ -43,6 +51,7 @@ from nfbl.core.events import Event, EventStream
 from nfbl.io.event_common import ReadOptions, check_fps
 from nfbl.io.inputs import is_regular_file, open_text
 from nfbl.io.miga import read_numeric_rows, video_id_of
+from nfbl.keypoints.cleaning import mirror_x
 from nfbl.core.sequence import PoseSequence
 
 log = logging.getLogger(__name__)
@@ -85,9 +94,11 @@ def read_smg(path: str | Path, fps: float | None = None, video_id: str | None = 
     kp = np.zeros((len(data), LAYOUT.num_joints, 3), np.float32)
     kp[present, :2] = xy[present]
     kp[present, 2] = 1.0
+    width = frame_size[0] if frame_size and frame_size[0] > 0 else DEFAULT_FRAME_SIZE[0]
+    kp = mirror_x(kp, width)  # the SDK's depth image is mirrored (module doc)
     vid = video_id or video_id_of(path, SKELETON_SUFFIX)
     return PoseSequence(kp[None], LAYOUT.name, float(fps), index / fps, frame_size, None, vid,
-                        {"source_format": "smg", "source": str(path)})
+                        {"source_format": "smg", "source": str(path), "unmirrored": True})
 
 
 def _fps_from_data_file(skeleton_path: Path) -> float | None:

@@ -414,6 +414,26 @@ def turned_frames(seq: PoseSequence, degrees: int) -> PoseSequence:
     return seq.with_keypoints(kp, seq.layout, frame_size=size)
 
 
+def mirror_x(keypoints: np.ndarray, width: float) -> np.ndarray:
+    """Pixel keypoints ``(..., V, 3)`` reflected left-right inside a frame ``width`` pixels
+    wide (``x → width − 1 − x``, a reflection of pixel indices), joint names kept: what a
+    mirrored image (a selfie view; the Kinect v2 SDK's depth and colour images) does to an
+    ordinary one, and undoes. Missing joints stay (0, 0, 0)."""
+    kp = np.array(keypoints, dtype=np.float32, copy=True)
+    present = kp[..., 2] > 0
+    kp[..., 0] = np.where(present, float(width) - 1.0 - kp[..., 0], 0.0)
+    return kp
+
+
+def mirrored_frames(seq: PoseSequence) -> PoseSequence:
+    """``seq`` as a mirrored video would give it: x reflected in the frame, joint names kept
+    (the subject's left then appears on the image's left, as in a mirror). For measuring what
+    the Kinect readers undo (:func:`mirror_x`)."""
+    if seq.frame_size is None or not seq.frame_size[0]:
+        raise NfblError("mirroring the frames needs the sequence's frame size")
+    return seq.with_keypoints(mirror_x(seq.keypoints, seq.frame_size[0]), seq.layout)
+
+
 # --- resampling ---------------------------------------------------------------------------
 
 def resample(seq: PoseSequence, fps: float) -> PoseSequence:

@@ -202,8 +202,23 @@ def test_cli_evaluate_turned_frames_score_as_upright(cli, tmp_path):
     assert b["metrics"]["f1"]["tp"] == a["metrics"]["f1"]["tp"]
     r = cli("evaluate", "--real", tmp_path / "x.npz", "--turned", "90")
     assert r.returncode == 2 and "--turned applies to --synthetic" in r.stderr
+    r = cli("evaluate", "--real", tmp_path / "x.npz", "--mirrored")
+    assert r.returncode == 2 and "--mirrored applies to --synthetic" in r.stderr
     r = cli(*common, "--turned", "45")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model")
+def test_cli_evaluate_mirrored_frames(cli, tmp_path):
+    """--mirrored reflects the frames with the names kept (what the Kinect readers undo); the
+    summary says so and the person is scored as read, not turned back."""
+    common = ("evaluate", "--synthetic", "--videos", "1", "--minutes", "0.5", "--seed", "7",
+              "--layouts", "openpose_body25_hands", "--threads", "1")
+    out = tmp_path / "m.json"
+    r = cli(*common, "--mirrored", "--json", out)
+    assert r.returncode == 0, r.stderr
+    assert "frames mirrored, names kept" in r.stdout
+    assert json.loads(out.read_text())["summary"]["mirrored"] is True
 
 
 @pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model")

@@ -206,8 +206,9 @@ def test_smg_pixels_missing_and_labels(caplog):
     assert seq.layout == "kinect_v2_25" and seq.fps == 30.0
     assert seq.keypoints.shape == (1, 3, 25, 3) and seq.frame_size == (512, 424)
     kp = seq.keypoints[0]
-    np.testing.assert_allclose(kp[0, 3], [180 + 5.5 * 3, 120 + 8.25 * 3, 1.0])
-    np.testing.assert_allclose(kp[2, 24, :2], [180 + 5.5 * 24 + 0.5, 120 + 8.25 * 24])
+    # x reflected back: Kinect's depth image is mirrored (nfbl.io.smg)
+    np.testing.assert_allclose(kp[0, 3], [511 - (180 + 5.5 * 3), 120 + 8.25 * 3, 1.0])
+    np.testing.assert_allclose(kp[2, 24, :2], [511 - (180 + 5.5 * 24 + 0.5), 120 + 8.25 * 24])
     assert np.all(kp[1, 7] == 0)  # -inf pixel = untracked
     with caplog.at_level("WARNING"):
         ev = keypoints.read_companion_events(path, seq)
@@ -536,8 +537,9 @@ def test_format_table_agrees_with_the_reader_modules():
     assert openpose.FILE_RE.match("v_000000000001" + t["openpose"].suffixes[0])
     from nfbl.batch.discover import EXPLICIT_KEYPOINT_SUFFIXES, KEYPOINT_SUFFIXES
     assert set(KEYPOINT_SUFFIXES) == {"_light_hand.csv", "_skeleton.csv", ".npz", ".pose",
-                                      "alphapose-results.json"}
-    from nfbl.io import alphapose
+                                      "alphapose-results.json", ".skeleton"}
+    from nfbl.io import alphapose, kinetics, ntu
+    assert t["ntu"].default_fps == ntu.DEFAULT_FPS and t["kinetics"].default_fps == kinetics.DEFAULT_FPS
     assert t["alphapose"].default_fps == alphapose.DEFAULT_FPS
     assert set(EXPLICIT_KEYPOINT_SUFFIXES) == {".json", ".pkl", ".pickle", ".h5", ".hdf5",
                                                "_data.npy"} | {f"{d}.txt" for d in range(10)}
