@@ -242,6 +242,14 @@ class Layout:
         return tuple(i for i, j in enumerate(self.joints) if j.startswith(prefix))
 
 
+#: Both hands (21 joints each, left then right) and their links, wrist to wrist: the tail of
+#: every layout with hand-model joints.
+BOTH_HANDS: tuple[str, ...] = hand_joints("left") + hand_joints("right")
+BOTH_HAND_LINKS: tuple[tuple[str, str], ...] = (
+    (("left_wrist", "left_hand_wrist"), ("right_wrist", "right_hand_wrist"))
+    + hand_links("left") + hand_links("right"))
+
+
 # --- the canonical NFBL layout ---------------------------------------------------------
 
 _CANON_BODY = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "neck",
@@ -256,9 +264,8 @@ _CANON_BODY_LINKS = (("neck", "nose"), ("nose", "left_eye"), ("nose", "right_eye
 
 CANONICAL = Layout(
     name="nfbl56",
-    joints=_CANON_BODY + hand_joints("left") + hand_joints("right"),
-    links=_CANON_BODY_LINKS + (("left_wrist", "left_hand_wrist"), ("right_wrist", "right_hand_wrist"))
-    + hand_links("left") + hand_links("right"),
+    joints=_CANON_BODY + BOTH_HANDS,
+    links=_CANON_BODY_LINKS + BOTH_HAND_LINKS,
     center="neck",
     description="Canonical NFBL layout: 14 upper-body/head points (no face mesh) + 2x21 hand "
                 "joints. Knees and ankles are left out: interviews rarely show them.",
@@ -284,9 +291,8 @@ _BODY25_LINKS = (("neck", "nose"), ("nose", "right_eye"), ("right_eye", "right_e
 
 OPENPOSE_BODY25_HANDS = Layout(
     name="openpose_body25_hands",
-    joints=_BODY25 + hand_joints("left") + hand_joints("right"),
-    links=_BODY25_LINKS + (("left_wrist", "left_hand_wrist"), ("right_wrist", "right_hand_wrist"))
-    + hand_links("left") + hand_links("right"),
+    joints=_BODY25 + BOTH_HANDS,
+    links=_BODY25_LINKS + BOTH_HAND_LINKS,
     center="neck",
     description="OpenPose BODY_25 (75 values) + hand_left (63) + hand_right (63); face dropped.",
 )
@@ -317,10 +323,8 @@ OPENPOSE18 = Layout(
 
 OPENPOSE18_HANDS = Layout(
     name="openpose18_hands",
-    joints=_OPENPOSE18 + hand_joints("left") + hand_joints("right"),
-    links=_OPENPOSE18_LINKS + (("left_wrist", "left_hand_wrist"),
-                               ("right_wrist", "right_hand_wrist"))
-    + hand_links("left") + hand_links("right"),
+    joints=_OPENPOSE18 + BOTH_HANDS,
+    links=_OPENPOSE18_LINKS + BOTH_HAND_LINKS,
     center="neck",
     description="OpenPose COCO model (54 values) + hand_left (63) + hand_right (63); face "
                 "dropped.",
@@ -351,12 +355,11 @@ _WB_FACE = tuple(f"face_{i}" for i in range(68))
 
 COCO_WHOLEBODY133 = Layout(
     name="coco_wholebody133",
-    joints=_COCO17 + _WB_FEET + _WB_FACE + hand_joints("left") + hand_joints("right"),
+    joints=_COCO17 + _WB_FEET + _WB_FACE + BOTH_HANDS,
     links=_COCO17_LINKS + (("left_ankle", "left_big_toe"), ("left_big_toe", "left_small_toe"),
                            ("left_ankle", "left_heel"), ("right_ankle", "right_big_toe"),
-                           ("right_big_toe", "right_small_toe"), ("right_ankle", "right_heel"),
-                           ("left_wrist", "left_hand_wrist"), ("right_wrist", "right_hand_wrist"))
-    + hand_links("left") + hand_links("right"),
+                           ("right_big_toe", "right_small_toe"), ("right_ankle", "right_heel"))
+    + BOTH_HAND_LINKS,
     center="nose",
     description="COCO-WholeBody 133 (RTMW/DWPose): body 17, feet 6, face 68 (never used), "
                 "hands 2x21. Neck = mid-shoulders.",
@@ -386,9 +389,8 @@ HALPE26 = Layout(
 
 HALPE136 = Layout(
     name="halpe136",
-    joints=_HALPE26 + _WB_FACE + hand_joints("left") + hand_joints("right"),
-    links=_HALPE26_LINKS + (("left_wrist", "left_hand_wrist"), ("right_wrist", "right_hand_wrist"))
-    + hand_links("left") + hand_links("right"),
+    joints=_HALPE26 + _WB_FACE + BOTH_HANDS,
+    links=_HALPE26_LINKS + BOTH_HAND_LINKS,
     center="nose",
     description="AlphaPose Halpe-136 full body: Halpe-26, face 68 (never used), hands 2x21. "
                 "Neck = mid-shoulders.",
@@ -422,10 +424,8 @@ _MP_POSE33_LINKS = (("nose", "left_eye_inner"), ("left_eye_inner", "left_eye"),
 
 MEDIAPIPE_POSE33_HANDS = Layout(
     name="mediapipe_pose33_hands",
-    joints=_MP_POSE33 + hand_joints("left") + hand_joints("right"),
-    links=_MP_POSE33_LINKS + (("left_wrist", "left_hand_wrist"),
-                              ("right_wrist", "right_hand_wrist"))
-    + hand_links("left") + hand_links("right"),
+    joints=_MP_POSE33 + BOTH_HANDS,
+    links=_MP_POSE33_LINKS + BOTH_HAND_LINKS,
     center="nose",
     description="MediaPipe Pose 33 landmarks + Hands 2x21 (Holistic), subject's left/right. "
                 "Neck = mid-shoulders; mouth corners are never used.",
