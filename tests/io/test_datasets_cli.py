@@ -400,3 +400,27 @@ def test_training_config_takes_labels_and_a_label_map(tmp_path):
     (tmp_path / "bad.toml").write_text(text.replace(f'labels = "{labels}"\n', ""))
     with pytest.raises(NfblError, match="label_map needs labels"):
         load_config(tmp_path / "bad.toml")
+
+
+def test_smg_finetune_config_reads_smg_sequences(tmp_path):
+    """configs/smg_finetune.toml on an SMG folder: train sequences only (1-35), some held out
+    for validation; the test split (36-40) never read."""
+    from nfbl.detectors import train as T
+    from nfbl.detectors.config import load_config
+    from nfbl.detectors.model import DetectorConfig
+    fix = Path(__file__).resolve().parents[1] / "fixtures" / "keypoints" / "smg"
+    row = (fix / "01_skeleton.csv").read_text().splitlines()[0]
+    for sid in ("01", "02", "03", "36"):
+        (tmp_path / f"{sid}_skeleton.csv").write_text("\n".join([row] * 60) + "\n")
+        (tmp_path / f"{sid}_finelabels.csv").write_text("3,10,40\n2,45,55\n")
+    text = (Path(__file__).resolve().parents[2] / "configs" / "smg_finetune.toml").read_text()
+    text = text.replace('dataset_root = "/data/smg"', f'dataset_root = "{tmp_path}"')
+    text = text.replace("val_holdout = 0.15", "val_holdout = 0.34").replace(
+        "window = 256", "window = 32").replace("stride = 128", "stride = 16")
+    (tmp_path / "c.toml").write_text(text)
+    cfg = load_config(tmp_path / "c.toml")
+    mcfg = DetectorConfig.from_dict(dict(cfg.model))
+    train, val = T.load_records(cfg, mcfg, "train"), T.load_records(cfg, mcfg, "val")
+    ids = lambda recs: {r.video_id.split("#")[0] for r in recs}  # noqa: E731
+    assert ids(train) | ids(val) == {"01", "02", "03"} and not ids(train) & ids(val)
+    assert len(ids(val)) == 1
