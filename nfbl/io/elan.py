@@ -10,7 +10,7 @@ import os
 import re
 from collections import Counter
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 from nfbl.core.atomic import atomic_path
 from nfbl.core.errors import InputFormatError, MissingDependencyError
@@ -223,15 +223,28 @@ def media_of(stream: EventStream, video_id: str) -> str | None:
     return path if isinstance(path, str) and path else None
 
 
+_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
+_DRIVE_RE = re.compile(r"^[A-Za-z]:[/\\]")
+
+
 def _link_media(eaf, media: str, eaf_path: Path) -> None:
     """A MEDIA_DESCRIPTOR as ELAN writes one: the absolute ``file:`` URL, the URL relative to
-    the ``.eaf`` file (``./clip.mp4``, ``../videos/clip.mp4``), and a MIME type."""
+    the ``.eaf`` file (``./clip.mp4``, ``../videos/clip.mp4``; for a local path only), and a
+    MIME type. A URL is linked as it is; a Windows drive path becomes ``file:///D:/...``."""
+    name = media.replace("\\", "/").rsplit("/", 1)[-1]
+    mime = mimetypes.guess_type(name)[0] or ""
+    mime = mime if mime.startswith(("video/", "audio/")) else "video/*"
+    if _URL_RE.match(media):
+        eaf.add_linked_file(media, mimetype=mime)
+        return
+    if _DRIVE_RE.match(media):
+        eaf.add_linked_file("file:///" + quote(media.replace("\\", "/"), safe="/:"),
+                            mimetype=mime)
+        return
     target = Path(media).absolute()
     rel = Path(os.path.relpath(target, eaf_path.absolute().parent)).as_posix()
     rel = rel if rel.startswith("../") else "./" + rel
-    mime = mimetypes.guess_type(target.name)[0] or ""
-    eaf.add_linked_file(target.as_uri(), relpath=rel,
-                        mimetype=mime if mime.startswith(("video/", "audio/")) else "video/*")
+    eaf.add_linked_file(target.as_uri(), relpath=quote(rel, safe="/."), mimetype=mime)
 
 
 def _linked_video(eaf) -> str | None:

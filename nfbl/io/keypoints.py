@@ -73,7 +73,7 @@ class KeypointFormatSpec:
     holds none); in_folders: batch discovery picks its files up when scanning a folder
     (False: only when named explicitly — too ambiguous, or untrusted); companion: the path of
     the annotation file that goes with a keypoint file, and read_companion its reader;
-    sniff: a test of the first 4 KiB of a file (text) that claims a file whose name ending
+    sniff: a test of the first 64 KiB of a file (text) that claims a file whose name ending
     other formats share (``.json``) before the plain ending decides.
     """
 
@@ -317,7 +317,7 @@ def guess_format(path: str | Path) -> KeypointFormatSpec:
     return m[0]
 
 
-def _head(path: Path, size: int = 4096) -> str:
+def _head(path: Path, size: int = 65536) -> str:
     """The first ``size`` bytes of a file as text ('' when unreadable)."""
     try:
         with open(path, "rb") as fh:

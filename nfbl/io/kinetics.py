@@ -46,9 +46,25 @@ KINETICS_FRAME_SIZE = (340, 256)
 _V = LAYOUT.num_joints
 
 
+#: The largest ``frame_index`` read (about 92 hours at 30 fps): a larger one is a broken file.
+MAX_FRAME_INDEX = 10_000_000
+
+
 def sniff(head: str) -> bool:
-    """True when the start of a ``.json`` file looks like Kinetics-skeleton JSON."""
-    return '"skeleton"' in head and '"frame_index"' in head
+    """True when the start of a ``.json`` file looks like Kinetics-skeleton JSON: the keys
+    ``"data"``, ``"skeleton"`` and ``"frame_index"`` (mmpose writes ``frame_id``)."""
+    return all(f'"{k}"' in head for k in ("data", "skeleton", "frame_index"))
+
+
+def _numbers(values: list, where: str, path: Path) -> np.ndarray:
+    """A JSON list of numbers as float64; anything else (strings, booleans, nested lists,
+    null) is one error."""
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise InputFormatError(f"{where}: keypoint values must be numbers", path)
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except OverflowError:
+        raise InputFormatError(f"{where}: a keypoint value is too large", path) from None
 
 
 def _person(sk, where: str, path: Path) -> np.ndarray:
@@ -64,11 +80,8 @@ def _person(sk, where: str, path: Path) -> np.ndarray:
     if not isinstance(score, list) or len(score) != _V:
         n = len(score) if isinstance(score, list) else type(score).__name__
         raise InputFormatError(f"{where}: 'score' has {n} values, expected {_V}", path)
-    try:
-        xy = np.asarray(pose, dtype=np.float64).reshape(_V, 2)
-        s = np.asarray(score, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputFormatError(f"{where}: keypoint values must be numbers", path) from None
+    xy = _numbers(pose, where, path).reshape(_V, 2)
+    s = _numbers(score, where, path)
     if not (np.isfinite(xy).all() and np.isfinite(s).all()):
         raise InputFormatError(f"{where}: keypoints contain NaN or inf", path)
     return np.concatenate([xy, s[:, None]], axis=1)
@@ -76,10 +89,12 @@ def _person(sk, where: str, path: Path) -> np.ndarray:
 
 def _frame_index(fr: dict, k: int, path: Path) -> int:
     idx = fr.get("frame_index")
-    if isinstance(idx, bool) or not isinstance(idx, (int, float)) or not math.isfinite(idx) \
-            or idx != int(idx) or idx < 0:
-        raise InputFormatError(f"data[{k}]: 'frame_index' must be a whole number >= 0, got "
-                               f"{idx!r}", path)
+    ok = (isinstance(idx, int) and not isinstance(idx, bool)) or (
+        isinstance(idx, float) and math.isfinite(idx) and idx == int(idx))
+    if not ok or not 0 <= idx <= MAX_FRAME_INDEX:
+        shown = repr(idx) if len(repr(idx)) <= 40 else repr(idx)[:37] + "..."
+        raise InputFormatError(f"data[{k}]: 'frame_index' must be a whole number from 0 to "
+                               f"{MAX_FRAME_INDEX}, got {shown}", path)
     return int(idx)
 
 
@@ -160,7 +175,9 @@ def read_kinetics(path: str | Path, fps: float | None = None, video_id: str | No
                                    num_joints=_V, max_rejoin=max_rejoin,
                                    min_frames=max(1, min(2, len(out))))
     if kp.shape[0] == 0:
-        log.warning("%s: no person in any of the %d frames", path, len(out))
+        log.warning("%s: no person in any of the %d frames%s", path, len(out),
+                    " seen in two or more (one-frame detections are dropped as flickers)"
+                    if len(out) > 1 else "")
     meta = {"source_format": "kinetics", "source": str(path), "first_frame": int(numbers[0]),
             "frames_with_several_people": sum(1 for a in out if len(a) > 1),
             "scores_missing": no_scores}

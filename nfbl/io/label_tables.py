@@ -221,7 +221,8 @@ def write_miga(stream: EventStream, path: Path, fps: float) -> None:
         sf = imigue_frame(e.start, fps)   # floor(time x fps), as the label table numbers frames
         ef = max(sf + 1, imigue_frame(e.end, fps))
         dur = durations.get(e.video_id)
-        if isinstance(dur, (int, float)) and dur > 0:
+        if isinstance(dur, (int, float)) and not isinstance(dur, bool) and math.isfinite(dur) \
+                and dur > 0:  # a length that is not a positive number is no length
             last = max(0, int(round(dur * fps)) - 1)
             if ef > last:
                 ef, clamped = max(sf, last), clamped + 1

@@ -65,7 +65,8 @@ def _frames_of(doc, path: Path) -> list[tuple[int, list]]:
         doc = doc["instance_info"]
     if not isinstance(doc, list):
         raise InputFormatError("not an mmpose prediction file (expected a list of frames or "
-                               "instances, or 'instance_info')", path)
+                               "instances, or 'instance_info'); for ST-GCN Kinetics-skeleton "
+                               "JSON pass --format kinetics", path)
     if doc and isinstance(doc[0], dict) and "image_id" in doc[0] and "category_id" in doc[0]:
         raise InputFormatError("this is an AlphaPose results file (image_id, category_id, flat "
                                "keypoints), not mmpose predictions; pass --format alphapose",

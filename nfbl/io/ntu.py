@@ -50,6 +50,9 @@ SCORE_OF_STATE = {2: 1.0, 1: 0.5}  # joint trackingState: tracked, inferred (0: 
 NAME_RE = re.compile(r"S(?P<setup>\d{3})C(?P<camera>\d{3})P(?P<performer>\d{3})"
                      r"R(?P<replication>\d{3})A(?P<action>\d{3})")
 _BODY_VALUES, _JOINT_VALUES = 10, 12
+#: The largest (tracks x frames) array a file may ask for (1 GiB; a real NTU clip of 300
+#: frames and 4 bodies takes 360 kB).
+MAX_BYTES = 2**30
 
 
 class _Lines:
@@ -57,8 +60,12 @@ class _Lines:
 
     def __init__(self, path: Path):
         self.path = path
-        with open_text(path) as fh:
-            self.lines = [(n, line.split()) for n, line in enumerate(fh, 1) if line.strip()]
+        try:
+            with open_text(path) as fh:
+                self.lines = [(n, line.split()) for n, line in enumerate(fh, 1) if line.strip()]
+        except UnicodeDecodeError:
+            raise InputFormatError("not a text file (NTU .skeleton files are ASCII text)",
+                                   path) from None
         self.i = 0
 
     def take(self, what: str, count: int | None = None) -> tuple[int, list[str]]:
@@ -86,14 +93,19 @@ class _Lines:
 
 
 def _joint(tokens: list[str], path: Path, n: int) -> tuple[float, float, float]:
+    """(colorX, colorY, score) of one joint line; a joint Kinect did not track, or whose point
+    is not finite, is (0, 0, 0)."""
     try:
-        cx, cy, state = float(tokens[5]), float(tokens[6]), int(float(tokens[11]))
+        cx, cy, state = float(tokens[5]), float(tokens[6]), float(tokens[11])
     except ValueError:
         raise InputFormatError("joint values must be numbers", path, n) from None
-    if state not in (0, 1, 2) or not (math.isfinite(cx) and math.isfinite(cy)):
+    if state not in (0.0, 1.0, 2.0):
+        raise InputFormatError(f"a joint's trackingState is 0, 1 or 2, got {tokens[11]!r}",
+                               path, n)
+    score = SCORE_OF_STATE.get(int(state), 0.0)
+    if score == 0 or not (math.isfinite(cx) and math.isfinite(cy)):
         return 0.0, 0.0, 0.0
-    score = SCORE_OF_STATE.get(state, 0.0)
-    return (cx, cy, score) if score > 0 else (0.0, 0.0, 0.0)
+    return cx, cy, score
 
 
 def read_ntu(path: str | Path, fps: float | None = None, video_id: str | None = None,
@@ -114,11 +126,16 @@ def read_ntu(path: str | Path, fps: float | None = None, video_id: str | None = 
                                "NTU_RGBD_samples_with_missing_skeletons.txt)", path)
     tracks: dict[str, int] = {}
     rows: list[tuple[int, int, np.ndarray]] = []  # (frame, track, (25, 3))
+    repeated = 0
     for t in range(num_frames):
         bodies = lines.count(f"the body count of frame {t + 1}", 64)
+        seen: set[str] = set()
         for b in range(bodies):
             n, info = lines.take(f"body {b + 1} of frame {t + 1}", _BODY_VALUES)
             body_id = info[0]
+            while body_id in seen:  # one id twice in a frame: keep both, as their own tracks
+                body_id, repeated = body_id + "+", repeated + 1
+            seen.add(body_id)
             joints = lines.count(f"the joint count of body {b + 1} of frame {t + 1}", 1000)
             if joints != LAYOUT.num_joints:
                 raise InputFormatError(f"body {b + 1} of frame {t + 1} has {joints} joints; "
@@ -133,6 +150,14 @@ def read_ntu(path: str | Path, fps: float | None = None, video_id: str | None = 
         n = lines.lines[lines.i][0]
         raise InputFormatError(f"more lines after the {num_frames} frames the first line "
                                "announces", path, n)
+    if repeated:
+        log.warning("%s: a bodyID occurs twice in one frame %d time(s); each repeat is kept "
+                    "as a track of its own (id + '+')", path, repeated)
+    size = len(tracks) * num_frames * LAYOUT.num_joints * 3 * 4
+    if size > MAX_BYTES:
+        raise InputFormatError(f"{len(tracks)} Kinect bodies over {num_frames} frames would "
+                               f"take {size / 2**30:.1f} GiB; NTU clips hold a few bodies "
+                               "(is this an NTU RGB+D skeleton file?)", path)
     out = np.zeros((max(1, len(tracks)), num_frames, LAYOUT.num_joints, 3), np.float32)
     for t, k, kp in rows:
         out[k, t] = kp

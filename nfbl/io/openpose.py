@@ -231,7 +231,9 @@ def read_openpose(path: str | Path, fps: float | None = None, video_id: str | No
                                    num_joints=layout.num_joints, max_rejoin=max_rejoin,
                                    min_frames=max(1, min(min_track_frames, len(frames))))
     if kp.shape[0] == 0:
-        log.warning("%s: no person in any of the %d frames", path, len(frames))
+        log.warning("%s: no person in any of the %d frames%s", path, len(frames),
+                    " seen in two or more (one-frame detections are dropped as flickers)"
+                    if len(frames) > 1 else "")
     present = kp[..., 2] > 0
     if present.sum() >= 10 and np.abs(kp[..., :2][present]).max() <= 1.0:
         log.warning("%s: every coordinate is within [-1, 1]: these look like OpenPose's "

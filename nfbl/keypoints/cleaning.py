@@ -429,12 +429,20 @@ def mirrored_frames(seq: PoseSequence) -> PoseSequence:
     """``seq`` as a mirrored video would give it: x reflected in the frame, joint names kept
     (the subject's left then appears on the image's left, as in a mirror). For measuring what
     the Kinect readers undo (:func:`mirror_x`)."""
-    if seq.frame_size is None or not seq.frame_size[0]:
+    if seq.frame_size is None or not seq.frame_size[0] > 0:
         raise NfblError("mirroring the frames needs the sequence's frame size")
     return seq.with_keypoints(mirror_x(seq.keypoints, seq.frame_size[0]), seq.layout)
 
 
 # --- resampling ---------------------------------------------------------------------------
+
+#: :func:`resample` refuses to make more than this many times the input's frames, unless
+#: the result stays under :data:`MAX_RESAMPLE_FRAMES` (3 h at 25 fps): frame numbers with a
+#: huge gap (a Kinetics ``frame_index`` of 1e9, an OpenPose file numbered 999999999999)
+#: would otherwise allocate gigabytes of interpolated frames.
+MAX_RESAMPLE_GROWTH = 20
+MAX_RESAMPLE_FRAMES = 270_000
+
 
 def resample(seq: PoseSequence, fps: float) -> PoseSequence:
     """Resample to a constant rate ``fps`` using each frame's own timestamp.
@@ -453,6 +461,10 @@ def resample(seq: PoseSequence, fps: float) -> PoseSequence:
         return seq.with_keypoints(seq.keypoints.copy(), fps=float(fps))
     t0 = ts[0]
     n_out = int(np.floor((ts[-1] - t0) * fps + 1e-9)) + 1
+    if n_out > max(MAX_RESAMPLE_GROWTH * n_in, MAX_RESAMPLE_FRAMES):
+        raise NfblError(f"{seq.video_id or 'sequence'}: {n_in} frames span {ts[-1] - t0:.0f} s, "
+                        f"so resampling to {fps:g} fps would make {n_out} frames; the frame "
+                        "numbers or timestamps have a huge gap: check them, or pass --fps")
     new_ts = t0 + np.arange(n_out, dtype=np.float64) / fps
     i = np.clip(np.searchsorted(ts, new_ts, side="right") - 1, 0, n_in - 2)
     w = np.clip((new_ts - ts[i]) / (ts[i + 1] - ts[i]), 0.0, 1.0)

@@ -329,8 +329,10 @@ def run_detect(video: str | Path, cfg: DetectConfig = DetectConfig(),
     t1 = _time.perf_counter()
     seq = choose(result.sequence, cfg.pose.all_persons)
     events = detector.detect(seq, persons="all")
-    # the input video as given, so that an ELAN file of these events opens with it
-    events = EventStream(events.events, {**events.meta, "media": {seq.video_id: str(video)}})
+    # the input video, so that an ELAN file of these events, written now or later from the
+    # JSONL, opens with it (absolute: a relative path would resolve against a later cwd)
+    events = EventStream(events.events, {**events.meta,
+                                         "media": {seq.video_id: str(Path(video).absolute())}})
     t2 = _time.perf_counter()
     res = DetectResult(seq, events, deid_video=None if deid_video is None else Path(deid_video))
     if overlay is not None:

@@ -371,3 +371,18 @@ def test_clip_contact_check_rules_out_a_face_touch_far_from_the_face(det):
     assert col[6] in out and col[31] not in out
     x[:, lay.index["right_wrist"], :2] = (-0.05, -0.6)   # now a wrist is at the nose
     assert col[6] not in _ruled_out(probs, x, ts, det.card)
+
+
+@pytest.mark.skipif(R.bundled_model_path() is None, reason="no bundled model")
+def test_one_frame_runs_on_a_model_with_speed_streams():
+    """The speed streams need two frames: one frame (a single image's keypoints) runs with a
+    still copy added, instead of failing inside onnxruntime."""
+    det = Detector.load(R.bundled_model_path(), threads=1)
+    assert det.card.architecture.get("speed_streams")
+    x = np.zeros((1, 56, 3), np.float32)
+    x[0, :, 2] = 0.9
+    x[0, :, :2] = np.random.default_rng(0).normal(size=(56, 2)) * 0.3
+    probs, offsets = det.predict(x)
+    two, _ = det.predict(np.concatenate([x, x]))
+    assert probs.shape == (1, 31) and offsets.shape == (1, 31, 2)
+    np.testing.assert_allclose(probs[0], two[0], atol=1e-6)

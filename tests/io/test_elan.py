@@ -103,7 +103,7 @@ def test_the_linked_video_is_read_and_written_as_elan_links_it(tmp_path):
     write_events(stream, out, fmt="eaf")
     (desc,) = pympi.Elan.Eaf(str(out)).media_descriptors
     assert desc["MEDIA_URL"] == video.absolute().as_uri()
-    assert desc["RELATIVE_MEDIA_URL"] == "../videos/int 01.mp4"
+    assert desc["RELATIVE_MEDIA_URL"] == "../videos/int%2001.mp4"
     assert desc["MIME_TYPE"] == "video/mp4"
     back = read_events(out)
     assert back.meta["media"] == {"int01": str(video.absolute())}
@@ -111,3 +111,21 @@ def test_the_linked_video_is_read_and_written_as_elan_links_it(tmp_path):
     # a stream without media writes no link
     write_events(EventStream(stream.events), out, fmt="eaf")
     assert pympi.Elan.Eaf(str(out)).media_descriptors == []
+
+
+@pytest.mark.parametrize("media, url, rel", [
+    ("D:/press/P04_m1.mp4", "file:///D:/press/P04_m1.mp4", None),   # read from a Windows file
+    ("C:\\data\\a b.mp4", "file:///C:/data/a%20b.mp4", None),
+    ("https://example.org/v.mp4", "https://example.org/v.mp4", None),
+])
+def test_media_links_that_are_not_local_paths(tmp_path, media, url, rel):
+    import pympi
+
+    from nfbl.core.events import Event, EventStream
+    from nfbl.io.event_formats import write_events
+
+    out = tmp_path / "x.eaf"
+    write_events(EventStream((Event("v", 16, 1.0, 2.0),), {"media": {"v": media}}), out, fmt="eaf")
+    (desc,) = pympi.Elan.Eaf(str(out)).media_descriptors
+    assert desc["MEDIA_URL"] == url and desc.get("RELATIVE_MEDIA_URL") == rel
+    assert desc["MIME_TYPE"] == "video/mp4"

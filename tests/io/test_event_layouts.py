@@ -392,3 +392,11 @@ def test_miga_labels_of_an_event_ending_at_the_video_end_stay_inside_it(tmp_path
     # without a known length nothing is clamped (the video may go on)
     write_events(EventStream(ev), path, fmt="miga", fps=25)
     assert path.read_text().splitlines()[-1] == "99,75,100"
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), -4.0, True, "4.0"])
+def test_miga_clamp_ignores_lengths_that_are_not_positive_numbers(tmp_path, bad):
+    path = tmp_path / "S001_label.csv"
+    stream = EventStream((Event("S001", 31, 3.0, 4.0),), {"durations": {"S001": bad}})
+    write_events(stream, path, fmt="miga", fps=25)
+    assert path.read_text().splitlines() == ["99,75,100"]

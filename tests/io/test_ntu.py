@@ -73,11 +73,28 @@ def _edit(tmp_path, old: str, new: str, count: int = 1) -> Path:
     ("\r\n25\r\n", "\r\n24\r\n", "has 24 joints; Kinect v2 files have 25"),
     (" 0.0198 ", " ", "9 values, expected 10"),
     (" 960 688.4 ", " 960 abc ", "joint values must be numbers"),
+    (" 0 2\r\n", " 0 inf\r\n", "trackingState is 0, 1 or 2, got 'inf'"),
+    (" 0 2\r\n", " 0 2.5\r\n", "trackingState is 0, 1 or 2, got '2.5'"),
 ])
 def test_ntu_bad_files_are_one_line(tmp_path, old, new, message):
     with pytest.raises(InputFormatError, match=message) as err:
         ntu.read_ntu(_edit(tmp_path, old, new))
     assert "\n" not in str(err.value)
+
+
+def test_ntu_odd_files(tmp_path, caplog):
+    p = tmp_path / "utf16.skeleton"
+    p.write_bytes(NTU.read_text().encode("utf-16"))
+    with pytest.raises(InputFormatError, match="not a text file"):
+        ntu.read_ntu(p)
+    # one body id twice in a frame: both kept, as two tracks
+    text = NTU.read_bytes().decode()
+    second = text.replace("72057594037928197", "72057594037928193")
+    p = tmp_path / "twice.skeleton"
+    p.write_bytes(second.encode())
+    seq = ntu.read_ntu(p)
+    assert seq.num_persons == 2 and "occurs twice in one frame 2 time(s)" in caplog.text
+    assert seq.meta["body_ids"] == ["72057594037928193", "72057594037928193+"]
 
 
 def test_ntu_cli_info(cli):

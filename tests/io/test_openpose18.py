@@ -153,8 +153,12 @@ def test_kinetics_without_scores_pixels_and_repeats(tmp_path, caplog):
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d.pop("data"), "no 'data' list"),
     (lambda d: d.update(data=[]), "holds no frames"),
-    (lambda d: d["data"][0].update(frame_index=-1), "whole number >= 0"),
-    (lambda d: d["data"][0].update(frame_index=1.5), "whole number >= 0"),
+    (lambda d: d["data"][0].update(frame_index=-1), "whole number from 0 to"),
+    (lambda d: d["data"][0].update(frame_index=1.5), "whole number from 0 to"),
+    (lambda d: d["data"][0].update(frame_index=10 ** 400), "whole number from 0 to"),
+    (lambda d: d["data"][0].update(frame_index=True), "whole number from 0 to"),
+    (lambda d: d["data"][0]["skeleton"][0]["pose"].__setitem__(0, True), "must be numbers"),
+    (lambda d: d["data"][0]["skeleton"][0]["pose"].__setitem__(0, [1]), "must be numbers"),
     (lambda d: d["data"][0]["skeleton"][0].update(pose=[0.1] * 50), "has 50 values, expected 36"),
     (lambda d: d["data"][0]["skeleton"][0].update(score=[0.1] * 17), "has 17 values, expected 18"),
     (lambda d: d["data"][0]["skeleton"][0]["pose"].__setitem__(0, "x"), "must be numbers"),
@@ -168,6 +172,27 @@ def test_kinetics_bad_files_are_one_line(tmp_path, edit, message):
     with pytest.raises(InputFormatError, match=message) as err:
         kinetics.read_kinetics(p)
     assert "\n" not in str(err.value) and "bad.json" in str(err.value)
+
+
+def test_kinetics_is_found_in_a_pretty_printed_file_and_mmpose_says_how(tmp_path, cli):
+    doc = json.loads(KIN.read_text())
+    p = tmp_path / "pretty.json"
+    p.write_text(json.dumps({"label": "x", "data": doc["data"] * 20}, indent=4))
+    assert guess_format(p).name == "kinetics"  # "data" .. "frame_index" beyond the first 4 KiB
+    q = tmp_path / "other.json"
+    q.write_text(json.dumps({"skeleton": 1, "frame_index": 2}))
+    r = cli("keypoints", "info", q)
+    assert r.returncode != 0 and "--format kinetics" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_huge_gap_in_frame_numbers_is_one_error_not_gigabytes(tmp_path, cli):
+    doc = json.loads(KIN.read_text())
+    doc["data"][-2]["frame_index"] = 9_000_000
+    p = tmp_path / "gap.json"
+    p.write_text(json.dumps(doc))
+    r = cli("detect-keypoints", p, "-o", tmp_path / "e.jsonl", "--body-only")
+    assert r.returncode != 0 and "huge gap" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) <= 3  # warnings, then one error line
 
 
 def test_kinetics_cli_info_and_detect(cli, tmp_path):

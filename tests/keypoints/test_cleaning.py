@@ -326,3 +326,23 @@ def test_persons_is_the_one_selection_type():
         Persons.parse(5).resolve(seq)
     with pytest.raises(NfblError, match="track indices"):
         Persons.parse("someone")
+
+
+def test_resample_refuses_a_huge_gap_instead_of_allocating_it():
+    kp = linear_person(4)
+    seq = make_seq(kp, ts=np.array([0.0, 0.04, 0.08, 4e7]))  # a frame number 1e9 at 25 fps
+    with pytest.raises(NfblError, match="huge gap"):
+        cleaning.resample(seq, 25.0)
+    sparse = make_seq(linear_person(3), ts=np.array([0.0, 600.0, 1200.0]))  # 20 min, 3 frames
+    assert cleaning.resample(sparse, 25.0).num_frames == 30001  # under 3 h: allowed
+
+
+def test_mirrored_frames_reflect_x_and_keep_the_names():
+    seq = make_seq(linear_person(5))
+    out = cleaning.mirrored_frames(seq)
+    present = seq.keypoints[..., 2] > 0
+    np.testing.assert_allclose(out.keypoints[..., 0][present], 639 - seq.keypoints[..., 0][present])
+    np.testing.assert_array_equal(out.keypoints[..., 1:], seq.keypoints[..., 1:])
+    assert out.layout == seq.layout
+    with pytest.raises(NfblError, match="frame size"):
+        cleaning.mirrored_frames(PoseSequence(seq.keypoints, "coco17", 25.0, seq.timestamps, (0, 0)))
