@@ -62,7 +62,8 @@ def prepare(seq: PoseSequence, person: int, card: InputSpec) -> tuple[np.ndarray
     where the camera cuts between shots of different size, :func:`nfbl.keypoints.shots.shot_starts`,
     each shot by its own); (7) turn a person lying sideways or upside down in the image upright
     (:func:`nfbl.keypoints.cleaning.upright_turns`, quarter turns only, with a warning; an
-    upright person is never turned).
+    upright person is never turned); (8) reflect a mirrored person back (their left on the
+    image's left with their face seen, :func:`is_mirrored`; with a warning).
 
     Returns ``x`` float32 ``(T', V, 3)`` and ``timestamps`` float64 ``(T',)`` seconds.
     """
@@ -96,7 +97,33 @@ def prepare(seq: PoseSequence, person: int, card: InputSpec) -> tuple[np.ndarray
     if getattr(card, "global_centre", False):
         x = add_global_centre(x, norm.center, scale, target)
     x = _upright(x, cleaning.upright_turns(x, target), seq.video_id)
+    x = _unmirror(x, is_mirrored(x, target), seq.video_id)
     return np.ascontiguousarray(x, dtype=np.float32), one.timestamps.copy()
+
+
+#: A person whose frames look mirrored in at least this share (:func:`cleaning.mirrored_share`)
+#: is reflected back.
+MIRROR_SHARE = 0.8
+
+
+def is_mirrored(x: np.ndarray, target: skeletons.Layout) -> bool:
+    """Whether normalised, upright ``x`` ``(T, V, 3)`` shows a mirrored person: their left
+    on the image's left, face seen, in :data:`MIRROR_SHARE` of the counted frames."""
+    share = cleaning.mirrored_share(x, target)
+    return share is not None and share >= MIRROR_SHARE
+
+
+def _unmirror(x: np.ndarray, mirrored: bool, video_id: str | None) -> np.ndarray:
+    """``x`` reflected left-right (x → −x about the centre) when ``mirrored``, with one
+    warning; the joint names are kept, so the person then looks as in an ordinary image."""
+    if not mirrored:
+        return x
+    log.warning("%s: the person's left side appears on the image's left while their face is "
+                "seen (keypoints of a mirrored image with the subject's own left/right "
+                "names?); reflected back before detection", video_id or "sequence")
+    out = np.array(x, dtype=np.float32, copy=True)
+    out[..., 0] = np.where(out[..., 2] > 0, -out[..., 0], 0.0)
+    return out
 
 
 def _per_shot(x: np.ndarray, x_pix: np.ndarray, scale: float, target: skeletons.Layout,
@@ -190,7 +217,7 @@ class OnlinePreparer:
     of the held-back frames (offline: of the whole track). Frames are held back until the
     scale is known, then flow through with no delay; a sideways or upside-down person is
     turned upright by the quarter turns found in the held-back frames (offline: the whole
-    track). Gaps are not interpolated (offline fills gaps of ``card.max_gap``).
+    track), and a mirrored person reflected back as those frames show. Gaps are not interpolated (offline fills gaps of ``card.max_gap``).
     With no gaps, a constant shoulder width and a centre in every frame, the output equals
     :func:`prepare` exactly.
     """
@@ -210,6 +237,7 @@ class OnlinePreparer:
         self._scale: float | None = None
         self._centre: np.ndarray | None = None
         self._turns: int | None = None
+        self._mirrored = False
         self._frames = 0
         self._recent: list[float] = []  # log shoulder widths since the scale was fixed or cut
         self._recent_frames: list[int] = []  # ... and their frames (counted from the first pushed)
@@ -245,8 +273,14 @@ class OnlinePreparer:
                                         self._reference)
         if self._turns is None:
             self._turns = cleaning.upright_turns(out, self.target)
-            return _upright(out, self._turns, "stream"), ts
-        return cleaning.turn(out, self._turns), ts
+            out = _upright(out, self._turns, "stream")
+            self._mirrored = is_mirrored(out, self.target)
+            return _unmirror(out, self._mirrored, "stream"), ts
+        out = cleaning.turn(out, self._turns)
+        if self._mirrored:
+            out = out.copy()
+            out[..., 0] = np.where(out[..., 2] > 0, -out[..., 0], 0.0)
+        return out, ts
 
     def push(self, keypoints: np.ndarray, timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixel keypoints ``(t, V_src, 3)`` + timestamps → model input frames ready so far."""

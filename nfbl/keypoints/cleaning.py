@@ -394,6 +394,38 @@ def turn(x: np.ndarray, k: int) -> np.ndarray:
     return _zero_missing(out)
 
 
+#: :func:`mirrored_share` needs this many frames that show both shoulders and a face pair.
+MIRROR_MIN_FRAMES = 25
+
+
+def mirrored_share(x: np.ndarray, layout: skeletons.Layout) -> float | None:
+    """Share of frames in which the person looks mirrored (their left on the image's left).
+
+    x: normalised, upright keypoints ``(T, V, 3)`` of one person (y down). A frame counts
+    when both shoulders and both eyes (else both ears) are present and the two pairs agree
+    on the side: facing the camera the subject's left shoulder and eye lie at larger x than
+    the right ones (an ordinary image), mirrored at smaller x; shoulders less than 0.3 sw apart
+    in x (a profile view) do not count. A person seen from behind also has their left on the
+    image's left, but then no face pair is found. None with fewer than
+    :data:`MIRROR_MIN_FRAMES` counted frames, or a layout without the joints (Kinect)."""
+    idx = layout.index
+    pairs = [(idx.get(f"left_{j}"), idx.get(f"right_{j}")) for j in ("eye", "ear")]
+    pairs = [p for p in pairs if None not in p]
+    if "left_shoulder" not in idx or "right_shoulder" not in idx or not pairs:
+        return None
+    present = x[..., 2] > 0
+    ls, rs = idx["left_shoulder"], idx["right_shoulder"]
+    sh = np.where(present[:, ls] & present[:, rs], x[:, ls, 0] - x[:, rs, 0], 0.0)
+    face = np.zeros(len(x))
+    for a, b in reversed(pairs):  # the eyes where seen, else the ears
+        both = present[:, a] & present[:, b]
+        face = np.where(both, x[:, a, 0] - x[:, b, 0], face)
+    normal = (sh > 0.3) & (face > 0)
+    mirrored = (sh < -0.3) & (face < 0)
+    counted = int(normal.sum() + mirrored.sum())
+    return None if counted < MIRROR_MIN_FRAMES else float(mirrored.sum()) / counted
+
+
 def turned_frames(seq: PoseSequence, degrees: int) -> PoseSequence:
     """``seq`` as a video stored turned ``degrees`` (90, 180 or 270) clockwise would give it:
     pixel coordinates turned inside the frame, the frame size swapped for 90 and 270 (0:

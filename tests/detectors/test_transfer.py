@@ -210,19 +210,21 @@ def test_cli_evaluate_turned_frames_score_as_upright(cli, tmp_path):
 
 @pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model")
 def test_cli_evaluate_mirrored_frames(cli, tmp_path):
-    """--mirrored reflects the frames with the names kept (what the Kinect readers undo); the
-    summary says so, and the detector is not given the frames as read."""
+    """--mirrored reflects the frames with the names kept (a mirrored image labelled with the
+    subject's own sides); prepare reflects the person back: the same score as read."""
     common = ("evaluate", "--synthetic", "--videos", "1", "--minutes", "0.5", "--seed", "7",
               "--layouts", "openpose_body25_hands", "--threads", "1")
     out, plain = tmp_path / "m.json", tmp_path / "p.json"
     r = cli(*common, "--mirrored", "--json", out)
     assert r.returncode == 0, r.stderr
-    assert "frames mirrored, names kept" in r.stdout
-    assert cli(*common, "--json", plain).returncode == 0
+    assert "frames mirrored, names kept" in r.stdout and "reflected back" in r.stderr
+    r = cli(*common, "--json", plain)
+    assert r.returncode == 0 and "reflected back" not in r.stderr
     m, p = (json.loads(f.read_text()) for f in (out, plain))
     assert m["summary"]["mirrored"] is True and p["summary"]["mirrored"] is False
-    # the detector saw other input: its events differ from those on the frames as read
-    assert m["summary"]["map_0.5"] != p["summary"]["map_0.5"]  # measured: 0.643 vs 0.786
+    # without the step: mAP@0.5 0.643 against 0.786 as read
+    assert m["summary"]["map_0.5"] == pytest.approx(p["summary"]["map_0.5"], abs=1e-9)
+    assert m["metrics"]["f1"]["tp"] == p["metrics"]["f1"]["tp"]
 
 
 @pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model")

@@ -243,3 +243,72 @@ def test_upright_people_are_never_turned():
         assert cleaning.upright_turns(x, skeletons.CANONICAL) == 0, (i, seq.layout)
         for s in range(0, len(x) - 50, 50):
             assert cleaning.upright_turns(x[s:s + 50], skeletons.CANONICAL) == 0, (i, s)
+
+
+def test_prepare_reflects_a_mirrored_person_back(caplog):
+    """A mirrored image with the subject's own left/right names (their left on the image's
+    left, face seen) is reflected back: the same model input as the frames as read."""
+    from nfbl.synth import SynthConfig, generate_video
+    seq, _ = generate_video(SynthConfig(minutes=0.2, layout="openpose_body25_hands"), seed=3)
+    with caplog.at_level("WARNING"):
+        want, _ = prepare(seq, 0, _card())
+    assert "reflected back" not in caplog.text
+    with caplog.at_level("WARNING"):
+        got, _ = prepare(cleaning.mirrored_frames(seq), 0, _card())
+    np.testing.assert_allclose(got, want, atol=2e-5)
+    assert "reflected back" in caplog.text
+
+
+def test_mirrored_share_golden_and_guards():
+    lay = skeletons.CANONICAL
+    x = np.zeros((30, lay.num_joints, 3), np.float32)
+    for name, xy in (("neck", (0, 0)), ("nose", (0, -0.6)), ("left_shoulder", (0.5, 0)),
+                     ("right_shoulder", (-0.5, 0)), ("left_eye", (0.1, -0.7)),
+                     ("right_eye", (-0.1, -0.7))):
+        x[:, lay.index[name]] = (*xy, 0.9)
+    assert cleaning.mirrored_share(x, lay) == 0.0
+    flipped = x.copy()
+    flipped[..., 0] *= -1
+    assert cleaning.mirrored_share(flipped, lay) == 1.0
+    # from behind: no face pair, so no verdict; the ears stand in for the eyes
+    back = flipped.copy()
+    back[:, [lay.index["left_eye"], lay.index["right_eye"]]] = 0
+    assert cleaning.mirrored_share(back, lay) is None
+    back[:, lay.index["left_ear"]] = (-0.2, -0.6, 0.8)
+    back[:, lay.index["right_ear"]] = (0.2, -0.6, 0.8)
+    assert cleaning.mirrored_share(back, lay) == 1.0
+    # a profile (shoulders under 0.3 sw apart in x) and too few frames give no verdict
+    profile = flipped.copy()
+    profile[:, lay.index["left_shoulder"], 0] = -0.1
+    profile[:, lay.index["right_shoulder"], 0] = 0.1
+    assert cleaning.mirrored_share(profile, lay) is None
+    assert cleaning.mirrored_share(flipped[:cleaning.MIRROR_MIN_FRAMES - 1], lay) is None
+    assert cleaning.mirrored_share(x, skeletons.KINECT_V2_25) is None  # no eyes or ears
+
+
+def test_online_preparer_reflects_like_prepare():
+    from nfbl.exports.model_input import OnlinePreparer
+    from nfbl.synth import NoiseConfig, SynthConfig, generate_video
+    seq, _ = generate_video(SynthConfig(minutes=0.1, layout="openpose_body25_hands",
+                                        noise=NoiseConfig(level=0.0)), seed=5)
+    mirrored = cleaning.mirrored_frames(seq)
+    prep = OnlinePreparer(_card(), seq.layout, warmup_frames=30)
+    parts = [prep.push(mirrored.keypoints[0, i:i + 7], mirrored.timestamps[i:i + 7])[0]
+             for i in range(0, mirrored.num_frames, 7)]
+    got = np.concatenate(parts + [prep.flush()[0]])
+    want, _ = prepare(seq, 0, _card())
+    assert len(got) == len(want)
+    np.testing.assert_allclose(got[..., :2], want[..., :2], atol=0.03)  # scale from 30 frames
+    ls = skeletons.CANONICAL.index["left_shoulder"]
+    assert np.median(got[:, ls, 0]) > 0.2  # the subject's left on the image's right again
+
+
+def test_synthetic_people_are_never_taken_for_mirrored():
+    from nfbl.synth import LAYOUTS, SynthConfig, generate_video
+    for i in range(10):
+        split = ("train", "heldout")[i % 2]
+        seq, _ = generate_video(SynthConfig(minutes=0.2, layout=LAYOUTS[i % len(LAYOUTS)],
+                                            split=split), seed=700 + i)
+        x, _ = cleaning.normalize(seq.to_layout(skeletons.CANONICAL).keypoints[0], skeletons.CANONICAL)
+        share = cleaning.mirrored_share(x, skeletons.CANONICAL)
+        assert share is not None and share < 0.2, (i, seq.layout, share)
