@@ -121,6 +121,12 @@ def _unmirror(x: np.ndarray, mirrored: bool, video_id: str | None) -> np.ndarray
     log.warning("%s: the person's left side appears on the image's left while their face is "
                 "seen (keypoints of a mirrored image with the subject's own left/right "
                 "names?); reflected back before detection", video_id or "sequence")
+    return _reflect(x)
+
+
+def _reflect(x: np.ndarray) -> np.ndarray:
+    """Normalised ``x`` ``(..., V, 3)`` reflected about the centre (x → −x); missing joints
+    stay (0, 0, 0)."""
     out = np.array(x, dtype=np.float32, copy=True)
     out[..., 0] = np.where(out[..., 2] > 0, -out[..., 0], 0.0)
     return out
@@ -217,7 +223,8 @@ class OnlinePreparer:
     of the held-back frames (offline: of the whole track). Frames are held back until the
     scale is known, then flow through with no delay; a sideways or upside-down person is
     turned upright by the quarter turns found in the held-back frames (offline: the whole
-    track), and a mirrored person reflected back as those frames show. Gaps are not interpolated (offline fills gaps of ``card.max_gap``).
+    track), and a mirrored person reflected back as those frames show. Gaps are not
+    interpolated (offline fills gaps of ``card.max_gap``).
     With no gaps, a constant shoulder width and a centre in every frame, the output equals
     :func:`prepare` exactly.
     """
@@ -277,10 +284,7 @@ class OnlinePreparer:
             self._mirrored = is_mirrored(out, self.target)
             return _unmirror(out, self._mirrored, "stream"), ts
         out = cleaning.turn(out, self._turns)
-        if self._mirrored:
-            out = out.copy()
-            out[..., 0] = np.where(out[..., 2] > 0, -out[..., 0], 0.0)
-        return out, ts
+        return (_reflect(out) if self._mirrored else out), ts
 
     def push(self, keypoints: np.ndarray, timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixel keypoints ``(t, V_src, 3)`` + timestamps → model input frames ready so far."""
