@@ -233,7 +233,7 @@ def test_online_preparer_turns_like_prepare():
     assert np.median(got[:, nose, 1]) < -0.2  # the head is up
 
 
-def test_upright_people_are_never_turned():
+def test_upright_people_are_never_turned_or_taken_for_mirrored():
     from nfbl.synth import LAYOUTS, SynthConfig, generate_video
     for i in range(10):
         split = ("train", "heldout")[i % 2]
@@ -241,6 +241,8 @@ def test_upright_people_are_never_turned():
                                             split=split), seed=700 + i)
         x, _ = cleaning.normalize(seq.to_layout(skeletons.CANONICAL).keypoints[0], skeletons.CANONICAL)
         assert cleaning.upright_turns(x, skeletons.CANONICAL) == 0, (i, seq.layout)
+        share = cleaning.mirrored_share(x, skeletons.CANONICAL)
+        assert share is not None and share < 0.2, (i, seq.layout, share)
         for s in range(0, len(x) - 50, 50):
             assert cleaning.upright_turns(x[s:s + 50], skeletons.CANONICAL) == 0, (i, s)
 
@@ -302,13 +304,3 @@ def test_online_preparer_reflects_like_prepare():
     ls = skeletons.CANONICAL.index["left_shoulder"]
     assert np.median(got[:, ls, 0]) > 0.2  # the subject's left on the image's right again
 
-
-def test_synthetic_people_are_never_taken_for_mirrored():
-    from nfbl.synth import LAYOUTS, SynthConfig, generate_video
-    for i in range(10):
-        split = ("train", "heldout")[i % 2]
-        seq, _ = generate_video(SynthConfig(minutes=0.2, layout=LAYOUTS[i % len(LAYOUTS)],
-                                            split=split), seed=700 + i)
-        x, _ = cleaning.normalize(seq.to_layout(skeletons.CANONICAL).keypoints[0], skeletons.CANONICAL)
-        share = cleaning.mirrored_share(x, skeletons.CANONICAL)
-        assert share is not None and share < 0.2, (i, seq.layout, share)
