@@ -215,16 +215,19 @@ def test_upright_turns_golden_and_guards():
     assert (cleaning.turn(x, 1)[:, lay.index["left_hand_wrist"]] == 0).all()
 
 
+def _streamed(prep, seq: PoseSequence) -> np.ndarray:
+    """Person 0 of ``seq`` pushed through ``prep`` 7 frames at a time, then flushed."""
+    parts = [prep.push(seq.keypoints[0, i:i + 7], seq.timestamps[i:i + 7])[0]
+             for i in range(0, seq.num_frames, 7)]
+    return np.concatenate(parts + [prep.flush()[0]])
+
+
 def test_online_preparer_turns_like_prepare():
     from nfbl.exports.model_input import OnlinePreparer
     from nfbl.synth import SynthConfig, NoiseConfig, generate_video
     seq, _ = generate_video(SynthConfig(minutes=0.1, layout="openpose_body25_hands",
                                         noise=NoiseConfig(level=0.0)), seed=5)
-    side = _turned_pixels(seq, 1)
-    prep = OnlinePreparer(_card(), side.layout, warmup_frames=20)
-    parts = [prep.push(side.keypoints[0, i:i + 7], side.timestamps[i:i + 7])[0]
-             for i in range(0, side.num_frames, 7)]
-    got = np.concatenate(parts + [prep.flush()[0]])
+    got = _streamed(OnlinePreparer(_card(), seq.layout, warmup_frames=20), _turned_pixels(seq, 1))
     want, _ = prepare(seq, 0, _card())
     assert len(got) == len(want)
     # the online scale comes from the first 20 frames, the offline one from all of them
@@ -293,11 +296,8 @@ def test_online_preparer_reflects_like_prepare():
     from nfbl.synth import NoiseConfig, SynthConfig, generate_video
     seq, _ = generate_video(SynthConfig(minutes=0.1, layout="openpose_body25_hands",
                                         noise=NoiseConfig(level=0.0)), seed=5)
-    mirrored = cleaning.mirrored_frames(seq)
-    prep = OnlinePreparer(_card(), seq.layout, warmup_frames=30)
-    parts = [prep.push(mirrored.keypoints[0, i:i + 7], mirrored.timestamps[i:i + 7])[0]
-             for i in range(0, mirrored.num_frames, 7)]
-    got = np.concatenate(parts + [prep.flush()[0]])
+    got = _streamed(OnlinePreparer(_card(), seq.layout, warmup_frames=30),
+                    cleaning.mirrored_frames(seq))
     want, _ = prepare(seq, 0, _card())
     assert len(got) == len(want)
     np.testing.assert_allclose(got[..., :2], want[..., :2], atol=0.03)  # scale from 30 frames
