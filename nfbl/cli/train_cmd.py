@@ -111,7 +111,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--mirrored", action="store_true",
                    help="--synthetic: reflect every video's frames left-right first, joint "
                         "names kept, as a mirrored video or the Kinect SDK's images give them "
-                        "(the Kinect readers undo it; docs/keypoints.md)")
+                        "(the detector reflects such a person back, docs/detector.md step 9; "
+                        "the Kinect readers do it for Kinect)")
     e.add_argument("--camera-cuts", action="store_true",
                    help="--synthetic: film every video as a camera operator would, in shots of "
                         "6-30 s, each zoomed about the person by its own factor (0.6-1.7, at "

@@ -460,7 +460,8 @@ def mirror_x(keypoints: np.ndarray, width: float) -> np.ndarray:
 def mirrored_frames(seq: PoseSequence) -> PoseSequence:
     """``seq`` as a mirrored video would give it: x reflected in the frame, joint names kept
     (the subject's left then appears on the image's left, as in a mirror). For measuring what
-    the Kinect readers undo (:func:`mirror_x`)."""
+    the input contract's mirror step (:func:`mirrored_share`) and the Kinect readers
+    (:func:`mirror_x`) undo."""
     if seq.frame_size is None or not seq.frame_size[0] > 0:
         raise NfblError("mirroring the frames needs the sequence's frame size")
     return seq.with_keypoints(mirror_x(seq.keypoints, seq.frame_size[0]), seq.layout)
